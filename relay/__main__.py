@@ -1,0 +1,189 @@
+"""relay serve | dev | practice add|list|remove|token | keys new"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import secrets
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from aiohttp import web
+
+from relay import redis_connect, registry
+from relay.errors import PracticeExists, PracticeNotFound, SettingsError, ValidationFailed
+from relay.logs import configure_logging
+from relay.sealing import decode_public_key
+from relay.settings import Settings, redis_url_from_env
+from relay.store import Store
+
+# aiohttp waits this long for open requests at shutdown; long polls are answered at once,
+# so this bounds only slow clients. With the mail grace it keeps exit within 10 s.
+SHUTDOWN_TIMEOUT = 1.5
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except SettingsError as error:
+        print(f"relay: {error}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="relay", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="command")
+
+    serve = commands.add_parser("serve", help="run the relay with settings from RELAY_*")
+    serve.set_defaults(run=_serve)
+
+    dev = commands.add_parser("dev", help="the whole system on this machine, no setup")
+    dev.add_argument("--dir", default="terminrelay-dev", help="where keys and bookings go")
+    dev.add_argument("--port", type=int, default=8080)
+    dev.set_defaults(run=_dev)
+
+    practice = commands.add_parser("practice", help="register and manage practices")
+    practice_commands = practice.add_subparsers(required=True, metavar="action")
+    add = practice_commands.add_parser("add", help="register a practice, print its token")
+    add.add_argument("slug")
+    add.add_argument("--name", required=True)
+    add.add_argument("--public-key", required=True, help="the practice's key, base64")
+    add.set_defaults(run=_practice_add)
+    listing = practice_commands.add_parser("list", help="list registered practices")
+    listing.set_defaults(run=_practice_list)
+    remove = practice_commands.add_parser("remove", help="delete a practice and its inbox")
+    remove.add_argument("slug")
+    remove.set_defaults(run=_practice_remove)
+    token = practice_commands.add_parser("token", help="issue a new token (old one stops)")
+    token.add_argument("slug")
+    token.set_defaults(run=_practice_token)
+
+    keys = commands.add_parser("keys", help="generate relay keys")
+    keys_commands = keys.add_subparsers(required=True, metavar="action")
+    new = keys_commands.add_parser("new", help="print fresh RELAY_SIGNING_KEY, RELAY_DATA_KEYS")
+    new.set_defaults(run=_keys_new)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = Settings.from_env(os.environ)
+    configure_logging(settings.log_level)
+    asyncio.run(serve(settings))
+    return 0
+
+
+async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Runs until SIGTERM/SIGINT (or `stop`): stop accepting, answer long polls, finish the
+    mail in hand, exit."""
+    from relay.app import create_app, create_metrics_app
+
+    app = create_app(settings)
+    runners = [web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)]
+    if settings.metrics_port is not None:
+        runners.append(web.AppRunner(create_metrics_app(app), access_log=None))
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await runners[0].setup()
+        await web.TCPSite(runners[0], settings.host, settings.port).start()
+        if settings.metrics_port is not None:
+            await runners[1].setup()
+            await web.TCPSite(runners[1], settings.host, settings.metrics_port).start()
+        await stop.wait()
+    finally:
+        for runner in reversed(runners):
+            await runner.cleanup()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+def _with_store(action: Callable[[Store], Awaitable[int]]) -> int:
+    url = redis_url_from_env(os.environ)
+
+    async def run() -> int:
+        client: Any = redis_connect.connect(url)
+        try:
+            return await action(Store(client))
+        finally:
+            await client.aclose()
+
+    try:
+        return asyncio.run(run())
+    except PracticeNotFound as error:
+        print(f"relay: no practice {error}", file=sys.stderr)
+        return 1
+    except PracticeExists as error:
+        print(f"relay: practice {error} exists already", file=sys.stderr)
+        return 1
+    except ValidationFailed as error:
+        print(f"relay: invalid {', '.join(error.errors)}", file=sys.stderr)
+        return 1
+
+
+def _practice_add(args: argparse.Namespace) -> int:
+    try:
+        public_key = decode_public_key(args.public_key)
+    except ValueError as error:
+        print(f"relay: --public-key: {error}", file=sys.stderr)
+        return 1
+
+    async def add(store: Store) -> int:
+        token = await registry.add_practice(
+            store, args.slug, name=args.name, public_key=public_key
+        )
+        print(f"registered practice {args.slug}; its token (shown once):")
+        print(token)
+        return 0
+
+    return _with_store(add)
+
+
+def _practice_list(args: argparse.Namespace) -> int:
+    async def listing(store: Store) -> int:
+        for practice in await registry.list_practices(store):
+            key = base64.b64encode(practice.public_key).decode()
+            print(f"{practice.slug}\t{practice.name}\t{key}")
+        return 0
+
+    return _with_store(listing)
+
+
+def _practice_remove(args: argparse.Namespace) -> int:
+    async def remove(store: Store) -> int:
+        await store.remove_practice(args.slug)
+        print(f"removed practice {args.slug} and everything it held")
+        return 0
+
+    return _with_store(remove)
+
+
+def _practice_token(args: argparse.Namespace) -> int:
+    async def token(store: Store) -> int:
+        print(f"new token for {args.slug} (the old one no longer works):")
+        print(await registry.new_token(store, args.slug))
+        return 0
+
+    return _with_store(token)
+
+
+def _keys_new(args: argparse.Namespace) -> int:
+    print(f"RELAY_SIGNING_KEY={base64.b64encode(secrets.token_bytes(32)).decode()}")
+    print(f"RELAY_DATA_KEYS={base64.b64encode(secrets.token_bytes(32)).decode()}")
+    return 0
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from relay.dev import run_dev
+
+    return asyncio.run(run_dev(directory=args.dir, port=args.port))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

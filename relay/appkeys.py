@@ -1,0 +1,24 @@
+"""The typed keys under which the app holds its shared objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from jinja2 import Environment
+
+from relay.mail import MailWorker
+from relay.metrics import Metrics
+from relay.service import RelayService
+from relay.settings import Settings
+from relay.store import Store
+from relay.wakeups import Wakeups
+
+SETTINGS = web.AppKey("settings", Settings)
+REDIS = web.AppKey("redis", Any)
+STORE = web.AppKey("store", Store)
+METRICS = web.AppKey("metrics", Metrics)
+WAKEUPS = web.AppKey("wakeups", Wakeups)
+SERVICE = web.AppKey("service", RelayService)
+MAIL_WORKER = web.AppKey("mail_worker", MailWorker)
+TEMPLATES = web.AppKey("templates", Environment)

@@ -1,0 +1,57 @@
+"""Domain errors, raised where the problem is found; web/middleware.py maps them to HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class RelayError(Exception):
+    """Base of every error the relay answers with a client-facing status."""
+
+
+class SettingsError(RelayError):
+    """A RELAY_* setting is missing or malformed; the message names the variable."""
+
+
+class ValidationFailed(RelayError):
+    """Input broke one or more rules.
+
+    `errors` maps a field path ("birth_date", "slots[3].end") to a message code from
+    `relay.web.i18n.ERROR_MESSAGES` ("required", "too_long", ...), translated at the boundary.
+    """
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        super().__init__(", ".join(f"{field}: {code}" for field, code in errors.items()))
+        self.errors = dict(errors)
+
+
+class PracticeNotFound(RelayError):
+    """No practice is registered under this slug."""
+
+
+class PracticeExists(RelayError):
+    """A practice with this slug is registered already."""
+
+
+class SlotTaken(RelayError):
+    """The chosen slot is held by a pending booking or taken by a confirmed one."""
+
+
+class RateLimited(RelayError):
+    """Too many submissions from one client network."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+class Unauthorized(RelayError):
+    """The practice API was called without a valid bearer token."""
+
+
+class TokenGone(RelayError):
+    """A confirmation token is withdrawn, expired or was never issued."""
+
+
+class DecryptionFailed(RelayError):
+    """Data at rest did not decrypt under any configured key (one opaque error, like Fernet)."""

@@ -1,0 +1,396 @@
+"""The booking field list: one list for the validator, the HTML form and the privacy page.
+
+Also the vocabulary of validation failures (`ErrorCode`; relay/web/i18n.py holds a
+message in every language for each code) and the value rules that booking.py and
+profile.py share.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, tzinfo
+from types import MappingProxyType
+from typing import Literal, TypeVar
+
+FieldKind = Literal["text", "textarea", "date", "datetime", "email", "tel", "choice", "bool"]
+
+ErrorCode = Literal[
+    "required",
+    "too_long",
+    "too_many",
+    "invalid",
+    "not_string",
+    "not_boolean",
+    "not_integer",
+    "not_list",
+    "not_object",
+    "out_of_range",
+    "duplicate",
+    "invalid_date",
+    "not_in_past",
+    "too_old",
+    "invalid_choice",
+    "invalid_datetime",
+    "missing_offset",
+    "not_in_future",
+    "too_far_ahead",
+    "end_before_start",
+    "duration_too_long",
+    "not_a_slot",
+    "slot_mismatch",
+    "not_offered",
+    "invalid_email",
+    "invalid_phone",
+    "must_accept",
+    "unknown_field",
+    "unknown_time_zone",
+]
+
+
+def _texts(de: str, en: str) -> Mapping[str, str]:
+    """Read-only {"de": ..., "en": ...} so the shared field list cannot be changed at runtime."""
+    return MappingProxyType({"de": de, "en": en})
+
+
+def _no_texts() -> Mapping[str, Mapping[str, str]]:
+    return MappingProxyType({})
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    """One booking field: its rules, its labels and why it is collected."""
+
+    name: str
+    kind: FieldKind
+    required: bool
+    label: Mapping[str, str] = dataclasses.field(hash=False)
+    purpose: Mapping[str, str] = dataclasses.field(hash=False)
+    max_length: int | None = None
+    choices: tuple[str, ...] = ()
+    choice_labels: Mapping[str, Mapping[str, str]] = dataclasses.field(
+        default_factory=_no_texts, hash=False
+    )
+    autocomplete: str | None = None
+    # doctor and appointment_type: required exactly when the practice's profile lists
+    # any; their choices come from that profile, not from this list.
+    required_when_offered: bool = False
+
+
+FIELDS: tuple[Field, ...] = (
+    Field(
+        name="first_name",
+        kind="text",
+        required=True,
+        max_length=100,
+        autocomplete="given-name",
+        label=_texts("Vorname", "First name"),
+        purpose=_texts(
+            "Damit die Praxis weiß, wer den Termin wünscht.",
+            "So the practice knows who is asking for the appointment.",
+        ),
+    ),
+    Field(
+        name="last_name",
+        kind="text",
+        required=True,
+        max_length=100,
+        autocomplete="family-name",
+        label=_texts("Nachname", "Last name"),
+        purpose=_texts(
+            "Damit die Praxis weiß, wer den Termin wünscht.",
+            "So the practice knows who is asking for the appointment.",
+        ),
+    ),
+    Field(
+        name="birth_date",
+        kind="date",
+        required=True,
+        autocomplete="bday",
+        label=_texts("Geburtsdatum", "Date of birth"),
+        purpose=_texts(
+            "Damit die Praxis Sie sicher von Personen mit gleichem Namen unterscheiden "
+            "und Ihre Patientenakte finden kann.",
+            "So the practice can tell you apart from people with the same name and find "
+            "your patient record.",
+        ),
+    ),
+    Field(
+        name="gender",
+        kind="choice",
+        required=True,
+        choices=("female", "male", "diverse", "unspecified"),
+        choice_labels=MappingProxyType(
+            {
+                "female": _texts("weiblich", "female"),
+                "male": _texts("männlich", "male"),
+                "diverse": _texts("divers", "diverse"),
+                "unspecified": _texts("keine Angabe", "prefer not to say"),
+            }
+        ),
+        label=_texts("Geschlecht", "Gender"),
+        purpose=_texts(
+            "Damit die Praxis Sie richtig anspricht und Ihre Patientenakte zuordnen kann. "
+            "Sie können „keine Angabe“ wählen.",
+            "So the practice addresses you correctly and can match your patient record. "
+            "You may choose “prefer not to say”.",
+        ),
+    ),
+    Field(
+        name="insurance",
+        kind="choice",
+        required=True,
+        choices=("statutory", "private", "self_pay"),
+        choice_labels=MappingProxyType(
+            {
+                "statutory": _texts("gesetzlich", "statutory"),
+                "private": _texts("privat", "private"),
+                "self_pay": _texts("Selbstzahler", "self-pay"),
+            }
+        ),
+        label=_texts("Versicherung", "Insurance"),
+        purpose=_texts(
+            "Damit die Praxis weiß, wie die Behandlung abgerechnet wird.",
+            "So the practice knows how the treatment will be billed.",
+        ),
+    ),
+    Field(
+        name="note",
+        kind="textarea",
+        required=False,
+        max_length=1000,
+        label=_texts("Nachricht an die Praxis", "Note to the practice"),
+        purpose=_texts(
+            "Damit Sie der Praxis mitteilen können, was sie für die Terminplanung wissen "
+            "sollte. Freiwillig; bitte schreiben Sie nur, was die Praxis vorab wissen muss.",
+            "So you can tell the practice what it should know to plan the appointment. "
+            "Optional; please write only what the practice needs to know in advance.",
+        ),
+    ),
+    Field(
+        name="new_patient",
+        kind="bool",
+        required=True,
+        label=_texts(
+            "Ich bin zum ersten Mal in dieser Praxis",
+            "This is my first visit to this practice",
+        ),
+        purpose=_texts(
+            "Damit die Praxis für einen ersten Besuch genug Zeit einplant und Ihnen sagen "
+            "kann, welche Unterlagen Sie mitbringen sollen.",
+            "So the practice can allow enough time for a first visit and tell you which "
+            "documents to bring.",
+        ),
+    ),
+    Field(
+        name="doctor",
+        kind="choice",
+        required=False,
+        required_when_offered=True,
+        label=_texts("Ärztin oder Arzt", "Doctor"),
+        purpose=_texts(
+            "Damit der Termin bei der Ärztin oder dem Arzt eingeplant wird, die oder den "
+            "Sie gewählt haben.",
+            "So the appointment is booked with the doctor you chose.",
+        ),
+    ),
+    Field(
+        name="appointment_type",
+        kind="choice",
+        required=False,
+        required_when_offered=True,
+        label=_texts("Terminart", "Type of appointment"),
+        purpose=_texts(
+            "Damit die Praxis weiß, worum es geht, und die passende Zeit einplant.",
+            "So the practice knows what the visit is for and can plan the right amount of time.",
+        ),
+    ),
+    Field(
+        name="start",
+        kind="datetime",
+        required=True,
+        label=_texts("Terminbeginn", "Appointment start"),
+        purpose=_texts(
+            "Damit die Praxis weiß, wann Sie kommen möchten.",
+            "So the practice knows when you would like to come.",
+        ),
+    ),
+    Field(
+        name="end",
+        kind="datetime",
+        required=False,
+        label=_texts("Terminende", "Appointment end"),
+        purpose=_texts(
+            "Damit die Praxis weiß, wie lange der Termin dauert.",
+            "So the practice knows how long the appointment lasts.",
+        ),
+    ),
+    Field(
+        name="email",
+        kind="email",
+        required=True,
+        max_length=254,
+        autocomplete="email",
+        label=_texts("E-Mail-Adresse", "Email address"),
+        purpose=_texts(
+            "Damit wir Ihnen den Link senden können, mit dem Sie die Anfrage bestätigen, "
+            "und die Praxis Sie zum Termin erreichen kann.",
+            "So we can send you the link to confirm your request, and the practice can "
+            "contact you about the appointment.",
+        ),
+    ),
+    Field(
+        name="phone",
+        kind="tel",
+        required=False,
+        max_length=30,
+        autocomplete="tel",
+        label=_texts("Telefonnummer", "Phone number"),
+        purpose=_texts(
+            "Freiwillig: damit die Praxis Sie bei Rückfragen oder Änderungen schnell "
+            "erreichen kann.",
+            "Optional: so the practice can reach you quickly with questions or changes.",
+        ),
+    ),
+    Field(
+        name="consent",
+        kind="bool",
+        required=True,
+        label=_texts(
+            "Ich willige ein, dass meine Angaben, auch Angaben zu meiner Gesundheit, zur "
+            "Vereinbarung dieses Termins verschlüsselt an die Praxis übermittelt werden "
+            "(Art. 9 Abs. 2 lit. a DSGVO). Ich kann die Einwilligung jederzeit widerrufen.",
+            "I consent to my details, including details about my health, being sent "
+            "encrypted to the practice to arrange this appointment (Art. 9(2)(a) GDPR). "
+            "I can withdraw my consent at any time.",
+        ),
+        purpose=_texts(
+            "Angaben zur Gesundheit dürfen wir nur mit Ihrer ausdrücklichen Einwilligung "
+            "verarbeiten.",
+            "We may process details about your health only with your explicit consent.",
+        ),
+    ),
+)
+
+FIELD_NAMES: frozenset[str] = frozenset(f.name for f in FIELDS)
+
+_BY_NAME: Mapping[str, Field] = MappingProxyType({f.name: f for f in FIELDS})
+
+
+def field(name: str) -> Field:
+    """The field called `name`; KeyError for a name not in FIELDS."""
+    return _BY_NAME[name]
+
+
+# Shared value rules ---------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+class InvalidValueError(ValueError):
+    """One value broke a rule; `code` says which. Never leaves the validators."""
+
+    def __init__(self, code: ErrorCode) -> None:
+        super().__init__(code)
+        self.code: ErrorCode = code
+
+
+def check(
+    errors: dict[str, ErrorCode], path: str, parse: Callable[[object], T], value: object
+) -> T | None:
+    """`parse(value)`, or None with the failure recorded under `path` (first one wins)."""
+    try:
+        return parse(value)
+    except InvalidValueError as failure:
+        errors.setdefault(path, failure.code)
+        return None
+
+
+def _is_forbidden(char: str, *, multiline: bool) -> bool:
+    # Control characters could forge lines in the practice software's import or hide
+    # text; lone surrogates (legal in JSON) would fail later when the booking is encoded.
+    if multiline and char == "\n":
+        return False
+    return unicodedata.category(char) in {"Cc", "Cs"}
+
+
+def clean_text(
+    value: object, *, max_length: int, required: bool, multiline: bool = False
+) -> str | None:
+    """The stripped string, or None for an absent optional one; raises InvalidValueError."""
+    if value is None:
+        if required:
+            raise InvalidValueError("required")
+        return None
+    if not isinstance(value, str):
+        raise InvalidValueError("not_string")
+    text = value.strip()
+    if multiline:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text:
+        if required:
+            raise InvalidValueError("required")
+        return None
+    if len(text) > max_length:
+        raise InvalidValueError("too_long")
+    if any(_is_forbidden(char, multiline=multiline) for char in text):
+        raise InvalidValueError("invalid")
+    return text
+
+
+def require_bool(value: object) -> bool:
+    """A JSON boolean; raises InvalidValueError for anything else (no "yes", no 1)."""
+    if value is None:
+        raise InvalidValueError("required")
+    if not isinstance(value, bool):
+        raise InvalidValueError("not_boolean")
+    return value
+
+
+# RFC 3339 shape; fromisoformat alone would also take dates without a time, week dates
+# and the compact basic format.
+_DATETIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
+    r"(?P<offset>Z|[+-][0-9]{2}:[0-9]{2})?",
+    re.ASCII,
+)
+
+
+def parse_aware_datetime(value: object, *, assume_zone: tzinfo | None = None) -> datetime:
+    """An ISO 8601 date and time with offset; raises InvalidValueError.
+
+    With `assume_zone`, a value without offset is taken as local time there (for HTML
+    datetime-local inputs, which never carry one).
+    """
+    if value is None or value == "":
+        raise InvalidValueError("required")
+    if not isinstance(value, str):
+        raise InvalidValueError("not_string")
+    text = value.strip().upper()
+    shape = _DATETIME.fullmatch(text)
+    if shape is None:
+        raise InvalidValueError("invalid_datetime")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidValueError("invalid_datetime") from None
+    if shape["offset"] is None:
+        if assume_zone is None:
+            raise InvalidValueError("missing_offset")
+        return moment.replace(tzinfo=assume_zone)
+    return moment
+
+
+def require_aware(moment: datetime) -> datetime:
+    """`moment` itself; ValueError if it has no offset (a bug in the caller, not input)."""
+    if moment.utcoffset() is None:
+        raise ValueError("a time zone aware datetime is required")
+    return moment
+
+
+def utc_iso(moment: datetime) -> str:
+    """`moment` in UTC as ISO 8601 with a `Z`, to the second."""
+    text = require_aware(moment).astimezone(UTC).isoformat(timespec="seconds")
+    return text.removesuffix("+00:00") + "Z"

@@ -1,0 +1,125 @@
+"""Prometheus metrics, one registry per app.
+
+| metric | type | labels | meaning |
+|---|---|---|---|
+| `terminrelay_bookings_total` | counter | `event` | bookings by step: `submitted` (accepted and pending), `confirmed` (moved to the inbox), `withdrawn` (by the patient), `expired` (never confirmed), `delivered` (fetched by the practice client), `acknowledged` (deleted after receipt), `rejected` (failed validation), `slot_conflict` (slot held or taken) |
+| `terminrelay_mail_total` | counter | `outcome` | confirmation mails: `sent`, `failed` (given up), `retried` (will be tried again) |
+| `terminrelay_http_request_duration_seconds` | histogram | `route`, `method`, `status` | time to answer a request, by route template (`/c/{token}`, never the raw path); inbox long polls land in the top buckets by design |
+| `terminrelay_redis_errors_total` | counter | none | Redis commands that failed (connection lost, timeout, out of memory) |
+| `terminrelay_inbox_items` | gauge | `practice` | confirmed bookings waiting in the practice's inbox |
+| `terminrelay_inbox_oldest_item_age_seconds` | gauge | `practice` | age of the oldest inbox item; 0 when the inbox is empty. A rising value means the practice client is not fetching or not acknowledging |
+| `terminrelay_pending_bookings` | gauge | `practice` | bookings waiting for the patient's confirmation |
+| `terminrelay_inbox_long_polls_open` | gauge | none | practice long polls currently held open by this process |
+
+Labels hold no personal data and no tokens: only route templates, HTTP method and status,
+the booking step or mail outcome, and the practice slug. The per-practice gauges are
+refreshed by the app with `set_inbox_stats`; the counters count in this process only.
+"""  # noqa: E501  (the table's rows are reused as they are in the operator docs)
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+BOOKING_EVENTS = (
+    "submitted",
+    "confirmed",
+    "withdrawn",
+    "expired",
+    "delivered",
+    "acknowledged",
+    "rejected",
+    "slot_conflict",
+)
+MAIL_OUTCOMES = ("sent", "failed", "retried")
+
+# Prometheus's default buckets stop at 10 s; inbox long polls wait up to 60 s.
+REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class Metrics:
+    """The relay's metrics in a registry of their own, so tests can build many apps."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.bookings = Counter(
+            "terminrelay_bookings_total",
+            "Bookings by step of their life.",
+            ["event"],
+            registry=self.registry,
+        )
+        self.mail = Counter(
+            "terminrelay_mail_total",
+            "Confirmation mails by outcome.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.request_seconds = Histogram(
+            "terminrelay_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template.",
+            ["route", "method", "status"],
+            buckets=REQUEST_BUCKETS,
+            registry=self.registry,
+        )
+        self.redis_errors = Counter(
+            "terminrelay_redis_errors_total",
+            "Redis commands that failed.",
+            registry=self.registry,
+        )
+        self.inbox_depth = Gauge(
+            "terminrelay_inbox_items",
+            "Confirmed bookings waiting in a practice's inbox.",
+            ["practice"],
+            registry=self.registry,
+        )
+        self.inbox_oldest_age = Gauge(
+            "terminrelay_inbox_oldest_item_age_seconds",
+            "Age of the oldest item in a practice's inbox; 0 when empty.",
+            ["practice"],
+            registry=self.registry,
+        )
+        self.pending = Gauge(
+            "terminrelay_pending_bookings",
+            "Bookings waiting for the patient's confirmation.",
+            ["practice"],
+            registry=self.registry,
+        )
+        self.long_polls = Gauge(
+            "terminrelay_inbox_long_polls_open",
+            "Practice long polls held open by this process.",
+            registry=self.registry,
+        )
+        # Touch every fixed label value so each series shows 0 from the first scrape:
+        # rate() and alerts see a series that exists before its first event.
+        for event in BOOKING_EVENTS:
+            self.bookings.labels(event=event)
+        for outcome in MAIL_OUTCOMES:
+            self.mail.labels(outcome=outcome)
+        self._practices: set[str] = set()
+
+    def set_inbox_stats(self, stats: Mapping[str, tuple[int, int, float | None]]) -> None:
+        """Set the per-practice gauges from {slug: (pending, inbox depth, oldest age)}.
+
+        Practices missing from `stats` (removed since the last call) lose their series.
+        """
+        for practice in self._practices - stats.keys():
+            self.pending.remove(practice)
+            self.inbox_depth.remove(practice)
+            self.inbox_oldest_age.remove(practice)
+        for practice, (pending, depth, oldest_age) in stats.items():
+            self.pending.labels(practice=practice).set(pending)
+            self.inbox_depth.labels(practice=practice).set(depth)
+            self.inbox_oldest_age.labels(practice=practice).set(
+                0.0 if oldest_age is None else oldest_age
+            )
+        self._practices = set(stats)
+
+    def render(self) -> tuple[bytes, str]:
+        """Return the exposition body and its content type.
+
+        The content type carries parameters (version, charset): with aiohttp pass it as a
+        `Content-Type` header, not as `content_type=`.
+        """
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,199 @@
+"""The one boundary where domain errors become HTTP answers, plus headers and request logs."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from relay.appkeys import METRICS, SETTINGS
+from relay.errors import (
+    PracticeExists,
+    PracticeNotFound,
+    RateLimited,
+    RelayError,
+    SlotTaken,
+    TokenGone,
+    Unauthorized,
+    ValidationFailed,
+)
+from relay.logs import truncate_ip
+
+log = logging.getLogger("relay.http")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Everything the pages need is served by the relay itself; nothing inline, nothing foreign.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors {frame_ancestors}"
+)
+# Handlers that allow embedding (the booking form) put the practice's origins here.
+FRAME_ANCESTORS = web.RequestKey("frame_ancestors", str)
+CLIENT_NETWORK = web.RequestKey("client_network", str)
+REQUEST_ID = web.RequestKey("request_id", str)
+
+
+def client_address(
+    request: web.Request,
+    trusted_proxies: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network],
+) -> str:
+    """The client's address: X-Forwarded-For is believed only from a trusted proxy,
+    read from the right, skipping further trusted proxies."""
+    peer = request.remote or ""
+    chain = [peer]
+    if _is_trusted(peer, trusted_proxies):
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        chain = [peer, *reversed([hop.strip() for hop in forwarded.split(",") if hop.strip()])]
+    for hop in chain:
+        if not _is_trusted(hop, trusted_proxies):
+            return hop
+    return chain[-1]
+
+
+def _is_trusted(
+    address: str, trusted: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
+) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
+
+
+def is_api(request: web.Request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def json_error(status: int, body: dict[str, object], **headers: str) -> web.Response:
+    return web.json_response(body, status=status, headers=headers)
+
+
+def error_response(request: web.Request, error: RelayError) -> web.StreamResponse:
+    """Maps a domain error to its status; pages render their own, the API gets JSON."""
+    from relay.web import pages  # pages import this module; the import runs per error only
+
+    if isinstance(error, ValidationFailed):
+        return json_error(422, {"errors": error.errors})
+    status, message = _STATUS[type(error)]
+    headers = {}
+    if isinstance(error, RateLimited):
+        headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, Unauthorized):
+        headers["WWW-Authenticate"] = 'Bearer realm="terminrelay"'
+    if is_api(request):
+        return json_error(status, {"error": message}, **headers)
+    response = pages.error_page(request, status)
+    response.headers.update(headers)
+    return response
+
+
+_STATUS: dict[type[RelayError], tuple[int, str]] = {
+    PracticeNotFound: (404, "unknown practice"),
+    PracticeExists: (409, "practice exists"),
+    SlotTaken: (409, "this slot is no longer available"),
+    RateLimited: (429, "too many requests, try again later"),
+    Unauthorized: (401, "missing or invalid practice token"),
+    TokenGone: (410, "this link is withdrawn, expired or unknown"),
+}
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except RelayError as error:
+        return error_response(request, error)
+    except RedisError:
+        request.app[METRICS].redis_errors.inc()
+        log.exception("redis unavailable")
+        if is_api(request):
+            return json_error(503, {"error": "temporarily unavailable"}, **{"Retry-After": "5"})
+        from relay.web import pages
+
+        return pages.error_page(request, 503)
+    except web.HTTPException as http_error:
+        if not is_api(request) or http_error.status < 400:
+            raise
+        return json_error(
+            http_error.status, {"error": http_error.reason.lower()}, **dict(http_error.headers)
+        )
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except web.HTTPException as http_error:
+        response = http_error
+        _add_security_headers(request, response)
+        raise
+    _add_security_headers(request, response)
+    return response
+
+
+def _add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    frame_ancestors = request.get(FRAME_ANCESTORS) or "'none'"
+    headers = response.headers
+    headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.format(
+        frame_ancestors=frame_ancestors
+    )
+    # Confirmation links carry tokens: never leak them to another site.
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
+    if frame_ancestors == "'none'":
+        headers["X-Frame-Options"] = "DENY"
+    if not request.path.startswith("/static/"):
+        headers.setdefault("Cache-Control", "no-store")
+
+
+@web.middleware
+async def request_log(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """One log line and one latency sample per request, keyed by route template: the raw
+    path can hold a confirmation token and must not reach a log."""
+    started = time.perf_counter()
+    request_id = uuid.uuid4().hex[:16]
+    request[REQUEST_ID] = request_id
+    network = truncate_ip(client_address(request, request.app[SETTINGS].trusted_proxies))
+    request[CLIENT_NETWORK] = network
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        response.headers["X-Request-ID"] = request_id
+        return response
+    except web.HTTPException as http_error:
+        status = http_error.status
+        raise
+    finally:
+        duration = time.perf_counter() - started
+        route = _route_template(request)
+        request.app[METRICS].request_seconds.labels(
+            route=route, method=request.method, status=str(status)
+        ).observe(duration)
+        log.info(
+            "request",
+            extra={
+                "request_id": request_id,
+                "method": request.method,
+                "route": route,
+                "status": status,
+                "duration_ms": round(duration * 1000, 1),
+                "client": network,
+            },
+        )
+
+
+def _route_template(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    if resource is None:
+        return "unmatched"
+    return resource.canonical

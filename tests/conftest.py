@@ -1,0 +1,282 @@
+"""Real servers for the tests: redis-server, an aiosmtpd SMTP sink, the relay on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import email
+import email.policy
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, replace
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from aiohttp import web
+from aiosmtpd.controller import Controller
+from nacl.public import PrivateKey
+
+from practice_client.keys import KeyPair, create_key_file
+from relay import registry
+from relay.app import create_app
+from relay.appkeys import SERVICE, STORE
+from relay.settings import Settings, SmtpSettings
+
+# The database the tests use; the flush before each test hits exactly this one.
+TEST_DB = 3
+LINK = re.compile(r"https?://[^\s\"<>]+/c/[A-Za-z0-9._~-]+")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class RedisServer:
+    host: str
+    port: int
+    data_dir: Path
+
+    def url(self, db: int = TEST_DB) -> str:
+        return f"redis://{self.host}:{self.port}/{db}"
+
+    def client(self, db: int = TEST_DB) -> redis.Redis:
+        return redis.Redis(host=self.host, port=self.port, db=db)
+
+
+def start_redis(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], int]:
+    executable = shutil.which("redis-server")
+    if executable is None:
+        pytest.fail("redis-server is not on PATH: run the README's test command")
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            executable, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data_dir),
+            "--appendonly", "yes", "--appendfsync", "always", "--save", "",
+            "--maxmemory-policy", "noeviction", *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with contextlib.suppress(redis.ConnectionError):
+            if redis.Redis(host="127.0.0.1", port=port).ping():
+                return process, port
+        time.sleep(0.05)
+    process.kill()
+    pytest.fail("redis-server did not start")
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One real redis-server for the session, with AOF on, in a private directory."""
+    data_dir = Path(tempfile.mkdtemp(prefix="terminrelay-redis-"))
+    process, port = start_redis(data_dir)
+    yield RedisServer("127.0.0.1", port, data_dir)
+    process.terminate()
+    process.wait(timeout=10)
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The test database's URL, flushed before the test."""
+    client = redis_server.client()
+    client.flushdb()
+    assert client.dbsize() == 0
+    client.close()
+    return redis_server.url()
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on loopback that keeps every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self.fail_next = 0
+        self._lock = threading.Lock()
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    @property
+    def settings(self) -> SmtpSettings:
+        return SmtpSettings(host="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        with self._lock:
+            if self.fail_next > 0:
+                self.fail_next -= 1
+                return "451 4.3.0 try again later"
+            message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+            assert isinstance(message, EmailMessage)
+            self.messages.append(message)
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 OK"
+
+    def clear(self) -> None:
+        with self._lock:
+            self.messages.clear()
+            self.envelopes.clear()
+            self.fail_next = 0
+
+    async def wait_for(self, count: int = 1, timeout: float = 10.0) -> list[EmailMessage]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self.messages) >= count:
+                    return list(self.messages)
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"expected {count} mails, got {len(self.messages)}")
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    sink.controller.start()
+    yield sink
+    sink.controller.stop()
+
+
+@pytest.fixture
+def smtp_sink(smtp_server: SmtpSink) -> SmtpSink:
+    smtp_server.clear()
+    return smtp_server
+
+
+def link_in(message: EmailMessage) -> str:
+    """The confirmation link of a mail, from its plain-text part."""
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    found = LINK.search(body.get_content())
+    assert found, "no confirmation link in the mail"
+    return found.group(0)
+
+
+def new_settings(redis_url: str, smtp: SmtpSettings, port: int, **overrides: Any) -> Settings:
+    settings = Settings(
+        redis_url=redis_url,
+        smtp=smtp,
+        mail_from="termine@relay.test",
+        signing_key=secrets.token_bytes(32),
+        data_keys=(secrets.token_bytes(32),),
+        public_url=f"http://127.0.0.1:{port}",
+        host="127.0.0.1",
+        port=port,
+        mail_poll_interval=0.2,
+    )
+    return replace(settings, **overrides)
+
+
+@dataclass
+class PracticeHandle:
+    slug: str
+    name: str
+    token: str
+    private_key: PrivateKey
+    key_file: Path
+
+    @property
+    def public_key_b64(self) -> str:
+        return base64.b64encode(bytes(self.private_key.public_key)).decode()
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class RunningRelay:
+    url: str
+    settings: Settings
+    app: web.Application
+    runner: web.AppRunner
+    tmp: Path
+
+    @property
+    def store(self) -> Any:
+        return self.app[STORE]
+
+    @property
+    def service(self) -> Any:
+        return self.app[SERVICE]
+
+    async def add_practice(
+        self, slug: str = "praxis-test", name: str = "Praxis Dr. Beispiel"
+    ) -> PracticeHandle:
+        """Registers a practice with a fresh key pair, written as a practice-client key file."""
+        key_file = self.tmp / f"{slug}.key"
+        private_key = create_key_file(key_file, KeyPair.generate()).current.private_key
+        token = await registry.add_practice(
+            self.store, slug, name=name, public_key=bytes(private_key.public_key)
+        )
+        return PracticeHandle(slug, name, token, private_key, key_file)
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+
+RelayFactory = Callable[..., Awaitable[RunningRelay]]
+
+
+@pytest.fixture
+async def relay_factory(
+    redis_url: str, smtp_sink: SmtpSink, tmp_path: Path
+) -> AsyncIterator[RelayFactory]:
+    """Starts real relays (aiohttp over loopback) with test settings; stops them after."""
+    started: list[RunningRelay] = []
+
+    async def start(**overrides: Any) -> RunningRelay:
+        port = overrides.pop("port", None) or free_port()
+        settings = new_settings(redis_url, smtp_sink.settings, port, **overrides)
+        app = create_app(settings)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        running = RunningRelay(f"http://127.0.0.1:{port}", settings, app, runner, tmp_path)
+        started.append(running)
+        return running
+
+    yield start
+    for running in reversed(started):
+        with contextlib.suppress(RuntimeError):
+            await running.stop()
+
+
+@pytest.fixture
+async def relay(relay_factory: RelayFactory) -> RunningRelay:
+    return await relay_factory()
+
+
+@pytest.fixture
+async def practice(relay: RunningRelay) -> PracticeHandle:
+    return await relay.add_practice()
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Loopback traffic must never be sent to a proxy configured on the machine.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
+    env.update(extra)
+    return env
