@@ -72,7 +72,9 @@ def _build_parser() -> _Parser:
     )
     _relay_options(running)
     _key_file_option(running)
-    running.add_argument("--out", metavar="DIR", help=f"output directory [{_ENV['out']}]")
+    running.add_argument(
+        "--out", metavar="DIR", type=Path, help=f"output directory [{_ENV['out']}]"
+    )
     running.add_argument("--once", action="store_true", help="drain the inbox, then exit")
     running.add_argument(
         "--relay-key",

@@ -15,6 +15,8 @@ from typing import Any
 from aiohttp import web
 
 from relay import redis_connect, registry
+from relay.app import create_app, create_metrics_app
+from relay.dev import run_dev
 from relay.errors import PracticeExists, PracticeNotFound, SettingsError, ValidationFailed
 from relay.logs import configure_logging
 from relay.sealing import decode_public_key
@@ -80,8 +82,6 @@ def _serve(args: argparse.Namespace) -> int:
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     """Runs until SIGTERM/SIGINT (or `stop`): stop accepting, answer long polls, finish the
     mail in hand, exit."""
-    from relay.app import create_app, create_metrics_app
-
     app = create_app(settings)
     runners = [web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)]
     if settings.metrics_port is not None:
@@ -135,9 +135,7 @@ def _practice_add(args: argparse.Namespace) -> int:
         return 1
 
     async def add(store: Store) -> int:
-        token = await registry.add_practice(
-            store, args.slug, name=args.name, public_key=public_key
-        )
+        token = await registry.add_practice(store, args.slug, name=args.name, public_key=public_key)
         print(f"registered practice {args.slug}; its token (shown once):")
         print(token)
         return 0
@@ -180,8 +178,6 @@ def _keys_new(args: argparse.Namespace) -> int:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    from relay.dev import run_dev
-
     return asyncio.run(run_dev(directory=args.dir, port=args.port))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from nacl.signing import SigningKey
 
 from relay import mail, redis_connect, wakeups
 from relay.appkeys import (
+    ERROR_PAGE,
     MAIL_WORKER,
     METRICS,
     REDIS,
@@ -26,25 +28,22 @@ from relay.appkeys import (
     TEMPLATES,
     WAKEUPS,
 )
+from relay.background import background, sleep_unless
+from relay.localtime import format_datetime
 from relay.metrics import Metrics
 from relay.sealing import DataCipher
 from relay.service import RelayService
 from relay.settings import Settings
 from relay.store import Store
 from relay.web import middleware, ops, pages, practice_api, public_api
-from relay.localtime import format_datetime
 
 log = logging.getLogger(__name__)
 
-# How often pending bookings past their TTL are counted as expired and gauges refreshed.
-HOUSEKEEPING_INTERVAL = 15.0
 # A mail job in hand at shutdown gets this long to finish (SIGTERM to exit: within 10 s).
 MAIL_SHUTDOWN_GRACE = 8.0
 
 
-def create_app(
-    settings: Settings, *, mail_sender: mail.Sender | None = None
-) -> web.Application:
+def create_app(settings: Settings, *, mail_sender: mail.Sender | None = None) -> web.Application:
     """The relay as an aiohttp application; Redis and workers start with the app."""
     app = web.Application(
         client_max_size=settings.max_body_bytes,
@@ -71,6 +70,7 @@ def create_app(
     if settings.metrics_port is None:
         app.router.add_get("/metrics", ops.metrics)
     pages.setup(app)
+    app[ERROR_PAGE] = pages.error_page
     return app
 
 
@@ -93,7 +93,8 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _wakeups_ctx(app: web.Application) -> AsyncIterator[None]:
     subscriber = redis_connect.connect(app[SETTINGS].redis_url, pubsub=True)
-    async with wakeups.running(app[WAKEUPS], subscriber):
+    listen = functools.partial(app[WAKEUPS].listen, subscriber)
+    async with background(listen, name="wakeups"):
         yield
     await subscriber.aclose()
 
@@ -123,15 +124,10 @@ def _service_ctx(
             wakeups=app[WAKEUPS],
             mail_queued=worker.poke,
         )
-        task = asyncio.create_task(worker.run(), name="mail-worker")
-        yield
-        worker.stop()
-        try:
-            await asyncio.wait_for(task, MAIL_SHUTDOWN_GRACE)
-        except TimeoutError:
-            log.warning("mail worker did not finish in time; its job is retried later")
+        async with background(worker.run, name="mail-worker", grace=MAIL_SHUTDOWN_GRACE):
+            yield
 
-    return service_ctx  # type: ignore[return-value]
+    return service_ctx
 
 
 def _composer(settings: Settings) -> Callable[[dict[str, object]], EmailMessage]:
@@ -156,17 +152,14 @@ def _composer(settings: Settings) -> Callable[[dict[str, object]], EmailMessage]
 
 
 async def _housekeeping_ctx(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(_housekeeping(app), name="housekeeping")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    async with background(functools.partial(_housekeeping, app), name="housekeeping"):
+        yield
 
 
-async def _housekeeping(app: web.Application) -> None:
+async def _housekeeping(app: web.Application, stop: asyncio.Event) -> None:
     """Counts expired bookings and refreshes the per-practice gauges."""
     store, metrics = app[STORE], app[METRICS]
-    while True:
+    while not stop.is_set():
         try:
             now = datetime.now(UTC)
             slugs = await store.practice_slugs()
@@ -189,7 +182,7 @@ async def _housekeeping(app: web.Application) -> None:
         except Exception:  # Redis may be away for a while; try again next round
             metrics.redis_errors.inc()
             log.exception("housekeeping failed")
-        await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+        await sleep_unless(stop, app[SETTINGS].housekeeping_interval)
 
 
 async def _answer_long_polls(app: web.Application) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -22,3 +23,6 @@ WAKEUPS = web.AppKey("wakeups", Wakeups)
 SERVICE = web.AppKey("service", RelayService)
 MAIL_WORKER = web.AppKey("mail_worker", MailWorker)
 TEMPLATES = web.AppKey("templates", Environment)
+# How the error boundary renders a page for browsers; the pages module provides it.
+ErrorPage = Callable[[web.Request, int], web.Response]
+ERROR_PAGE: web.AppKey[ErrorPage] = web.AppKey("error_page")

@@ -22,6 +22,7 @@ from relay.fields import (
     parse_aware_datetime,
     require_aware,
     require_bool,
+    require_text,
     utc_iso,
 )
 from relay.profile import MAX_ENTRY_NAME_LENGTH, MAX_SLOT_LENGTH, Profile, Slot
@@ -38,7 +39,7 @@ _FORM_ONLY = frozenset({"lang", "csrf"})
 # A browser posts nothing at all for an unticked checkbox.
 _CHECKBOXES = frozenset({"consent"})
 _FORM_TRUE = frozenset({"true", "on", "yes", "1"})
-_FORM_FALSE = frozenset({"false", "off", "no", "0", ""})
+_FORM_FALSE = frozenset({"false", "off", "no", "0"})
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 # Dot-atom local part and host name labels: enough to catch typos, and free of spaces
@@ -148,8 +149,9 @@ def validate_booking(
     end = check(errors, "end", _optional_datetime, data.get("end"))
 
     slot: Slot | None = None
+    is_wish = False
     if start is not None:
-        slot = _find_slot(errors, profile, start, doctor)
+        slot, is_wish = _find_slot(errors, profile, start, doctor)
         if slot is not None:
             if end is not None and end != slot.end:
                 errors.setdefault("end", "slot_mismatch")
@@ -164,14 +166,25 @@ def validate_booking(
             appointment_type = appointment_type or slot.appointment_type
             if start <= now:
                 errors.setdefault("start", "not_in_future")
-        elif profile.accept_wishes:
+        elif is_wish:
             end = _wish_end(
                 errors, profile, now=now, start=start, end=end, appointment_type=appointment_type
             )
 
-    if profile.doctors and doctor is None:
+    # While the time is unusable the slot is unknown: ask only for what no slot could
+    # fill in, so a patient is not told to pick a doctor the slot would have named.
+    undecided = slot is None and not is_wish
+    if (
+        profile.doctors
+        and doctor is None
+        and not (undecided and any(s.doctor for s in profile.slots))
+    ):
         errors.setdefault("doctor", "required")
-    if profile.appointment_types and appointment_type is None:
+    if (
+        profile.appointment_types
+        and appointment_type is None
+        and not (undecided and any(s.appointment_type for s in profile.slots))
+    ):
         errors.setdefault("appointment_type", "required")
 
     if (
@@ -208,22 +221,25 @@ def validate_booking(
 
 def _find_slot(
     errors: dict[str, ErrorCode], profile: Profile, start: datetime, doctor: str | None
-) -> Slot | None:
-    """The published slot the booking names, or None for a wish (errors if no wishes)."""
+) -> tuple[Slot | None, bool]:
+    """The published slot the booking names, and whether it is a wish instead.
+
+    (None, False) means neither: the failure is recorded in `errors`.
+    """
     at_start = [slot for slot in profile.slots if slot.start == start]
     matching = [slot for slot in at_start if doctor is None or slot.doctor == doctor]
     if len(matching) == 1:
-        return matching[0]
+        return matching[0], False
     if matching:
         # Several doctors offer this time; only the doctor can tell which slot is meant.
         errors.setdefault("doctor", "required")
     elif profile.accept_wishes:
-        pass
+        return None, True
     elif at_start:
         errors.setdefault("doctor", "slot_mismatch")
     else:
         errors.setdefault("start", "not_a_slot")
-    return None
+    return None, False
 
 
 def _wish_end(
@@ -253,16 +269,9 @@ def _wish_end(
     return start.astimezone(UTC) + timedelta(minutes=kind.minutes)
 
 
-def _required_text(value: object, *, max_length: int) -> str:
-    text = clean_text(value, max_length=max_length, required=True)
-    if text is None:  # pragma: no cover - clean_text raises for a required value
-        raise InvalidValueError("required")
-    return text
-
-
 def _text_of(name: str) -> Callable[[object], str]:
     """The check of a required text field, bounded by the field list."""
-    return functools.partial(_required_text, max_length=_max_length(name))
+    return functools.partial(require_text, max_length=_max_length(name))
 
 
 def _birth_date(value: object, *, today: date) -> date:
@@ -286,7 +295,7 @@ def _birth_date(value: object, *, today: date) -> date:
 
 
 def _choice(value: object, *, of: Field) -> str:
-    choice = _required_text(value, max_length=MAX_ENTRY_NAME_LENGTH)
+    choice = require_text(value, max_length=MAX_ENTRY_NAME_LENGTH)
     if choice not in of.choices:
         raise InvalidValueError("invalid_choice")
     return choice
@@ -309,13 +318,22 @@ def _note(value: object) -> str | None:
 
 
 def _optional_datetime(value: object) -> datetime | None:
-    if value is None or value == "":
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
     return parse_aware_datetime(value)
 
 
 def _email(value: object) -> str:
-    address = _required_text(value, max_length=_max_length("email"))
+    if value is None:
+        raise InvalidValueError("required")
+    if not isinstance(value, str):
+        raise InvalidValueError("not_string")
+    address = value.strip()
+    if not address:
+        raise InvalidValueError("required")
+    if len(address) > _max_length("email"):
+        raise InvalidValueError("too_long")
+    # The pattern admits no control characters, so they need no check of their own.
     match = _EMAIL.fullmatch(address)
     if match is None or len(match["local"]) > MAX_EMAIL_LOCAL_PART:
         raise InvalidValueError("invalid_email")
@@ -362,10 +380,12 @@ def form_to_data(form: Mapping[str, str], *, time_zone: str | None = None) -> di
     for name, raw in form.items():
         if name in _FORM_ONLY or name == "slot":
             continue
-        if name in bool_fields:
+        if name in FIELD_NAMES and not raw.strip():
+            # Blank is unanswered, except for a checkbox, where it can only mean unticked.
+            if name in _CHECKBOXES:
+                data[name] = False
+        elif name in bool_fields:
             data[name] = _form_bool(raw)
-        elif name in FIELD_NAMES and not raw.strip():
-            continue
         else:
             data[name] = raw
     for name in _CHECKBOXES:

@@ -340,6 +340,14 @@ def clean_text(
     return text
 
 
+def require_text(value: object, *, max_length: int) -> str:
+    """A required string, stripped; raises InvalidValueError."""
+    text = clean_text(value, max_length=max_length, required=True)
+    if text is None:  # pragma: no cover - clean_text raises for a required value
+        raise InvalidValueError("required")
+    return text
+
+
 def require_bool(value: object) -> bool:
     """A JSON boolean; raises InvalidValueError for anything else (no "yes", no 1)."""
     if value is None:

@@ -14,18 +14,18 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from datetime import UTC, datetime
 
 import aiosmtplib
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from relay.errors import DecryptionFailed
 from relay.metrics import Metrics
 from relay.sealing import DataCipher
 from relay.settings import Settings, SmtpSettings
 from relay.store import MailJob, Store
-from relay.errors import DecryptionFailed
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,6 @@ Sender = Callable[[EmailMessage], Awaitable[None]]
 # leaves the job to be retried after it.
 CLAIM_LEASE_MS = 60_000
 SEND_TIMEOUT = 20.0
-RETRY_BASE = 5.0
 RETRY_CAP = 300.0
 
 
@@ -53,13 +52,22 @@ def templates() -> Environment:
 
 
 def confirmation_mail(
-    environment: Environment, *, mail_from: str, to: str, practice_name: str, link: str,
-    expires_de: str, expires_en: str, domain: str,
+    environment: Environment,
+    *,
+    mail_from: str,
+    to: str,
+    practice_name: str,
+    link: str,
+    expires_de: str,
+    expires_en: str,
+    domain: str,
 ) -> EmailMessage:
     """German first, English below, as plain text with an HTML alternative."""
     values = {
-        "practice_name": practice_name, "link": link,
-        "expires_de": expires_de, "expires_en": expires_en,
+        "practice_name": practice_name,
+        "link": link,
+        "expires_de": expires_de,
+        "expires_en": expires_en,
     }
     message = EmailMessage()
     message["Subject"] = (
@@ -72,9 +80,7 @@ def confirmation_mail(
     message["Message-ID"] = make_msgid(domain=domain)
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(environment.get_template("confirm.txt").render(values))
-    message.add_alternative(
-        environment.get_template("confirm.html").render(values), subtype="html"
-    )
+    message.add_alternative(environment.get_template("confirm.html").render(values), subtype="html")
     return message
 
 
@@ -94,17 +100,23 @@ def smtp_sender(smtp: SmtpSettings) -> Sender:
     return send
 
 
-def retry_delay(attempts: int) -> float:
+def retry_delay(attempts: int, base: float) -> float:
     """Exponential backoff with full jitter: retries of many jobs do not arrive together."""
-    return random.uniform(RETRY_BASE, min(RETRY_CAP, RETRY_BASE * 2 ** (attempts - 1)))  # noqa: S311
+    return random.uniform(base, max(base, min(RETRY_CAP, base * 2 ** (attempts - 1))))  # noqa: S311
 
 
 class MailWorker:
     """Sends due confirmation mails; several relay processes may run one each."""
 
     def __init__(
-        self, *, store: Store, cipher: DataCipher, settings: Settings, metrics: Metrics,
-        sender: Sender, compose: Callable[[dict[str, object]], EmailMessage],
+        self,
+        *,
+        store: Store,
+        cipher: DataCipher,
+        settings: Settings,
+        metrics: Metrics,
+        sender: Sender,
+        compose: Callable[[dict[str, object]], EmailMessage],
     ) -> None:
         self._store = store
         self._cipher = cipher
@@ -114,17 +126,16 @@ class MailWorker:
         self._compose = compose
         self._poked: set[str] = set()
         self._wake = asyncio.Event()
-        self._stopping = False
 
     def poke(self, practice: str) -> None:
         """A job of `practice` was just queued here: send it now, not at the next sweep."""
         self._poked.add(practice)
         self._wake.set()
 
-    async def run(self) -> None:
-        """Runs until `stop()`; the job in hand is finished before it returns."""
+    async def run(self, stop: asyncio.Event) -> None:
+        """Runs until `stop` is set; the job in hand is finished before it returns."""
         next_sweep = 0.0
-        while not self._stopping:
+        while not stop.is_set():
             practices, self._poked = self._poked, set()
             try:
                 if time.monotonic() >= next_sweep:
@@ -136,22 +147,18 @@ class MailWorker:
                     )
                     next_sweep = time.monotonic() + self._settings.mail_poll_interval
                 for practice in sorted(practices):
-                    await self._send_due(practice)
+                    await self._send_due(practice, stop)
             except Exception:  # a Redis outage must not end the worker
                 self._metrics.redis_errors.inc()
                 log.exception("mail worker cycle failed")
-            if self._stopping:
+            if stop.is_set():
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._settings.mail_poll_interval)
             self._wake.clear()
 
-    def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
-
-    async def _send_due(self, practice: str) -> None:
-        while not self._stopping:
+    async def _send_due(self, practice: str, stop: asyncio.Event) -> None:
+        while not stop.is_set():
             jobs = await self._store.claim_mail(
                 practice, now_ms=_now_ms(), lease_ms=CLAIM_LEASE_MS, limit=10
             )
@@ -167,7 +174,9 @@ class MailWorker:
             )
         except DecryptionFailed:
             # Encrypted under a key no longer configured: it can never be sent.
-            log.error("mail job undecryptable, dropped", extra={"practice": job.practice})
+            log.error(  # noqa: TRY400 - the traceback would say nothing more
+                "mail job undecryptable, dropped", extra={"practice": job.practice}
+            )
             self._metrics.mail.labels(outcome="failed").inc()
             await self._store.mail_done(job.practice, job.booking_id)
             return
@@ -176,20 +185,26 @@ class MailWorker:
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             if job.attempts >= self._settings.mail_max_attempts:
                 self._metrics.mail.labels(outcome="failed").inc()
-                log.error(
+                log.error(  # noqa: TRY400 - the error's type is logged; its text may hold the address
                     "confirmation mail given up",
-                    extra={"practice": job.practice, "attempts": job.attempts,
-                           "error": type(error).__name__},
+                    extra={
+                        "practice": job.practice,
+                        "attempts": job.attempts,
+                        "error": type(error).__name__,
+                    },
                 )
                 await self._store.mail_done(job.practice, job.booking_id)
                 return
             self._metrics.mail.labels(outcome="retried").inc()
             log.warning(
                 "confirmation mail failed, will retry",
-                extra={"practice": job.practice, "attempts": job.attempts,
-                       "error": type(error).__name__},
+                extra={
+                    "practice": job.practice,
+                    "attempts": job.attempts,
+                    "error": type(error).__name__,
+                },
             )
-            due = _now_ms() + int(retry_delay(job.attempts) * 1000)
+            due = _now_ms() + int(retry_delay(job.attempts, self._settings.mail_retry_base) * 1000)
             await self._store.mail_retry_at(job.practice, job.booking_id, due_ms=due)
             return
         self._metrics.mail.labels(outcome="sent").inc()

@@ -23,6 +23,7 @@ from relay.fields import (
     parse_aware_datetime,
     require_aware,
     require_bool,
+    require_text,
     utc_iso,
 )
 
@@ -141,7 +142,9 @@ def parse_profile(data: object, *, now: datetime) -> Profile:
             errors[str(key)] = "unknown_field"
 
     name = check(errors, "name", _profile_name, data.get("name"))
-    time_zone = check(errors, "time_zone", _time_zone, _or_default(data, "time_zone"))
+    time_zone = check(
+        errors, "time_zone", _time_zone, _or_default(data, "time_zone", DEFAULT_TIME_ZONE)
+    )
     accept_wishes = check(
         errors, "accept_wishes", require_bool, _or_default(data, "accept_wishes", True)
     )
@@ -181,29 +184,22 @@ def _has_errors(errors: Mapping[str, str], list_path: str) -> bool:
 
 
 def _profile_name(value: object) -> str:
-    name = clean_text(value, max_length=MAX_NAME_LENGTH, required=True)
-    if name is None:  # pragma: no cover - clean_text raises for a required value
-        raise InvalidValueError("required")
-    return name
+    return require_text(value, max_length=MAX_NAME_LENGTH)
 
 
 def _entry_name(value: object) -> str:
-    name = clean_text(value, max_length=MAX_ENTRY_NAME_LENGTH, required=True)
-    if name is None:  # pragma: no cover - clean_text raises for a required value
-        raise InvalidValueError("required")
-    return name
+    return require_text(value, max_length=MAX_ENTRY_NAME_LENGTH)
 
 
 @functools.cache
 def _known_time_zones() -> frozenset[str]:
-    # The IANA list itself rather than trying ZoneInfo(value): that would also accept
-    # file names such as "posixrules" and raises different errors per platform.
-    return frozenset(zoneinfo.available_timezones())
+    # The IANA list rather than trying ZoneInfo(value): that also opens files such as
+    # "posixrules" and fails differently per platform. "localtime" is the host's zone,
+    # whatever that is, not a name a practice can mean.
+    return frozenset(zoneinfo.available_timezones()) - {"localtime"}
 
 
 def _time_zone(value: object) -> str:
-    if value is None:
-        return DEFAULT_TIME_ZONE
     if not isinstance(value, str):
         raise InvalidValueError("not_string")
     if value not in _known_time_zones():

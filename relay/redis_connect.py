@@ -84,6 +84,6 @@ def connect(url: str, *, pubsub: bool = False) -> Any:
             "ssl": sentinel_url.tls,
             **timeouts,
         }
-        sentinel = Sentinel(sentinel_url.hosts, **_TIMEOUTS)
+        sentinel = Sentinel(sentinel_url.hosts, **_TIMEOUTS)  # type: ignore[no-untyped-call]
         return sentinel.master_for(sentinel_url.path, **connection_kwargs)
     return Redis.from_url(url, **timeouts)

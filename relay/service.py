@@ -34,7 +34,14 @@ from relay.errors import (
 )
 from relay.mail import mail_job_context
 from relay.metrics import Metrics
-from relay.profile import Profile, Slot, free_slots, parse_profile, profile_from_json, profile_to_json
+from relay.profile import (
+    Profile,
+    Slot,
+    free_slots,
+    parse_profile,
+    profile_from_json,
+    profile_to_json,
+)
 from relay.sealing import DataCipher, decode_public_key, seal_booking
 from relay.settings import Settings
 from relay.store import InboxItem, Outcome, PendingBooking, Practice, Store
@@ -108,7 +115,9 @@ class RelayService:
         self.wakeups = wakeups
         self._mail_queued = mail_queued
         self._clock = clock
-        self._bucket_salt = hashlib.sha256(b"terminrelay rate bucket\0" + settings.data_keys[0]).digest()
+        self._bucket_salt = hashlib.sha256(
+            b"terminrelay rate bucket\0" + settings.data_keys[0]
+        ).digest()
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)

@@ -53,6 +53,9 @@ class Settings:
     # process are sent at once.
     mail_poll_interval: float = 1.0
     mail_max_attempts: int = 8
+    mail_retry_base: float = 5.0
+    # How often expired bookings are counted and per-practice gauges refreshed.
+    housekeeping_interval: float = 15.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:

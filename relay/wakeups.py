@@ -13,11 +13,11 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator
 from typing import Any
 
 from redis.exceptions import RedisError
 
+from relay.background import sleep_unless
 from relay.store import WAKE_CHANNEL_PREFIX
 
 log = logging.getLogger(__name__)
@@ -62,9 +62,9 @@ class Wakeups:
             for event in events:
                 event.set()
 
-    async def listen(self, subscriber: Any) -> None:
-        """Runs until cancelled, reconnecting with a short pause when Redis goes away."""
-        while True:
+    async def listen(self, subscriber: Any, stop: asyncio.Event) -> None:
+        """Runs until `stop`, reconnecting with a short pause when Redis goes away."""
+        while not stop.is_set():
             try:
                 async with subscriber.pubsub() as pubsub:
                     await pubsub.psubscribe(WAKE_CHANNEL_PREFIX + "*")
@@ -74,20 +74,11 @@ class Wakeups:
                         if message["type"] == "pmessage":
                             self.wake(message["data"].decode())
             except (RedisError, OSError) as error:
+                if stop.is_set():
+                    return
                 log.warning("wake-up subscription lost, reconnecting", extra={"error": str(error)})
-                await asyncio.sleep(1)
+                await sleep_unless(stop, 1)
 
     def _wake_all(self) -> None:
         for practice in list(self._waiters):
             self.wake(practice)
-
-
-@contextlib.asynccontextmanager
-async def running(wakeups: Wakeups, subscriber: Any) -> AsyncIterator[None]:
-    task = asyncio.create_task(wakeups.listen(subscriber), name="wakeups")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

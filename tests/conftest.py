@@ -65,9 +65,22 @@ def start_redis(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], i
     port = free_port()
     process = subprocess.Popen(
         [
-            executable, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data_dir),
-            "--appendonly", "yes", "--appendfsync", "always", "--save", "",
-            "--maxmemory-policy", "noeviction", *extra,
+            executable,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(data_dir),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
+            "--maxmemory-policy",
+            "noeviction",
+            *extra,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -135,8 +148,8 @@ class SmtpSink:
             self.envelopes.clear()
             self.fail_next = 0
 
-    async def wait_for(self, count: int = 1, timeout: float = 10.0) -> list[EmailMessage]:
-        deadline = time.monotonic() + timeout
+    async def wait_for(self, count: int = 1, seconds: float = 10.0) -> list[EmailMessage]:
+        deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             with self._lock:
                 if len(self.messages) >= count:

@@ -79,8 +79,6 @@ async def put_profile(
 async def submit(
     http: aiohttp.ClientSession, relay_url: str, slug: str, booking: dict[str, Any]
 ) -> aiohttp.ClientResponse:
-    async with http.post(
-        f"{relay_url}/api/v1/practices/{slug}/bookings", json=booking
-    ) as response:
+    async with http.post(f"{relay_url}/api/v1/practices/{slug}/bookings", json=booking) as response:
         await response.read()
         return response

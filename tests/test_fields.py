@@ -335,7 +335,9 @@ def codes_in_source(path: Path) -> set[str]:
             values += node.args[1:]
         if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript):
             values.append(node.value)
-        codes |= {v.value for v in values if isinstance(v, ast.Constant) and isinstance(v.value, str)}
+        codes |= {
+            v.value for v in values if isinstance(v, ast.Constant) and isinstance(v.value, str)
+        }
     return codes
 
 

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from relay.appkeys import METRICS, SETTINGS
+from relay.appkeys import ERROR_PAGE, METRICS, SETTINGS
 from relay.errors import (
     PracticeExists,
     PracticeNotFound,
@@ -22,7 +22,10 @@ from relay.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from relay.fields import FIELD_NAMES, field
 from relay.logs import truncate_ip
+from relay.web.i18n import error_message
+from relay.web.language import request_language
 
 log = logging.getLogger("relay.http")
 
@@ -77,10 +80,8 @@ def json_error(status: int, body: dict[str, object], **headers: str) -> web.Resp
 
 def error_response(request: web.Request, error: RelayError) -> web.StreamResponse:
     """Maps a domain error to its status; pages render their own, the API gets JSON."""
-    from relay.web import pages  # pages import this module; the import runs per error only
-
     if isinstance(error, ValidationFailed):
-        return json_error(422, {"errors": error.errors})
+        return json_error(422, {"errors": translated(error, request_language(request))})
     status, message = _STATUS[type(error)]
     headers = {}
     if isinstance(error, RateLimited):
@@ -89,9 +90,17 @@ def error_response(request: web.Request, error: RelayError) -> web.StreamRespons
         headers["WWW-Authenticate"] = 'Bearer realm="terminrelay"'
     if is_api(request):
         return json_error(status, {"error": message}, **headers)
-    response = pages.error_page(request, status)
+    response = request.app[ERROR_PAGE](request, status)
     response.headers.update(headers)
     return response
+
+
+def translated(error: ValidationFailed, lang: str) -> dict[str, str]:
+    """Message codes as sentences in the request's language, one per field."""
+    return {
+        path: error_message(code, lang, field=field(path) if path in FIELD_NAMES else None)
+        for path, code in error.errors.items()
+    }
 
 
 _STATUS: dict[type[RelayError], tuple[int, str]] = {
@@ -115,15 +124,12 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         log.exception("redis unavailable")
         if is_api(request):
             return json_error(503, {"error": "temporarily unavailable"}, **{"Retry-After": "5"})
-        from relay.web import pages
-
-        return pages.error_page(request, 503)
+        return request.app[ERROR_PAGE](request, 503)
     except web.HTTPException as http_error:
         if not is_api(request) or http_error.status < 400:
             raise
-        return json_error(
-            http_error.status, {"error": http_error.reason.lower()}, **dict(http_error.headers)
-        )
+        kept = {k: v for k, v in http_error.headers.items() if k in ("Allow", "Retry-After")}
+        return json_error(http_error.status, {"error": http_error.reason.lower()}, **kept)
 
 
 @web.middleware
@@ -167,12 +173,13 @@ async def request_log(request: web.Request, handler: Handler) -> web.StreamRespo
     status = 500
     try:
         response = await handler(request)
-        status = response.status
-        response.headers["X-Request-ID"] = request_id
-        return response
     except web.HTTPException as http_error:
         status = http_error.status
         raise
+    else:
+        status = response.status
+        response.headers["X-Request-ID"] = request_id
+        return response
     finally:
         duration = time.perf_counter() - started
         route = _route_template(request)

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from relay.appkeys import SERVICE, TEMPLATES
 from relay.localtime import format_datetime
-from relay.web.i18n import DEFAULT_LANGUAGE, LANGUAGES
+from relay.web.language import request_language as language
 
 STATIC = Path(__file__).parent / "static"
 
@@ -84,24 +84,14 @@ _TEXTS = {
 }
 
 
-def language(request: web.Request) -> str:
-    """`?lang=` wins, then Accept-Language, then German; no cookie needed."""
-    chosen = request.query.get("lang", "")
-    if chosen in LANGUAGES:
-        return chosen
-    for part in request.headers.get("Accept-Language", "").split(","):
-        tag = part.split(";")[0].strip().lower()[:2]
-        if tag in LANGUAGES:
-            return tag
-    return DEFAULT_LANGUAGE
-
-
 def render(
     request: web.Request, template: str, status: int = 200, **context: object
 ) -> web.Response:
     lang = language(request)
-    html = request.app[TEMPLATES].get_template(template).render(
-        lang=lang, t=_TEXTS[lang], path=request.path, **context
+    html = (
+        request.app[TEMPLATES]
+        .get_template(template)
+        .render(lang=lang, t=_TEXTS[lang], path=request.path, **context)
     )
     return web.Response(text=html, status=status, content_type="text/html")
 

@@ -78,5 +78,7 @@ async def put_profile(request: web.Request) -> web.Response:
 async def put_key(request: web.Request) -> web.Response:
     slug = await _practice(request)
     body = await read_json(request)
-    await request.app[SERVICE].put_key(slug, body.get("public_key") if isinstance(body, dict) else None)
+    await request.app[SERVICE].put_key(
+        slug, body.get("public_key") if isinstance(body, dict) else None
+    )
     return web.json_response({"status": "ok"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 from aiohttp import web
@@ -9,6 +10,7 @@ from aiohttp import web
 from relay.appkeys import SERVICE
 from relay.errors import ValidationFailed
 from relay.service import utc_iso
+from relay.web.language import request_language
 from relay.web.middleware import CLIENT_NETWORK
 
 routes = web.RouteTableDef()
@@ -22,17 +24,6 @@ async def read_json(request: web.Request) -> object:
         return json.loads(await request.read())
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise web.HTTPBadRequest(reason="Body is not valid JSON") from None
-
-
-def preferred_language(request: web.Request) -> str:
-    header = request.headers.get("Accept-Language", "")
-    for part in header.split(","):
-        tag = part.split(";")[0].strip().lower()
-        if tag.startswith("en"):
-            return "en"
-        if tag.startswith("de"):
-            return "de"
-    return "de"
 
 
 @routes.get("/api/v1/practices/{practice}")
@@ -50,7 +41,7 @@ async def submit_booking(request: web.Request) -> web.Response:
     if not isinstance(data, dict):
         raise ValidationFailed({"": "invalid"})
     submitted = await service.submit(
-        slug, data, client_network=request[CLIENT_NETWORK], lang=preferred_language(request)
+        slug, data, client_network=request[CLIENT_NETWORK], lang=request_language(request)
     )
     return web.json_response(
         {"status": "pending", "expires_at": utc_iso(submitted.expires_at)}, status=202
@@ -60,8 +51,6 @@ async def submit_booking(request: web.Request) -> web.Response:
 @routes.get("/api/v1/relay-key")
 async def relay_key(request: web.Request) -> web.Response:
     verify_key = request.app[SERVICE].signing_key.verify_key
-    import base64
-
     return web.json_response(
         {"public_key": base64.b64encode(bytes(verify_key)).decode(), "algorithm": "ed25519"}
     )
