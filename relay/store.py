@@ -108,7 +108,8 @@ local now = tonumber(ARGV[7])
 redis.call('ZADD', KEYS[4], now, ARGV[1])
 redis.call('EXPIRE', KEYS[4], ttl)
 redis.call('ZADD', KEYS[5], now + ttl * 1000, ARGV[1])
-redis.call('EXPIRE', KEYS[5], ttl)
+-- Outlives its entries so housekeeping can count them as expired; holds ids only.
+redis.call('EXPIRE', KEYS[5], ttl + 3600)
 return 1
 """
 

@@ -182,6 +182,7 @@ def link_in(message: EmailMessage) -> str:
 
 
 def new_settings(redis_url: str, smtp: SmtpSettings, port: int, **overrides: Any) -> Settings:
+    """Test settings: fresh keys, quick mail polling; `overrides` replace any field."""
     settings = Settings(
         redis_url=redis_url,
         smtp=smtp,
@@ -256,7 +257,8 @@ async def relay_factory(
 
     async def start(**overrides: Any) -> RunningRelay:
         port = overrides.pop("port", None) or free_port()
-        settings = new_settings(redis_url, smtp_sink.settings, port, **overrides)
+        smtp = overrides.pop("smtp", smtp_sink.settings)
+        settings = new_settings(redis_url, smtp, port, **overrides)
         app = create_app(settings)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
         await runner.setup()
