@@ -193,9 +193,11 @@ class _Delivery:
             relay_key = await self._call(self._check_relay)
             wait = 0 if self.once else self.config.wait
             started = time.monotonic()
+            log.debug("polling the inbox (wait %d s)", wait)
             items = await self._call(
                 functools.partial(self.relay.fetch_inbox, wait=wait, limit=self.config.limit)
             )
+            log.debug("the inbox handed out %d item(s)", len(items))
             if not items:
                 if self.once:
                     return self._once_result()
@@ -298,12 +300,15 @@ class _Delivery:
             f"bookings would be sealed to someone else{hint}"
         )
 
-    def _reload_keys(self) -> None:
+    def _reload_keys(self) -> bool:
+        """Read the key file again if it changed since; whether it did."""
         stamp = _stamp(self.config.key_file)
-        if stamp != self._key_file_stamp:
-            self.ring = load_key_ring(self.config.key_file)
-            self._key_file_stamp = stamp
-            log.info("reloaded key file: %d key(s)", len(self.ring.pairs))
+        if stamp == self._key_file_stamp:
+            return False
+        self.ring = load_key_ring(self.config.key_file)
+        self._key_file_stamp = stamp
+        log.info("reloaded key file: %d key(s)", len(self.ring.pairs))
+        return True
 
     def _deliver(self, items: Sequence[InboxItem], relay_key: bytes) -> list[str]:
         """Open and write each item; the ids that may be acknowledged."""
@@ -316,13 +321,22 @@ class _Delivery:
 
     def _open(self, item: InboxItem, relay_key: bytes) -> dict[str, object] | None:
         try:
-            return open_item(
-                item.id, item.sealed, keys=self.ring, relay_key=relay_key, practice=self.slug
-            )
+            return self._open_with_ring(item, relay_key)
         except EnvelopeError as rejection:
             reason = rejection.reason
+        # A rotation beside us may have sealed this item to a key we have not loaded yet.
+        if self._reload_keys():
+            try:
+                return self._open_with_ring(item, relay_key)
+            except EnvelopeError as rejection:
+                reason = rejection.reason
         log.error("REFUSED booking %s: %s; it is neither written nor acknowledged", item.id, reason)
         return None
+
+    def _open_with_ring(self, item: InboxItem, relay_key: bytes) -> dict[str, object]:
+        return open_item(
+            item.id, item.sealed, keys=self.ring, relay_key=relay_key, practice=self.slug
+        )
 
     def _write(self, item: InboxItem, document: dict[str, object]) -> bool:
         document["confirmed_at"] = item.confirmed_at

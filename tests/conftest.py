@@ -258,7 +258,8 @@ async def relay_factory(
     async def start(**overrides: Any) -> RunningRelay:
         port = overrides.pop("port", None) or free_port()
         smtp = overrides.pop("smtp", smtp_sink.settings)
-        settings = new_settings(redis_url, smtp, port, **overrides)
+        url = overrides.pop("redis_url", redis_url)
+        settings = new_settings(url, smtp, port, **overrides)
         app = create_app(settings)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
         await runner.setup()

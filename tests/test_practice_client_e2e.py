@@ -635,3 +635,29 @@ async def test_publish_prints_the_stored_profile_or_each_error(
     assert json.loads(published_out)["doctors"] == ["Dr. A. Beispiel"]
     assert rejected == 1
     assert re.search(r"^slots\[0\]\.end: \S+", rejected_out, re.MULTILINE)
+
+
+async def test_a_running_client_follows_a_rotation_made_beside_it(
+    relay: RunningRelay, practice: PracticeHandle, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    """rotate-key while `run` is running: the client reloads the key file and carries on."""
+    out_dir = tmp_path / "out"
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        run(config(relay.url, practice, out_dir, wait=1), once=False, stop=stop)
+    )
+    await wait_until(lambda: relay_key_path(practice.key_file).exists())
+
+    # When the practice rotates its key and a booking sealed to the new key arrives
+    assert await rotate_key(relay.url, practice.token, practice.key_file) == 0
+    async with aiohttp.ClientSession() as http:
+        booking = await confirmed_booking(http, relay, practice.slug, smtp_sink)
+
+    # Then the running client opens and writes it, and is still running
+    await wait_until(lambda: any(out_dir.glob("*.json")))
+    (written,) = out_dir.glob("*.json")
+    assert json.loads(written.read_text(encoding="utf-8"))["email"] == booking["email"]
+    await asyncio.sleep(1.5)  # a few more poll cycles, each checking the published key
+    assert not task.done()
+    stop.set()
+    assert await asyncio.wait_for(task, timeout=5) == 0
