@@ -46,6 +46,18 @@ def _parse_multi_host(url: str) -> _MultiHostUrl:
     )
 
 
+class _SentinelMaster(Redis):
+    """The master found through Sentinel; closing it closes the sentinel connections too,
+    which redis-py leaves open otherwise."""
+
+    watched_by: Sentinel
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        for sentinel_client in self.watched_by.sentinels:
+            await sentinel_client.aclose()
+
+
 def connect(url: str, *, pubsub: bool = False) -> Any:
     """A client for `url`; the caller closes it with `aclose()`.
 
@@ -85,5 +97,9 @@ def connect(url: str, *, pubsub: bool = False) -> Any:
             **timeouts,
         }
         sentinel = Sentinel(sentinel_url.hosts, **_TIMEOUTS)  # type: ignore[no-untyped-call]
-        return sentinel.master_for(sentinel_url.path, **connection_kwargs)
+        client = sentinel.master_for(
+            sentinel_url.path, redis_class=_SentinelMaster, **connection_kwargs
+        )
+        client.watched_by = sentinel
+        return client
     return Redis.from_url(url, **timeouts)

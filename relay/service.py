@@ -115,6 +115,7 @@ class RelayService:
         self.wakeups = wakeups
         self._mail_queued = mail_queued
         self._clock = clock
+        self._profiles: dict[str, tuple[int, Profile]] = {}
         self._bucket_salt = hashlib.sha256(
             b"terminrelay rate bucket\0" + settings.data_keys[0]
         ).digest()
@@ -125,8 +126,9 @@ class RelayService:
     # Patients
 
     async def profile(self, slug: str) -> PublicProfile:
+        """The practice's public profile with the slots free right now."""
         practice = await self.store.practice(slug)
-        profile = profile_from_json(json.loads(await self.store.profile(slug)))
+        profile = await self._profile(practice)
         unavailable = await self.store.unavailable_slots(slug, [s.id for s in profile.slots])
         return PublicProfile(practice, profile, free_slots(profile, unavailable, self.now()))
 
@@ -135,9 +137,10 @@ class RelayService:
     ) -> Submitted:
         """Validates, signs, pads and seals a booking, and stores it pending confirmation."""
         now = self.now()
-        public = await self.profile(slug)
+        practice = await self.store.practice(slug)
+        profile = await self._profile(practice)
         try:
-            request = validate_booking(data, public.profile, now=now)
+            request = validate_booking(data, profile, now=now)
         except ValidationFailed:
             self.metrics.bookings.labels(event="rejected").inc()
             raise
@@ -152,18 +155,19 @@ class RelayService:
                 booking_id=booking_id, practice=slug, submitted_at=now, consent_at=now
             ),
             signing_key=self.signing_key,
-            practice_key=public.practice.public_key,
+            practice_key=practice.public_key,
         )
         summary = self.cipher.encrypt_json(
-            _summary(request, public, lang), context=summary_context(slug, booking_id)
+            _summary(request, practice.name, profile.time_zone, lang),
+            context=summary_context(slug, booking_id),
         )
         mail_job = self.cipher.encrypt_json(
             {
                 "to": request.email,
-                "practice_name": public.practice.name,
+                "practice_name": practice.name,
                 "link": f"{self.settings.public_url}/c/{token}",
                 "expires_at": utc_iso(expires_at),
-                "time_zone": public.profile.time_zone,
+                "time_zone": profile.time_zone,
             },
             context=mail_job_context(slug, booking_id),
         )
@@ -186,6 +190,16 @@ class RelayService:
         self.metrics.bookings.labels(event="submitted").inc()
         self._mail_queued(slug)
         return Submitted(booking_id, expires_at, token)
+
+    async def _profile(self, practice: Practice) -> Profile:
+        # Parsing a profile with thousands of slots costs milliseconds; every submit needs
+        # it, while it changes a few times a day.
+        cached = self._profiles.get(practice.slug)
+        if cached is not None and cached[0] == practice.profile_version:
+            return cached[1]
+        profile = profile_from_json(json.loads(await self.store.profile(practice.slug)))
+        self._profiles[practice.slug] = (practice.profile_version, profile)
+        return profile
 
     async def _count_submission(self, client_network: str, now: datetime) -> None:
         # The bucket is a keyed hash of the client's network: Redis never holds an address.
@@ -312,16 +326,18 @@ def _parse_token(token: str) -> tuple[str, str]:
     return slug, tokens.token_hash(secret)
 
 
-def _summary(request: BookingRequest, public: PublicProfile, lang: str) -> dict[str, object]:
+def _summary(
+    request: BookingRequest, practice_name: str, time_zone: str, lang: str
+) -> dict[str, object]:
     """What the confirmation page shows: the appointment, not the patient."""
-    zone = ZoneInfo(public.profile.time_zone)
+    zone = ZoneInfo(time_zone)
     return {
-        "practice_name": public.practice.name,
+        "practice_name": practice_name,
         "doctor": request.doctor,
         "appointment_type": request.appointment_type,
         "start": request.start.astimezone(zone).isoformat(),
         "end": request.end.astimezone(zone).isoformat() if request.end else None,
-        "time_zone": public.profile.time_zone,
+        "time_zone": time_zone,
         "wish": request.slot is None,
         "lang": lang,
     }

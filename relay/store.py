@@ -86,9 +86,16 @@ def wake_channel(practice: str) -> str:
 _ADD_PRACTICE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'name', ARGV[1], 'public_key', ARGV[2], 'token_hash', ARGV[3],
-           'created_at', ARGV[4])
+           'created_at', ARGV[4], 'profile_version', 1)
 redis.call('SET', KEYS[2], ARGV[5])
 return 1
+"""
+
+# KEYS: practice, profile; ARGV: profile JSON
+_PUT_PROFILE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SET', KEYS[2], ARGV[1])
+return redis.call('HINCRBY', KEYS[1], 'profile_version', 1)
 """
 
 # KEYS: booking, token, mail job, mail queue, pending index[, slot hold]
@@ -260,6 +267,8 @@ class Practice:
     name: str
     public_key: bytes
     token_hash: str
+    # Bumped with every profile change, so processes can cache the parsed profile.
+    profile_version: int
 
 
 @dataclass(frozen=True)
@@ -322,6 +331,7 @@ class Store:
     or cluster) created with `decode_responses=False`."""
 
     _add_practice = _Script(_ADD_PRACTICE)
+    _put_profile = _Script(_PUT_PROFILE)
     _submit = _Script(_SUBMIT)
     _confirm = _Script(_CONFIRM)
     _withdraw = _Script(_WITHDRAW)
@@ -360,10 +370,14 @@ class Store:
         await self.redis.sadd(PRACTICES, slug)
 
     async def practice(self, slug: str) -> Practice:
-        fields = await self.redis.hmget(practice_key(slug), "name", "public_key", "token_hash")
+        fields = await self.redis.hmget(
+            practice_key(slug), "name", "public_key", "token_hash", "profile_version"
+        )
         if fields[0] is None:
             raise PracticeNotFound(slug)
-        return Practice(slug, fields[0].decode(), bytes(fields[1]), fields[2].decode())
+        return Practice(
+            slug, fields[0].decode(), bytes(fields[1]), fields[2].decode(), int(fields[3] or 0)
+        )
 
     async def practice_slugs(self) -> list[str]:
         return sorted(slug.decode() for slug in await self.redis.smembers(PRACTICES))
@@ -388,7 +402,11 @@ class Store:
         return bytes(profile)
 
     async def put_profile(self, slug: str, profile: bytes) -> None:
-        await self.redis.set(profile_key(slug), profile)
+        stored = await self._put_profile(
+            self.redis, [practice_key(slug), profile_key(slug)], [profile]
+        )
+        if not stored:
+            raise PracticeNotFound(slug)
 
     async def unavailable_slots(self, slug: str, slot_ids: Sequence[str]) -> set[str]:
         """The slot ids among `slot_ids` that are held or taken."""

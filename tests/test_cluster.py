@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.slow
 def redis_cluster() -> Iterator[list[int]]:
     """Three redis-server masters with cluster-enabled, joined by redis-cli."""
     data_dir = Path(tempfile.mkdtemp(prefix="terminrelay-cluster-"))
-    ports = [free_port() for _ in range(3)]
+    ports = [cluster_port() for _ in range(3)]
     processes = [
         subprocess.Popen(
             [
@@ -59,6 +60,20 @@ def redis_cluster() -> Iterator[list[int]]:
         for process in processes:
             process.wait(timeout=10)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is valid and free too."""
+    while True:
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
 
 
 def _wait_until(check: object, seconds: float = 20) -> None:

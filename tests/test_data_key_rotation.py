@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 import aiohttp
+from redis.asyncio import Redis
 
 from relay.mail import mail_job_context
 from relay.sealing import DataCipher
@@ -36,7 +37,9 @@ async def test_rotated_relay_sends_jobs_queued_under_the_old_key(
     assert old_job[:4] == DataCipher.key_id(old_key)
     await before.stop()
     # Make the queued job due now: the retry would otherwise wait a minute
-    await before.store.redis.zadd(f"tr:{{{practice.slug}}}:mq", {booking_id: 0})
+    client = Redis.from_url(before.settings.redis_url)
+    await client.zadd(f"tr:{{{practice.slug}}}:mq", {booking_id: 0})
+    await client.aclose()
 
     # When the relay restarts with the new key first and the old one kept
     after = await relay_factory(

@@ -23,9 +23,9 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("appointment", ("doctor", "appointment_type", "start", "end")),
     ("person", ("first_name", "last_name", "birth_date", "gender", "insurance", "new_patient")),
     ("contact", ("email", "phone")),
-    ("note", ("note",)),
-    ("consent", ("consent",)),
+    ("final", ("note", "consent")),
 )
+SHORT_LABEL = 60
 # The slot picker posts this instead of `start` (see relay.booking.form_to_data).
 SLOT = "slot"
 # Bool fields posted as a checkbox; every other bool field is a yes/no question.
@@ -294,6 +294,7 @@ def _summary(
     entries = []
     # In the order the fields appear on the page, so the summary reads top to bottom.
     order = [c.name for s in view.sections for c in s.controls]
+    section_of = {c.name: s.title for s in view.sections for c in s.controls}
     for name in sorted(errors, key=lambda n: order.index(n) if n in order else len(order)):
         control = controls.get(name)
         if control is None:
@@ -301,8 +302,10 @@ def _summary(
             entries.append(SummaryEntry(name, error_message(errors[name], lang), None))
             continue
         message = control.error or error_message(errors[name], lang)
+        # A sentence-long label (consent) would bury the message; its section names it.
+        label = control.label if len(control.label) <= SHORT_LABEL else section_of[name]
         target: str | None = control.target
         if name == "start" and view.start_error_at_slots:
             target = view.slots_target
-        entries.append(SummaryEntry(control.label, message, target))
+        entries.append(SummaryEntry(label, message, target))
     return entries

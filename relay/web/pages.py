@@ -6,6 +6,7 @@ Server-rendered and complete without JavaScript; static/form.js only adds comfor
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -208,7 +209,25 @@ async def privacy_page(request: web.Request) -> web.Response:
     )
 
 
+@web.middleware
+async def http_error_pages(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """aiohttp's own 404/405 answers as pages for browsers (the API keeps its JSON errors)."""
+    try:
+        return await handler(request)
+    except web.HTTPException as http_error:
+        if request.path.startswith("/api/") or http_error.status not in (404, 405):
+            raise
+        response = error_page(request, http_error.status)
+        if "Allow" in http_error.headers:
+            response.headers["Allow"] = http_error.headers["Allow"]
+        return response
+
+
 def setup(app: web.Application) -> None:
+    # Innermost, so security headers and the request log still see the page it renders.
+    app.middlewares.append(http_error_pages)
     app.router.add_get("/p/{practice}", booking_page)
     app.router.add_post("/p/{practice}", booking_post)
     app.router.add_get("/c/{token}", confirmation_page)
