@@ -11,11 +11,11 @@ import argparse
 import asyncio
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,16 +29,12 @@ from redis.asyncio import Redis
 
 from relay import registry
 from relay.app import create_app
-from relay.appkeys import STORE
+from relay.appkeys import SERVICE, STORE
+from relay.dev import free_port
 from relay.settings import Settings, SmtpSettings
 
 BERLIN = ZoneInfo("Europe/Berlin")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+LATENCY_RUNS = 50
 
 
 class CountingSink:
@@ -48,6 +44,16 @@ class CountingSink:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         self.count += 1
         return "250 OK"
+
+
+@dataclass
+class Bench:
+    app: web.Application
+    raw: Redis
+    http: aiohttp.ClientSession
+    url: str
+    auth: dict[str, str]
+    sink: CountingSink
 
 
 def booking(start: datetime, index: int) -> dict[str, object]:
@@ -71,9 +77,9 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def main(bookings: int, concurrency: int) -> None:
+def main(bookings: int, concurrency: int) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="terminrelay-bench-"))
-    redis_port, smtp_port, relay_port = free_port(), free_port(), free_port()
+    redis_port = free_port()
     redis_process = subprocess.Popen(
         [
             "redis-server",
@@ -91,11 +97,20 @@ async def main(bookings: int, concurrency: int) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    try:
+        time.sleep(0.3)
+        asyncio.run(measure(f"redis://127.0.0.1:{redis_port}/0", bookings, concurrency))
+    finally:
+        redis_process.terminate()
+        redis_process.wait()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def measure(redis_url: str, bookings: int, concurrency: int) -> None:
+    smtp_port, relay_port = free_port(), free_port()
     sink = CountingSink()
     controller = Controller(sink, hostname="127.0.0.1", port=smtp_port)
     controller.start()
-    redis_url = f"redis://127.0.0.1:{redis_port}/0"
-    await asyncio.sleep(0.3)
     settings = Settings(
         redis_url=redis_url,
         smtp=SmtpSettings("127.0.0.1", smtp_port),
@@ -113,32 +128,35 @@ async def main(bookings: int, concurrency: int) -> None:
     await web.TCPSite(runner, "127.0.0.1", relay_port).start()
     raw = Redis.from_url(redis_url)
     try:
-        await run_figures(app, raw, redis_url, settings, sink, bookings, concurrency)
+        async with aiohttp.ClientSession() as http:
+            bench = await prepare(
+                app, raw=raw, http=http, url=settings.public_url, sink=sink, bookings=bookings
+            )
+            await footprint(bench)
+            await throughput(bench, bookings, concurrency)
+            await confirm_latency(bench)
     finally:
         await raw.aclose()
         await runner.cleanup()
         controller.stop()
-        redis_process.terminate()
-        redis_process.wait()
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
-async def run_figures(
+async def prepare(
     app: web.Application,
+    *,
     raw: Redis,
-    redis_url: str,
-    settings: Settings,
+    http: aiohttp.ClientSession,
+    url: str,
     sink: CountingSink,
     bookings: int,
-    concurrency: int,
-) -> None:
+) -> Bench:
+    """A practice with one slot per booking the bench submits (the footprint booking, the
+    throughput run and the latency runs)."""
     token = await registry.add_practice(
         app[STORE], "bench", name="Praxis Bench", public_key=bytes(PrivateKey.generate().public_key)
     )
-    url = settings.public_url
     first = datetime.now(BERLIN).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
-    # One slot per submitted booking, and 50 more for the latency runs.
-    starts = [first + timedelta(minutes=5 * i) for i in range(bookings + 51)]
+    starts = [first + timedelta(minutes=5 * i) for i in range(bookings + 1 + LATENCY_RUNS)]
     profile = {
         "name": "Praxis Bench",
         "time_zone": "Europe/Berlin",
@@ -150,118 +168,118 @@ async def run_figures(
         "accept_wishes": True,
     }
     auth = {"Authorization": f"Bearer {token}"}
-    async with aiohttp.ClientSession() as http:
-        async with http.put(f"{url}/api/v1/profile", json=profile, headers=auth) as response:
-            assert response.status == 200, await response.text()
+    async with http.put(f"{url}/api/v1/profile", json=profile, headers=auth) as response:
+        assert response.status == 200, await response.text()
+    return Bench(app, raw, http, url, auth, sink)
 
-        # 1. Footprint of one pending booking
-        before = {key async for key in raw.scan_iter()}
-        async with http.post(
-            f"{url}/api/v1/practices/bench/bookings", json=booking(starts[0], 0)
-        ) as response:
-            assert response.status == 202
-        created = sorted({key async for key in raw.scan_iter()} - before)
-        print("Redis keys one pending booking creates (besides the shared queue indexes):")
-        total = 0
-        for key in created:
-            kind = (await raw.type(key)).decode()
-            usage = await raw.memory_usage(key) or 0
-            payload = await _payload_bytes(raw, key, kind)
-            ttl = await raw.ttl(key)
-            total += usage
-            print(
-                f"  {key.decode():58} {kind:6} payload {payload:5d} B, "
-                f"MEMORY USAGE {usage:5d} B, TTL {ttl} s"
-            )
-        print(f"  total MEMORY USAGE {total} B")
 
-        # 2. Submit throughput and latency
-        used_before = (await raw.info("memory"))["used_memory"]
-        latencies: list[float] = []
-        queue = list(enumerate(starts[1 : bookings + 1], start=1))
+async def free_starts(bench: Bench) -> list[datetime]:
+    return [slot.start for slot in (await bench.app[SERVICE].profile("bench")).free_slots]
 
-        async def worker() -> None:
-            while queue:
-                index, start = queue.pop()
-                started = time.perf_counter()
-                async with http.post(
-                    f"{url}/api/v1/practices/bench/bookings", json=booking(start, index)
-                ) as response:
-                    assert response.status == 202, await response.text()
-                latencies.append(time.perf_counter() - started)
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-        used_after = (await raw.info("memory"))["used_memory"]
+async def footprint(bench: Bench) -> None:
+    """The keys one pending booking creates, with sizes and TTLs."""
+    raw = bench.raw
+    before = {key async for key in raw.scan_iter()}
+    start = (await free_starts(bench))[0]
+    async with bench.http.post(
+        f"{bench.url}/api/v1/practices/bench/bookings", json=booking(start, 0)
+    ) as response:
+        assert response.status == 202
+    created = sorted({key async for key in raw.scan_iter()} - before)
+    print("Redis keys one pending booking creates:")
+    total = 0
+    for key in created:
+        kind = (await raw.type(key)).decode()
+        if kind == "none":  # the mail queue empties as soon as the mail is sent
+            continue
+        usage = await raw.memory_usage(key) or 0
+        total += usage
         print(
-            f"\nSubmits: {bookings} bookings, {concurrency} concurrent clients, "
-            f"{elapsed:.2f} s = {bookings / elapsed:.0f} bookings/s"
+            f"  {key.decode()[:60]:60} {kind:6} payload {await payload_bytes(raw, key, kind):5d} B,"
+            f" MEMORY USAGE {usage:5d} B, TTL {await raw.ttl(key)} s"
         )
-        print(
-            f"  latency p50 {percentile(latencies, 0.5) * 1000:.1f} ms, "
-            f"p95 {percentile(latencies, 0.95) * 1000:.1f} ms, "
-            f"max {max(latencies) * 1000:.1f} ms"
-        )
-        print(
-            f"  Redis used_memory per pending booking: "
-            f"{(used_after - used_before) / bookings:.0f} B"
-        )
-        deadline = time.monotonic() + 60
-        while sink.count < bookings + 1 and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-        print(f"  confirmation mails sent: {sink.count} of {bookings + 1}")
+    print(f"  total MEMORY USAGE {total} B")
 
-        # 3. Confirm -> waiting long poll
-        tokens = await _confirmation_tokens(app, 50)
-        waits: list[float] = []
-        for confirmation in tokens:
-            poll = asyncio.create_task(
-                http.get(f"{url}/api/v1/inbox?wait=30&limit=1", headers=auth)
-            )
-            await asyncio.sleep(0.02)
+
+async def throughput(bench: Bench, bookings: int, concurrency: int) -> None:
+    """Submissions per second over HTTP, latency percentiles, Redis memory per booking."""
+    used_before = (await bench.raw.info("memory"))["used_memory"]
+    queue = list(enumerate((await free_starts(bench))[:bookings], start=1))
+    latencies: list[float] = []
+
+    async def client() -> None:
+        while queue:
+            index, start = queue.pop()
             started = time.perf_counter()
-            async with http.post(f"{url}/c/{confirmation}", data={"action": "confirm"}) as r:
-                assert r.status == 200
-            response = await poll
-            items = (await response.json())["items"]
-            waits.append(time.perf_counter() - started)
-            response.release()
-            async with http.post(
-                f"{url}/api/v1/inbox/ack", json={"ids": [i["id"] for i in items]}, headers=auth
-            ):
-                pass
-        print(
-            f"\nConfirm to long-poll answer ({len(waits)} runs, the POST included): "
-            f"p50 {statistics.median(waits) * 1000:.1f} ms, "
-            f"p95 {percentile(waits, 0.95) * 1000:.1f} ms"
+            async with bench.http.post(
+                f"{bench.url}/api/v1/practices/bench/bookings", json=booking(start, index)
+            ) as response:
+                assert response.status == 202, await response.text()
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    used_after = (await bench.raw.info("memory"))["used_memory"]
+    print(
+        f"\nSubmits: {bookings} bookings, {concurrency} concurrent clients, "
+        f"{elapsed:.2f} s = {bookings / elapsed:.0f} bookings/s"
+    )
+    print(
+        f"  latency p50 {percentile(latencies, 0.5) * 1000:.1f} ms, "
+        f"p95 {percentile(latencies, 0.95) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms"
+    )
+    print(f"  Redis used_memory per pending booking: {(used_after - used_before) / bookings:.0f} B")
+    deadline = time.monotonic() + 60
+    while bench.sink.count < bookings + 1 and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+    print(f"  confirmation mails sent: {bench.sink.count} of {bookings + 1}")
+
+
+async def confirm_latency(bench: Bench) -> None:
+    """Time from a patient's confirm POST to the answer of the practice's waiting poll."""
+    service = bench.app[SERVICE]
+    tokens = [
+        (
+            await service.submit(
+                "bench", booking(start, 10_000 + i), client_network="bench", lang="de"
+            )
+        ).token
+        for i, start in enumerate((await free_starts(bench))[:LATENCY_RUNS])
+    ]
+    waits: list[float] = []
+    for token in tokens:
+        poll = asyncio.create_task(
+            bench.http.get(f"{bench.url}/api/v1/inbox?wait=30&limit=1", headers=bench.auth)
         )
+        await asyncio.sleep(0.02)
+        started = time.perf_counter()
+        async with bench.http.post(f"{bench.url}/c/{token}", data={"action": "confirm"}) as page:
+            assert page.status == 200
+        response = await poll
+        items = (await response.json())["items"]
+        waits.append(time.perf_counter() - started)
+        response.release()
+        ids = {"ids": [item["id"] for item in items]}
+        async with bench.http.post(
+            f"{bench.url}/api/v1/inbox/ack", json=ids, headers=bench.auth
+        ) as ack:
+            assert ack.status == 200
+    print(
+        f"\nConfirm to long-poll answer ({len(waits)} runs, the confirm POST included): "
+        f"p50 {statistics.median(waits) * 1000:.1f} ms, p95 {percentile(waits, 0.95) * 1000:.1f} ms"
+    )
 
 
-async def _payload_bytes(raw: Redis, key: bytes, kind: str) -> int:
+async def payload_bytes(raw: Redis, key: bytes, kind: str) -> int:
     if kind == "string":
         return int(await raw.strlen(key))
     if kind == "hash":
-        values = await raw.hgetall(key)
-        return sum(len(k) + len(v) for k, v in values.items())
+        return sum(len(k) + len(v) for k, v in (await raw.hgetall(key)).items())
     if kind == "zset":
         return sum(len(member) + 8 for member, _ in await raw.zrange(key, 0, -1, withscores=True))
     return 0
-
-
-async def _confirmation_tokens(app: web.Application, count: int) -> list[str]:
-    """Submits `count` more bookings through the service to get their tokens directly."""
-    from relay.appkeys import SERVICE
-
-    service = app[SERVICE]
-    profile = await service.profile("bench")
-    tokens = []
-    for index, slot in enumerate(profile.free_slots[:count]):
-        submitted = await service.submit(
-            "bench", booking(slot.start, 10_000 + index), client_network="bench", lang="de"
-        )
-        tokens.append(submitted.token)
-    return tokens
 
 
 if __name__ == "__main__":
@@ -269,4 +287,4 @@ if __name__ == "__main__":
     parser.add_argument("--bookings", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=20)
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.bookings, arguments.concurrency))
+    main(arguments.bookings, arguments.concurrency)

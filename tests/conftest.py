@@ -11,7 +11,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -31,18 +30,13 @@ from nacl.public import PrivateKey
 from practice_client.keys import KeyPair, create_key_file
 from relay import registry
 from relay.app import create_app
-from relay.appkeys import SERVICE, STORE
+from relay.appkeys import METRICS, SERVICE, STORE
+from relay.dev import free_port
 from relay.settings import Settings, SmtpSettings
 
 # The database the tests use; the flush before each test hits exactly this one.
 TEST_DB = 3
 LINK = re.compile(r"https?://[^\s\"<>]+/c/[A-Za-z0-9._~-]+")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -243,6 +237,15 @@ class RunningRelay:
 
     async def stop(self) -> None:
         await self.runner.cleanup()
+
+    async def metrics_show(self, sample: bytes, seconds: float = 5.0) -> bytes:
+        """The metrics text once it contains `sample` (or at the deadline, for the assert)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            body, _ = self.app[METRICS].render()
+            if sample in body or time.monotonic() > deadline:
+                return body
+            await asyncio.sleep(0.05)
 
 
 RelayFactory = Callable[..., Awaitable[RunningRelay]]

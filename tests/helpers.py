@@ -67,6 +67,13 @@ def booking_json(start: datetime | None = None, **changes: Any) -> dict[str, Any
     return booking
 
 
+def wish_booking_json(**changes: Any) -> dict[str, Any]:
+    """A valid booking for a practice that lists no doctors or types (the default profile)."""
+    booking = booking_json(**changes)
+    del booking["doctor"], booking["appointment_type"]
+    return booking
+
+
 async def put_profile(
     http: aiohttp.ClientSession, relay_url: str, token: str, profile: dict[str, Any]
 ) -> None:

@@ -16,7 +16,10 @@ def relay_command(redis_url: str, *args: str) -> subprocess.CompletedProcess[str
     return subprocess.run(
         [sys.executable, "-m", "relay", *args],
         env=subprocess_env(RELAY_REDIS_URL=redis_url),
-        capture_output=True, text=True, timeout=30, check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
 
 
@@ -75,7 +78,11 @@ def test_practice_commands_need_only_the_redis_url(redis_url: str) -> None:
     """Without RELAY_REDIS_URL the practice commands name it and exit 2."""
     result = subprocess.run(
         [sys.executable, "-m", "relay", "practice", "list"],
-        env=subprocess_env(), capture_output=True, text=True, timeout=30, check=False,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     assert result.returncode == 2
     assert result.stderr.strip() == "relay: RELAY_REDIS_URL: missing (see .env.example)"
@@ -85,7 +92,11 @@ def test_keys_new_prints_usable_settings() -> None:
     """`relay keys new` prints a signing key and a data key that the settings accept."""
     result = subprocess.run(
         [sys.executable, "-m", "relay", "keys", "new"],
-        env=subprocess_env(), capture_output=True, text=True, timeout=30, check=True,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     )
     values = dict(line.split("=", 1) for line in result.stdout.splitlines())
     assert set(values) == {"RELAY_SIGNING_KEY", "RELAY_DATA_KEYS"}
@@ -100,6 +111,10 @@ def test_keys_new_prints_usable_settings() -> None:
     assert len(settings.signing_key) == 32
     second = subprocess.run(
         [sys.executable, "-m", "relay", "keys", "new"],
-        env=subprocess_env(), capture_output=True, text=True, timeout=30, check=True,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     )
     assert second.stdout != result.stdout

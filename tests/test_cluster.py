@@ -18,7 +18,7 @@ import redis
 
 from practice_client.runner import RunConfig, run
 from tests.conftest import RelayFactory, SmtpSink, free_port, link_in
-from tests.helpers import booking_json, profile_json, put_profile, submit
+from tests.helpers import booking_json, profile_json, put_profile, submit, wish_booking_json
 
 pytestmark = pytest.mark.slow
 
@@ -31,10 +31,23 @@ def redis_cluster() -> Iterator[list[int]]:
     processes = [
         subprocess.Popen(
             [
-                "redis-server", "--bind", "127.0.0.1", "--port", str(port),
-                "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf",
-                "--cluster-node-timeout", "5000", "--dir", str(data_dir), "--save", "",
-                "--appendonly", "no",
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                f"nodes-{port}.conf",
+                "--cluster-node-timeout",
+                "5000",
+                "--dir",
+                str(data_dir),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -45,14 +58,21 @@ def redis_cluster() -> Iterator[list[int]]:
         for port in ports:
             _wait_until(lambda p=port: redis.Redis(port=p).ping())
         subprocess.run(
-            ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
-             "--cluster-replicas", "0", "--cluster-yes"],
-            check=True, capture_output=True, timeout=60,
+            [
+                "redis-cli",
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{p}" for p in ports),
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
         )
         for port in ports:
-            _wait_until(
-                lambda p=port: redis.Redis(port=p).cluster("info")["cluster_state"] == "ok"
-            )
+            _wait_until(lambda p=port: redis.Redis(port=p).cluster("info")["cluster_state"] == "ok")
         yield ports
     finally:
         for process in processes:
@@ -100,9 +120,7 @@ async def test_booking_life_across_two_relays_on_a_cluster(
 
     # Given practices whose slots spread over the cluster's masters
     practices = [await relay_a.add_practice(slug) for slug in ("praxis-a", "praxis-b", "praxis-c")]
-    owners = {
-        cluster.cluster_keyslot(f"tr:{{{p.slug}}}:practice") // 5462 for p in practices
-    }
+    owners = {cluster.cluster_keyslot(f"tr:{{{p.slug}}}:practice") // 5462 for p in practices}
     assert len(owners) >= 2, "the test practices should live on different masters"
     practice = practices[0]
 
@@ -130,8 +148,7 @@ async def test_booking_life_across_two_relays_on_a_cluster(
 
         # And the other practices, on other masters, get their mail too
         for other in practices[1:]:
-            other_booking = booking_json()
-            del other_booking["doctor"], other_booking["appointment_type"]
+            other_booking = wish_booking_json()
             assert (await submit(http, relay_a.url, other.slug, other_booking)).status == 202
         await smtp_sink.wait_for(3)
 

@@ -11,7 +11,7 @@ from relay.mail import mail_job_context
 from relay.sealing import DataCipher
 from relay.settings import SmtpSettings
 from tests.conftest import RelayFactory, SmtpSink, free_port, link_in
-from tests.helpers import booking_json, submit
+from tests.helpers import submit, wish_booking_json
 
 
 async def test_rotated_relay_sends_jobs_queued_under_the_old_key(
@@ -27,8 +27,7 @@ async def test_rotated_relay_sends_jobs_queued_under_the_old_key(
         data_keys=(old_key,), signing_key=signing_key, smtp=nowhere, mail_retry_base=60
     )
     practice = await before.add_practice()
-    booking = booking_json()
-    del booking["doctor"], booking["appointment_type"]
+    booking = wish_booking_json()
     async with aiohttp.ClientSession() as http:
         assert (await submit(http, before.url, practice.slug, booking)).status == 202
     (job_key,) = [key async for key in before.store.redis.scan_iter("tr:{*}:m:*")]
@@ -52,8 +51,7 @@ async def test_rotated_relay_sends_jobs_queued_under_the_old_key(
         assert page.status == 200
 
     # And a new booking's job and summary are encrypted under the new key
-    second = booking_json()
-    del second["doctor"], second["appointment_type"]
+    second = wish_booking_json()
     async with aiohttp.ClientSession() as http:
         assert (await submit(http, after.url, practice.slug, second)).status == 202
     summaries = [
@@ -61,8 +59,12 @@ async def test_rotated_relay_sends_jobs_queued_under_the_old_key(
         async for key in after.store.redis.scan_iter(f"tr:{{{practice.slug}}}:b:*")
     ]
     assert {summary[:4] for summary in summaries} == {
-        DataCipher.key_id(old_key), DataCipher.key_id(new_key)
+        DataCipher.key_id(old_key),
+        DataCipher.key_id(new_key),
     }
-    assert DataCipher([old_key]).decrypt_json(
-        old_job, context=mail_job_context(practice.slug, booking_id)
-    )["to"] == booking["email"]
+    assert (
+        DataCipher([old_key]).decrypt_json(
+            old_job, context=mail_job_context(practice.slug, booking_id)
+        )["to"]
+        == booking["email"]
+    )

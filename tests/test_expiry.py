@@ -10,7 +10,7 @@ import pytest
 from relay.appkeys import METRICS
 from relay.settings import SmtpSettings
 from tests.conftest import RedisServer, RelayFactory, SmtpSink, free_port, link_in
-from tests.helpers import booking_json, profile_json, put_profile, submit
+from tests.helpers import booking_json, profile_json, put_profile, submit, wish_booking_json
 
 
 @pytest.mark.slow
@@ -32,7 +32,8 @@ async def test_unconfirmed_booking_expires_completely(
         # Every key of the booking carries the pending TTL (the index of pending ids outlives
         # them by design, to count expiries)
         booking_keys = [
-            key for key in client.scan_iter("tr:{*")
+            key
+            for key in client.scan_iter("tr:{*")
             if key.split(b":")[2] not in (b"practice", b"profile", b"pending")
         ]
         assert booking_keys
@@ -67,8 +68,7 @@ async def test_unsent_mail_job_expires_with_its_booking(
     practice = await relay.add_practice()
     client = redis_server.client()
     async with aiohttp.ClientSession() as http:
-        booking = booking_json()
-        del booking["doctor"], booking["appointment_type"]
+        booking = wish_booking_json()
         assert (await submit(http, relay.url, practice.slug, booking)).status == 202
     assert list(client.scan_iter("tr:{*}:m:*"))
     await asyncio.sleep(1.5)

@@ -39,7 +39,9 @@ async def served_relay(redis_url: str, smtp_sink: SmtpSink) -> AsyncIterator[Ser
     metrics_token = secrets.token_urlsafe(16)
     client = Redis.from_url(redis_url)
     practice_token = await registry.add_practice(
-        Store(client), "praxis-ops", name="Praxis Ops",
+        Store(client),
+        "praxis-ops",
+        name="Praxis Ops",
         public_key=bytes(PrivateKey.generate().public_key),
     )
     await client.aclose()
@@ -54,9 +56,13 @@ async def served_relay(redis_url: str, smtp_sink: SmtpSink) -> AsyncIterator[Ser
         RELAY_METRICS_TOKEN=metrics_token,
         RELAY_LOG_LEVEL="INFO",
     )
-    process = subprocess.Popen(
+    process = await asyncio.to_thread(
+        subprocess.Popen,
         [sys.executable, "-m", "relay", "serve"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     url = f"http://127.0.0.1:{port}"
     async with aiohttp.ClientSession() as http:

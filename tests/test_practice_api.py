@@ -13,7 +13,7 @@ from nacl.signing import SigningKey
 
 from relay.sealing import PAD_CLASSES
 from tests.conftest import PracticeHandle, RelayFactory, RunningRelay, SmtpSink, link_in
-from tests.helpers import booking_json, profile_json, put_profile, submit
+from tests.helpers import booking_json, profile_json, put_profile, submit, wish_booking_json
 
 
 async def confirmed_booking(
@@ -21,8 +21,7 @@ async def confirmed_booking(
 ) -> None:
     """Submits and confirms a booking; the default profile takes wishes."""
     sink.clear()
-    booking = booking_json()
-    del booking["doctor"], booking["appointment_type"]
+    booking = wish_booking_json()
     response = await submit(http, relay.url, practice.slug, booking)
     assert response.status == 202, await response.text()
     (message,) = await sink.wait_for(1)

@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from tests.conftest import RelayFactory, SmtpSink, free_port, link_in
-from tests.helpers import booking_json, submit
+from tests.helpers import submit, wish_booking_json
 
 pytestmark = pytest.mark.slow
 
@@ -32,22 +32,31 @@ def sentinel_port() -> Iterator[int]:
     )
     processes = [
         subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(master), "--save", "",
-             "--dir", str(data_dir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(master),
+                "--save",
+                "",
+                "--dir",
+                str(data_dir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         ),
         subprocess.Popen(
             ["redis-server", str(config), "--sentinel"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         ),
     ]
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                found = redis.Redis(port=sentinel).sentinel_get_master_addr_by_name(
-                    "terminrelay"
-                )
+                found = redis.Redis(port=sentinel).sentinel_get_master_addr_by_name("terminrelay")
                 if found and int(found[1]) == master:
                     break
             except redis.RedisError:
@@ -69,16 +78,13 @@ async def test_relay_works_through_sentinel(
     """Submit, mail and confirm work with the master found through Sentinel."""
     relay = await relay_factory(redis_url=f"redis+sentinel://127.0.0.1:{sentinel_port}/terminrelay")
     practice = await relay.add_practice()
-    booking = booking_json()
-    del booking["doctor"], booking["appointment_type"]
+    booking = wish_booking_json()
     async with aiohttp.ClientSession() as http:
         assert (await submit(http, relay.url, practice.slug, booking)).status == 202
         link = link_in((await smtp_sink.wait_for(1))[0])
         async with http.post(link, data={"action": "confirm"}) as confirmed:
             assert confirmed.status == 200
-        async with http.get(
-            f"{relay.url}/api/v1/inbox?wait=0", headers=practice.auth
-        ) as inbox:
+        async with http.get(f"{relay.url}/api/v1/inbox?wait=0", headers=practice.auth) as inbox:
             assert len((await inbox.json())["items"]) == 1
         async with http.get(f"{relay.url}/readyz") as ready:
             assert ready.status == 200

@@ -39,7 +39,10 @@ def test_valid_environment_gives_settings_with_defaults() -> None:
     assert len(settings.data_keys) == 2
     smtp = settings.smtp
     assert (smtp.host, smtp.port, smtp.username, smtp.password) == (
-        "mail.example.org", 2525, "mailer", "s@cret"
+        "mail.example.org",
+        2525,
+        "mailer",
+        "s@cret",
     )
     assert smtp.start_tls
     assert not smtp.use_tls
@@ -82,7 +85,11 @@ def test_relay_serve_with_a_bad_setting_prints_one_line_and_exits() -> None:
     env = subprocess_env(**{**valid_env(), "RELAY_PENDING_TTL": "7200"})
     result = subprocess.run(
         [sys.executable, "-m", "relay", "serve"],
-        env=env, capture_output=True, text=True, timeout=30, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [

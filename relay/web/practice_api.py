@@ -35,7 +35,9 @@ def _int_param(request: web.Request, name: str, default: int, low: int, high: in
 @routes.get("/api/v1/inbox")
 async def inbox(request: web.Request) -> web.Response:
     slug = await _practice(request)
-    wait = _int_param(request, "wait", 30, 0, MAX_WAIT)
+    # Longer waits are cut to the maximum rather than refused: a client asking for more
+    # still gets a correct answer, only sooner.
+    wait = min(_int_param(request, "wait", 30, 0, 3600), MAX_WAIT)
     limit = _int_param(request, "limit", 20, 1, MAX_LIMIT)
     items = await request.app[SERVICE].fetch_inbox(slug, wait=wait, limit=limit)
     return web.json_response(
