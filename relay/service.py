@@ -44,7 +44,7 @@ from relay.profile import (
 )
 from relay.sealing import DataCipher, decode_public_key, seal_booking
 from relay.settings import Settings
-from relay.store import InboxItem, Outcome, PendingBooking, Practice, Store
+from relay.store import InboxItem, Outcome, Practice, Store
 from relay.wakeups import Wakeups
 
 log = logging.getLogger(__name__)
@@ -214,11 +214,8 @@ class RelayService:
         """The confirmation page's view; None if the booking was confirmed already."""
         slug, token_hash = _parse_token(token)
         found = await self.store.pending(slug, token_hash)
-        if found == "gone":
-            raise TokenGone
-        if found == "already":
+        if found is None:
             return None
-        assert isinstance(found, PendingBooking)  # noqa: S101 - narrowing for mypy
         summary = self.cipher.decrypt_json(
             found.summary, context=summary_context(slug, found.booking_id)
         )

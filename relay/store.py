@@ -15,11 +15,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from redis.exceptions import NoScriptError
 
-from relay.errors import PracticeExists, PracticeNotFound, SlotTaken
+from relay.errors import PracticeExists, PracticeNotFound, SlotTaken, TokenGone
 
 PRACTICES = "tr:practices"
 WAKE_CHANNEL_PREFIX = "tr:wake:"
@@ -459,20 +459,19 @@ class Store:
         if not stored:
             raise SlotTaken(slot_id)
 
-    async def pending(
-        self, practice: str, token_hash: str
-    ) -> PendingBooking | Literal["already", "gone"]:
-        """Reads what a confirmation page shows; changes nothing (links get prefetched)."""
+    async def pending(self, practice: str, token_hash: str) -> PendingBooking | None:
+        """What a confirmation page shows, None once confirmed; changes nothing (mail
+        scanners prefetch links). TokenGone for a withdrawn, expired or unknown token."""
         booking_id = await self.redis.get(token_key(practice, token_hash))
         if booking_id is None:
-            return "gone"
+            raise TokenGone
         if booking_id == CONFIRMED:
-            return "already"
+            return None
         booking = booking_key(practice, booking_id.decode())
         summary = await self.redis.hget(booking, "summary")
         expires_in_ms = await self.redis.pttl(booking)
         if summary is None or expires_in_ms < 0:
-            return "gone"
+            raise TokenGone
         return PendingBooking(booking_id.decode(), bytes(summary), int(expires_in_ms))
 
     async def confirm(
@@ -607,4 +606,4 @@ def _outcome(result: list[bytes]) -> tuple[Outcome, str | None]:
     booking_id = result[1].decode() if len(result) > 1 else None
     if outcome not in ("confirmed", "already", "gone", "withdrawn"):
         raise RuntimeError(f"unexpected script outcome {outcome!r}")
-    return outcome, booking_id  # type: ignore[return-value]
+    return cast(Outcome, outcome), booking_id

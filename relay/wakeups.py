@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -29,7 +30,7 @@ class Wakeups:
         self._closing = asyncio.Event()
 
     @contextlib.contextmanager
-    def waiter(self, practice: str) -> Any:
+    def waiter(self, practice: str) -> Iterator[asyncio.Event]:
         """An event set when `practice`'s inbox may have changed, or when the relay stops.
         Register it before reading the inbox, so no change slips in between."""
         event = asyncio.Event()

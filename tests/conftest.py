@@ -117,6 +117,8 @@ class SmtpSink:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
         self.fail_next = 0
+        # Seconds each DATA command takes, to hold a mail "in hand" during a test.
+        self.delay = 0.0
         self._lock = threading.Lock()
         self.port = free_port()
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
@@ -126,6 +128,8 @@ class SmtpSink:
         return SmtpSettings(host="127.0.0.1", port=self.port)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self._lock:
             if self.fail_next > 0:
                 self.fail_next -= 1
@@ -141,6 +145,7 @@ class SmtpSink:
             self.messages.clear()
             self.envelopes.clear()
             self.fail_next = 0
+            self.delay = 0.0
 
     async def wait_for(self, count: int = 1, seconds: float = 10.0) -> list[EmailMessage]:
         deadline = time.monotonic() + seconds

@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from relay import registry
 from relay.store import Store
 from tests.conftest import RelayFactory, SmtpSink, free_port, subprocess_env
+from tests.helpers import submit, wish_booking_json
 
 
 @dataclass
@@ -147,3 +148,22 @@ async def test_readyz_reports_unreachable_redis(relay_factory: RelayFactory) -> 
         async with http.get(f"{relay.url}/api/v1/practices/any") as api:
             assert api.status == 503
             assert api.headers["Retry-After"] == "5"
+
+
+async def test_sigterm_finishes_the_mail_in_hand(
+    served_relay: ServedRelay, smtp_sink: SmtpSink
+) -> None:
+    """A confirmation mail being sent when SIGTERM arrives is still delivered before exit."""
+    smtp_sink.delay = 2.0
+    booking = wish_booking_json()
+    async with aiohttp.ClientSession() as http:
+        response = await submit(http, served_relay.url, "praxis-ops", booking)
+        assert response.status == 202
+    await asyncio.sleep(0.5)  # the worker has the job in hand, the SMTP server is slow
+    started = time.monotonic()
+    served_relay.process.send_signal(signal.SIGTERM)
+    await asyncio.to_thread(served_relay.process.communicate, timeout=10)
+    assert served_relay.process.returncode == 0
+    assert time.monotonic() - started < 10
+    (message,) = await smtp_sink.wait_for(1, seconds=1)
+    assert message["To"] == booking["email"]
