@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import logging
 import os
 import secrets
 import signal
@@ -22,6 +23,8 @@ from relay.logs import configure_logging
 from relay.sealing import decode_public_key
 from relay.settings import Settings, redis_url_from_env
 from relay.store import Store
+
+log = logging.getLogger("relay")
 
 # aiohttp waits this long for open requests at shutdown; long polls are answered at once,
 # so this bounds only slow clients. With the mail grace it keeps exit within 10 s.
@@ -96,12 +99,23 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         if settings.metrics_port is not None:
             await runners[1].setup()
             await web.TCPSite(runners[1], settings.host, settings.metrics_port).start()
+        log.info(
+            "listening",
+            extra={
+                "host": settings.host,
+                "port": settings.port,
+                "metrics_port": settings.metrics_port,
+                "public_url": settings.public_url,
+            },
+        )
         await stop.wait()
+        log.info("stopping: answering open long polls, finishing the mail in hand")
     finally:
         for runner in reversed(runners):
             await runner.cleanup()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+        log.info("stopped")
 
 
 def _with_store(action: Callable[[Store], Awaitable[int]]) -> int:

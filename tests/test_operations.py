@@ -106,6 +106,9 @@ async def test_sigterm_answers_long_polls_and_exits_promptly(served_relay: Serve
     assert served_relay.process.returncode == 0
     assert time.monotonic() - started < 10
     lines = [json.loads(line) for line in stdout.splitlines() if line.strip()]
+    events = [line["event"] for line in lines]
+    assert events[0] == "listening"
+    assert events[-1] == "stopped"
     inbox = [line for line in lines if line.get("route") == "/api/v1/inbox"]
     assert inbox
     assert inbox[0]["status"] == 200
