@@ -37,8 +37,17 @@ async def test_relay_dev_books_end_to_end_and_stops_cleanly(tmp_path: Path) -> N
     """A booking made against `relay dev` arrives as files; SIGINT stops every process."""
     port = free_port()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "relay", "dev", "--port", str(port), "--dir", str(tmp_path / "dev"),
-        stdout=asyncio.subprocess.PIPE, stderr=subprocess.STDOUT, env=subprocess_env(),
+        sys.executable,
+        "-m",
+        "relay",
+        "dev",
+        "--port",
+        str(port),
+        "--dir",
+        str(tmp_path / "dev"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=subprocess_env(),
     )
     assert process.stdout is not None
     try:
@@ -58,7 +67,7 @@ async def test_relay_dev_books_end_to_end_and_stops_cleanly(tmp_path: Path) -> N
                 assert confirmed.status == 200
         bookings = tmp_path / "dev" / "bookings"
         deadline = time.monotonic() + 15
-        while not list(bookings.glob("*.json")) and time.monotonic() < deadline:
+        while not list(bookings.glob("*.json")) and time.monotonic() < deadline:  # noqa: ASYNC110 - files, no event to wait on
             await asyncio.sleep(0.1)
         (written,) = bookings.glob("*.json")
         assert json.loads(written.read_text())["email"] == booking["email"]
@@ -66,7 +75,10 @@ async def test_relay_dev_books_end_to_end_and_stops_cleanly(tmp_path: Path) -> N
         process.send_signal(signal.SIGINT)
         await asyncio.wait_for(process.wait(), 15)
     assert process.returncode == 0
-    leftovers = subprocess.run(
-        ["pgrep", "-f", f"redis-server.*{tmp_path}"], capture_output=True, check=False
+    leftovers = await asyncio.to_thread(
+        subprocess.run,
+        ["pgrep", "-f", f"redis-server.*{tmp_path}"],
+        capture_output=True,
+        check=False,
     )
     assert leftovers.stdout == b""

@@ -6,7 +6,6 @@ import time
 
 import aiohttp
 
-from relay.appkeys import METRICS
 from relay.settings import SmtpSettings
 from tests.conftest import PracticeHandle, RelayFactory, RunningRelay, SmtpSink, free_port, link_in
 from tests.helpers import booking_json, profile_json, put_profile, submit, wish_booking_json
