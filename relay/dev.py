@@ -66,28 +66,25 @@ def redis_executable() -> str:
     )
 
 
-@contextlib.contextmanager
-def redis_server(data_dir: Path) -> Iterator[str]:
+def start_redis_server(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], int]:
+    """A redis-server on a free loopback port with AOF on, as production runs it."""
     port = free_port()
     process = subprocess.Popen(  # noqa: S603 - our own executable, fixed arguments
         [
             redis_executable(),
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--dir",
-            str(data_dir),
-            "--appendonly",
-            "yes",
-            "--save",
-            "",
-            "--maxmemory-policy",
-            "noeviction",
+            *("--bind", "127.0.0.1", "--port", str(port), "--dir", str(data_dir)),
+            *("--appendonly", "yes", "--save", "", "--maxmemory-policy", "noeviction"),
+            *extra,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    return process, port
+
+
+@contextlib.contextmanager
+def redis_server(data_dir: Path) -> Iterator[str]:
+    process, port = start_redis_server(data_dir)
     try:
         yield f"redis://127.0.0.1:{port}/0"
     finally:

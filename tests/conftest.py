@@ -31,7 +31,7 @@ from practice_client.keys import KeyPair, create_key_file
 from relay import registry
 from relay.app import create_app
 from relay.appkeys import METRICS, SERVICE, STORE
-from relay.dev import free_port
+from relay.dev import free_port, start_redis_server
 from relay.settings import Settings, SmtpSettings
 
 # The database the tests use; the flush before each test hits exactly this one.
@@ -53,32 +53,10 @@ class RedisServer:
 
 
 def start_redis(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], int]:
-    executable = shutil.which("redis-server")
-    if executable is None:
+    """relay dev's redis-server, with every write synced so the files on disk are complete."""
+    if shutil.which("redis-server") is None:
         pytest.fail("redis-server is not on PATH: run the README's test command")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            executable,
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--dir",
-            str(data_dir),
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-            "--save",
-            "",
-            "--maxmemory-policy",
-            "noeviction",
-            *extra,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process, port = start_redis_server(data_dir, "--appendfsync", "always", *extra)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with contextlib.suppress(redis.ConnectionError):

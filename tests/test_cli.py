@@ -12,14 +12,18 @@ from relay.settings import Settings
 from tests.conftest import subprocess_env
 
 
-def relay_command(redis_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def relay_command(
+    redis_url: str | None, *args: str, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`python -m relay ARGS` as a real process, with RELAY_REDIS_URL only if given."""
+    env = subprocess_env(RELAY_REDIS_URL=redis_url) if redis_url else subprocess_env()
     return subprocess.run(
         [sys.executable, "-m", "relay", *args],
-        env=subprocess_env(RELAY_REDIS_URL=redis_url),
+        env=env,
         capture_output=True,
         text=True,
         timeout=30,
-        check=False,
+        check=check,
     )
 
 
@@ -76,28 +80,14 @@ def test_practice_add_rejects_bad_input(redis_url: str) -> None:
 
 def test_practice_commands_need_only_the_redis_url(redis_url: str) -> None:
     """Without RELAY_REDIS_URL the practice commands name it and exit 2."""
-    result = subprocess.run(
-        [sys.executable, "-m", "relay", "practice", "list"],
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = relay_command(None, "practice", "list")
     assert result.returncode == 2
     assert result.stderr.strip() == "relay: RELAY_REDIS_URL: missing (see .env.example)"
 
 
 def test_keys_new_prints_usable_settings() -> None:
     """`relay keys new` prints a signing key and a data key that the settings accept."""
-    result = subprocess.run(
-        [sys.executable, "-m", "relay", "keys", "new"],
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
+    result = relay_command(None, "keys", "new", check=True)
     values = dict(line.split("=", 1) for line in result.stdout.splitlines())
     assert set(values) == {"RELAY_SIGNING_KEY", "RELAY_DATA_KEYS"}
     settings = Settings.from_env(
@@ -109,12 +99,5 @@ def test_keys_new_prints_usable_settings() -> None:
         }
     )
     assert len(settings.signing_key) == 32
-    second = subprocess.run(
-        [sys.executable, "-m", "relay", "keys", "new"],
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
+    second = relay_command(None, "keys", "new", check=True)
     assert second.stdout != result.stdout
