@@ -1,4 +1,4 @@
-"""Command line: practice-client keygen | run | publish | rotate-key.
+"""Command line: practice-client keygen | run | publish | rotate-key | check | show-key.
 
 Every option may also come from a PRACTICE_* environment variable; the command line wins.
 """
@@ -15,9 +15,19 @@ from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
 
+from practice_client import check as checking
 from practice_client import commands
+from practice_client.handover_options import (
+    add_handover_options,
+    credential_token_file,
+    handover,
+    read_token_file,
+)
 from practice_client.keys import decode_key
+from practice_client.publisher import run_with_publishing
 from practice_client.runner import MAX_WAIT, ConfigError, ExitCode, RunConfig, run
+from practice_client.sink import DEFAULT_FORMATS
+from practice_client.slot_options import add_slot_source_options, publish_every, slot_source
 
 log = logging.getLogger("practice_client")
 
@@ -27,7 +37,23 @@ _ENV = {
     "key_file": "PRACTICE_KEY_FILE",
     "out": "PRACTICE_OUT",
     "relay_key": "PRACTICE_RELAY_KEY",
+    "token_file": "PRACTICE_TOKEN_FILE",
+    # run and publish: slots from opening hours and a calendar
+    "rules": "PRACTICE_RULES",
+    "busy_ics": "PRACTICE_BUSY_ICS",
+    "caldav": "PRACTICE_CALDAV",
+    "caldav_user": "PRACTICE_CALDAV_USER",
+    "caldav_password_file": "PRACTICE_CALDAV_PASSWORD_FILE",
+    "publish_every": "PRACTICE_PUBLISH_EVERY",
+    # run: hand-over
+    "format": "PRACTICE_FORMAT",
+    "exec_command": "PRACTICE_EXEC",
+    "file_mode": "PRACTICE_FILE_MODE",
+    "group": "PRACTICE_GROUP",
 }
+_PATHS = ("key_file", "out", "token_file", "rules", "busy_ics", "caldav_password_file")
+_CALDAV = ("caldav", "caldav_user", "caldav_password_file")
+_SLOT_SOURCE = ("rules", "busy_ics", *_CALDAV, "publish_every")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,6 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # Windows has no SIGINT handler in the event loop
         log.info("interrupted")
         return ExitCode.OK
+    except Exception as error:
+        # Every expected failure has its exit code and message already; this is a bug.
+        # Its message could quote data, so only its type is shown unless asked for.
+        if getattr(args, "verbose", False):
+            log.exception("internal error")
+        else:
+            log.error("internal error (%s); run with -v for details", type(error).__name__)  # noqa: TRY400
+        return ExitCode.FAILURE
     return code
 
 
@@ -88,17 +122,39 @@ def _build_parser() -> _Parser:
         metavar="SECONDS",
         help=f"long-poll duration, 0..{MAX_WAIT} (default 30)",
     )
+    running.add_argument(
+        "--publish-every",
+        type=publish_every,
+        metavar="DURATION",
+        help="publish slots from --rules at start and then this often, e.g. 15m",
+    )
+    add_slot_source_options(running)
+    add_handover_options(running)
     running.set_defaults(
-        command_parser=running, handler=_run, needs=("relay", "token", "key_file", "out")
+        command_parser=running,
+        handler=_run,
+        needs=("relay", "token", "key_file", "out"),
+        # None until the environment had its say (PRACTICE_FORMAT); then json,ics.
+        format=None,
     )
 
     publish = subcommands.add_parser(
         "publish", parents=[common], help="publish doctors, appointment types and slots"
     )
-    publish.add_argument("profile", metavar="PROFILE_JSON", type=Path)
+    publish.add_argument(
+        "profile", metavar="PROFILE_JSON", type=Path, nargs="?", help="a hand-written profile"
+    )
     _relay_options(publish)
     _key_file_option(publish, purpose="also check the relay publishes our key")
-    publish.set_defaults(command_parser=publish, handler=_publish, needs=("relay", "token"))
+    add_slot_source_options(publish)
+    publish.add_argument(
+        "--out", metavar="DIR", type=Path, help=f"bookings received, to leave out [{_ENV['out']}]"
+    )
+    publish.add_argument(
+        "--dry-run", action="store_true", help="with --rules: print the summary, publish nothing"
+    )
+    # --relay and --token are checked in _publish: --dry-run needs neither.
+    publish.set_defaults(command_parser=publish, handler=_publish, needs=())
 
     rotate = subcommands.add_parser(
         "rotate-key", parents=[common], help="make a new key pair and upload its public half"
@@ -108,6 +164,27 @@ def _build_parser() -> _Parser:
     rotate.set_defaults(
         command_parser=rotate, handler=_rotate_key, needs=("relay", "token", "key_file")
     )
+
+    checking_parser = subcommands.add_parser(
+        "check", parents=[common], help="check key file, token, relay, keys and output folder"
+    )
+    _relay_options(checking_parser)
+    _key_file_option(checking_parser)
+    checking_parser.add_argument(
+        "--out", metavar="DIR", type=Path, help=f"output directory [{_ENV['out']}]"
+    )
+    checking_parser.add_argument(
+        "--relay-key", metavar="B64", help=f"the relay's signing key [{_ENV['relay_key']}]"
+    )
+    checking_parser.set_defaults(
+        command_parser=checking_parser,
+        handler=_check,
+        needs=("relay", "token", "key_file", "out"),
+    )
+
+    show = subcommands.add_parser("show-key", parents=[common], help="print the public key")
+    _key_file_option(show)
+    show.set_defaults(command_parser=show, handler=_show_key, needs=("key_file",))
     return parser
 
 
@@ -122,8 +199,15 @@ def _relay_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--relay", metavar="URL", help=f"relay base URL [{_ENV['relay']}]")
     parser.add_argument(
         "--token",
-        help=f"practice token; better in {_ENV['token']}, as command lines are visible to "
-        "other local users",
+        help=f"practice token; better in {_ENV['token']} or --token-file, as command lines "
+        "are visible to other local users",
+    )
+    parser.add_argument(
+        "--token-file",
+        metavar="PATH",
+        type=Path,
+        help=f"file holding the practice token [{_ENV['token_file']}]; under systemd, "
+        "$CREDENTIALS_DIRECTORY/token is read without this option",
     )
 
 
@@ -145,10 +229,18 @@ def _wait_seconds(text: str) -> int:
 
 def _complete_from_environment(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Fill options left out from PRACTICE_* variables; usage error if still missing."""
+    _token_from_file(parser, args, credentials=False)  # --token-file beats PRACTICE_TOKEN
+    overruled = _overruled_by_command_line(args)
     for name, variable in _ENV.items():
+        if name in overruled:
+            continue
         if getattr(args, name, "absent") is None and os.environ.get(variable):
-            value = os.environ[variable]
-            setattr(args, name, Path(value) if name in ("key_file", "out") else value)
+            setattr(args, name, _from_environment(parser, name, os.environ[variable]))
+    if getattr(args, "busy_ics", None) is not None and getattr(args, "caldav", None) is not None:
+        parser.error(f"{_ENV['busy_ics']} and {_ENV['caldav']} name two calendars: set one")
+    if getattr(args, "format", "absent") is None:
+        args.format = ",".join(DEFAULT_FORMATS)
+    _token_from_file(parser, args, credentials=True)
     for name in args.needs:
         if getattr(args, name) is None:
             option = "--" + name.replace("_", "-")
@@ -160,6 +252,46 @@ def _complete_from_environment(parser: argparse.ArgumentParser, args: argparse.N
             decode_key(args.relay_key)
         except ValueError as error:
             parser.error(f"--relay-key: {error}")
+
+
+def _overruled_by_command_line(args: argparse.Namespace) -> set[str]:
+    """Options a variable must not set because the command line chose otherwise: a
+    hand-written PROFILE_JSON instead of --rules, one calendar instead of the other."""
+    if getattr(args, "profile", None) is not None:
+        return set(_SLOT_SOURCE)
+    if getattr(args, "busy_ics", None) is not None:
+        return set(_CALDAV)
+    if getattr(args, "caldav", None) is not None:
+        return {"busy_ics"}
+    return set()
+
+
+def _from_environment(parser: argparse.ArgumentParser, name: str, value: str) -> object:
+    """A variable's value converted as argparse converts the option; usage error naming the
+    variable if it does not fit."""
+    if name in _PATHS:
+        return Path(value)
+    if name == "publish_every":
+        try:
+            return publish_every(value)
+        except argparse.ArgumentTypeError as error:
+            parser.error(f"{_ENV[name]}: {error}")
+    return value
+
+
+def _token_from_file(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, *, credentials: bool
+) -> None:
+    """Without a token yet: --token-file (or PRACTICE_TOKEN_FILE), then with `credentials`
+    systemd's $CREDENTIALS_DIRECTORY/token."""
+    if getattr(args, "token", "absent") is not None:
+        return
+    path = args.token_file or (credential_token_file() if credentials else None)
+    if path is not None:
+        try:
+            args.token = read_token_file(path)
+        except ValueError as error:
+            parser.error(str(error))
 
 
 def _relay_url(parser: argparse.ArgumentParser, url: str) -> str:
@@ -194,6 +326,19 @@ def _keygen(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    try:
+        source = slot_source(args, bookings_dir=args.out)
+    except ValueError as error:
+        return _usage_error(args, str(error))
+    if (source is None) != (args.publish_every is None):
+        return _usage_error(
+            args,
+            f"--publish-every and --rules go together ({_ENV['publish_every']}, {_ENV['rules']})",
+        )
+    try:
+        handing_over = handover(args)
+    except ValueError as error:
+        return _usage_error(args, str(error))
     config = RunConfig(
         relay_url=args.relay,
         token=args.token,
@@ -201,11 +346,33 @@ def _run(args: argparse.Namespace) -> int:
         out_dir=args.out,
         relay_key=args.relay_key,
         wait=args.wait,
+        formats=handing_over.formats,
+        access=handing_over.access,
+        hook=handing_over.hook,
     )
+    if source is not None:
+        return asyncio.run(
+            run_with_publishing(config, once=args.once, source=source, every=args.publish_every)
+        )
     return asyncio.run(run(config, once=args.once))
 
 
 def _publish(args: argparse.Namespace) -> int:
+    try:
+        source = slot_source(args, bookings_dir=args.out)
+    except ValueError as error:
+        return _usage_error(args, str(error))
+    if (source is None) == (args.profile is None):
+        return _usage_error(args, "give either PROFILE_JSON or --rules")
+    missing = [name for name in ("relay", "token") if getattr(args, name) is None]
+    if missing and not (args.dry_run and source is not None):
+        return _usage_error(args, f"--{missing[0]} is required (or set {_ENV[missing[0]]})")
+    if source is not None:
+        return asyncio.run(
+            commands.publish_rules(
+                args.relay, args.token, source, args.key_file, dry_run=args.dry_run
+            )
+        )
     try:
         profile = commands.read_profile(args.profile)
     except ConfigError as error:
@@ -215,6 +382,23 @@ def _publish(args: argparse.Namespace) -> int:
 
 def _rotate_key(args: argparse.Namespace) -> int:
     return asyncio.run(commands.rotate_key(args.relay, args.token, args.key_file))
+
+
+def _check(args: argparse.Namespace) -> int:
+    return asyncio.run(
+        checking.check(args.relay, args.token, args.key_file, args.out, relay_key=args.relay_key)
+    )
+
+
+def _show_key(args: argparse.Namespace) -> int:
+    return checking.show_key(args.key_file)
+
+
+def _usage_error(args: argparse.Namespace, message: str) -> int:
+    """What argparse's error() prints, as a return value: handlers run outside its reach."""
+    args.command_parser.print_usage(sys.stderr)
+    print(f"{args.command_parser.prog}: error: {message}", file=sys.stderr)
+    return ExitCode.FAILURE
 
 
 def _fail(message: str) -> int:

@@ -3,10 +3,14 @@
 Failures are sorted for the caller: `AuthError` (the token is refused; retrying will not
 help), `RelayUnavailableError` (network, 5xx, a malformed answer; retrying may help) and
 `RelayRequestError` (any other 4xx, e.g. 422 for an invalid profile).
+
+Answers are read with a size cap and parsed with a depth cap (practice_client/limits.py):
+an answer beyond them is a malformed answer, never a reason to run out of memory.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,10 +19,13 @@ from typing import Any
 
 import aiohttp
 
+from practice_client.limits import MAX_RESPONSE_BYTES, JsonRejectedError, load_json
+
 USER_AGENT = "terminrelay-practice-client/0.1"
 # A long poll may last `wait` seconds; the margin covers a slow network on top.
 _POLL_MARGIN = 20.0
 _REQUEST_TIMEOUT = 30.0
+_READ_CHUNK = 64 * 1024
 
 
 class AuthError(Exception):
@@ -39,6 +46,14 @@ class RelayRequestError(Exception):
 
 
 @dataclass(frozen=True)
+class InboxAnswer:
+    items: list[InboxItem]
+    # Items another client fetched and has not acknowledged (hidden for the relay's
+    # visibility timeout); None from a relay that does not say.
+    in_flight: int | None
+
+
+@dataclass(frozen=True)
 class InboxItem:
     id: str
     sealed: str
@@ -54,7 +69,12 @@ class RelayClient:
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> RelayClient:
-        self._session = aiohttp.ClientSession(headers={"User-Agent": USER_AGENT})
+        # Uncompressed only: a compressed answer could expand far beyond the size cap
+        # while it is being decompressed, before the cap is ever checked.
+        self._session = aiohttp.ClientSession(
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
+            auto_decompress=False,
+        )
         return self
 
     async def __aexit__(
@@ -77,7 +97,7 @@ class RelayClient:
         answer = await self._request("GET", f"/api/v1/practices/{slug}", auth=False)
         return _text_field(answer, "public_key")
 
-    async def fetch_inbox(self, *, wait: int, limit: int) -> list[InboxItem]:
+    async def fetch_inbox(self, *, wait: int, limit: int) -> InboxAnswer:
         answer = await self._request(
             "GET",
             "/api/v1/inbox",
@@ -87,13 +107,35 @@ class RelayClient:
         items = answer.get("items")
         if not isinstance(items, list):
             raise RelayUnavailableError("malformed inbox answer")
-        return [_inbox_item(item) for item in items]
+        if len(items) > limit:
+            raise RelayUnavailableError(f"the inbox answer holds more than {limit} items")
+        # Relays before `in_flight` existed do not send it: then the count is unknown.
+        in_flight = answer.get("in_flight")
+        if not (isinstance(in_flight, int) and not isinstance(in_flight, bool) and in_flight >= 0):
+            in_flight = None
+        return InboxAnswer([_inbox_item(item) for item in items], in_flight)
 
     async def ack(self, ids: Sequence[str]) -> None:
         await self._request("POST", "/api/v1/inbox/ack", payload={"ids": list(ids)})
 
     async def put_profile(self, profile: Mapping[str, object]) -> dict[str, Any]:
-        return await self._request("PUT", "/api/v1/profile", payload=dict(profile))
+        """Publishes the profile gzip-compressed (a calendar's JSON shrinks about tenfold);
+        a relay that takes no compressed bodies (415) gets it plain. The answer is a
+        summary: version and counts, not the profile."""
+        plain = json.dumps(dict(profile)).encode()
+        try:
+            return await self._request(
+                "PUT",
+                "/api/v1/profile",
+                body=gzip.compress(plain, compresslevel=6),
+                headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+            )
+        except RelayRequestError as error:
+            if error.status != 415:
+                raise
+        return await self._request(
+            "PUT", "/api/v1/profile", body=plain, headers={"Content-Type": "application/json"}
+        )
 
     async def put_key(self, public_key: str) -> None:
         await self._request("PUT", "/api/v1/key", payload={"public_key": public_key})
@@ -106,11 +148,15 @@ class RelayClient:
         auth: bool = True,
         params: Mapping[str, str] | None = None,
         payload: object = None,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
         time_limit: float = _REQUEST_TIMEOUT,
     ) -> dict[str, Any]:
         if self._session is None:
             raise RuntimeError("RelayClient used outside `async with`")
-        headers = {"Authorization": f"Bearer {self._token}"} if auth and self._token else {}
+        headers = dict(headers or {})
+        if auth and self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
         try:
             async with self._session.request(
                 method,
@@ -118,15 +164,40 @@ class RelayClient:
                 headers=headers,
                 params=params,
                 json=payload,
+                data=body,
                 timeout=aiohttp.ClientTimeout(total=time_limit),
                 # The bearer token must not follow a redirect to wherever it points.
                 allow_redirects=False,
             ) as response:
                 status = response.status
-                body = await response.read()
+                body = await _read_bounded(response)
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
             raise RelayUnavailableError(_describe(error)) from error
         return _interpret(status, body)
+
+
+async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:
+    """The body, or RelayUnavailableError once it exceeds MAX_RESPONSE_BYTES.
+
+    Content-Length is checked first, so a declared oversize answer is not read at all;
+    the running count catches answers that lie about or omit their length.
+    """
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding != "identity":
+        raise RelayUnavailableError("the answer is compressed although we asked for identity")
+    declared = response.content_length
+    if declared is not None and declared > MAX_RESPONSE_BYTES:
+        raise RelayUnavailableError(_too_large())
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(_READ_CHUNK):
+        body += chunk
+        if len(body) > MAX_RESPONSE_BYTES:
+            raise RelayUnavailableError(_too_large())
+    return bytes(body)
+
+
+def _too_large() -> str:
+    return f"the answer is larger than the limit of {MAX_RESPONSE_BYTES} bytes"
 
 
 def _interpret(status: int, body: bytes) -> dict[str, Any]:
@@ -134,7 +205,12 @@ def _interpret(status: int, body: bytes) -> dict[str, Any]:
         raise AuthError("the relay rejected the practice token")
     if status >= 500 or status in (408, 429):
         raise RelayUnavailableError(f"HTTP {status}")
-    payload = _json_object(body)
+    try:
+        payload = _json_object(body)
+    except JsonRejectedError as error:
+        if status >= 300:  # the error body is only a detail; the status says enough
+            raise RelayRequestError(status, None) from error
+        raise RelayUnavailableError(f"HTTP {status} with a malformed answer: {error}") from error
     if status >= 300:
         raise RelayRequestError(status, payload)
     if payload is None:
@@ -143,10 +219,7 @@ def _interpret(status: int, body: bytes) -> dict[str, Any]:
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        return None
+    payload = load_json(body)
     return payload if isinstance(payload, dict) else None
 
 

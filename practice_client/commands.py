@@ -6,11 +6,14 @@ import asyncio
 import functools
 import json
 import logging
-from collections.abc import Awaitable, Callable
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from practice_client.api import AuthError, RelayClient, RelayRequestError
+from practice_client.busy import CalendarUnavailableError
 from practice_client.keys import (
     KeyFileError,
     KeyPair,
@@ -19,6 +22,7 @@ from practice_client.keys import (
     load_key_ring,
     save_key_ring,
 )
+from practice_client.opening_hours import RulesError
 from practice_client.retry import RelayUnreachableError, RetryPolicy, call_with_retries
 from practice_client.runner import (
     ConfigError,
@@ -29,8 +33,17 @@ from practice_client.runner import (
     fetch_practice_key,
     practice_slug,
 )
+from practice_client.slots import (
+    SlotSource,
+    body_size,
+    build_profile,
+    relay_problems,
+    summary_lines,
+)
 
 T = TypeVar("T")
+# Turns the relay's 422 errors (profile path -> message) into lines naming where to fix them.
+Locate = Callable[[Mapping[str, str]], list[str]]
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +97,16 @@ async def publish(
     key_file: Path | None = None,
     *,
     policy: RetryPolicy | None = None,
+    locate: Locate | None = None,
 ) -> int:
-    """PUT the profile; with `key_file`, also check the key the relay publishes for us."""
+    """PUT the profile; with `key_file`, also check the key the relay publishes for us.
+
+    `locate` words the relay's refusals for the file the profile was built from.
+    """
     try:
-        return await _publish(relay_url, token, profile, key_file, policy or RetryPolicy())
+        return await _publish(
+            relay_url, token, profile, key_file, policy or RetryPolicy(), locate=locate
+        )
     except _FAILURES as error:
         return _explained(error, relay_url)
 
@@ -98,6 +117,8 @@ async def _publish(
     profile: dict[str, Any],
     key_file: Path | None,
     policy: RetryPolicy,
+    *,
+    locate: Locate | None,
 ) -> int:
     slug = practice_slug(token)
     ring = load_key_ring(key_file) if key_file is not None else None
@@ -107,11 +128,19 @@ async def _publish(
                 functools.partial(relay.put_profile, profile), relay_url, policy
             )
         except RelayRequestError as error:
+            if error.status == 413:
+                return _fail(_too_large(profile))
             if error.status != 422:
                 raise
-            _print_errors(error.payload)
-            return _fail("the relay rejected the profile (HTTP 422)")
-        print(json.dumps(stored, ensure_ascii=False, indent=2))
+            count = _print_errors(error.payload, locate)
+            return _fail(
+                f"the relay rejected the profile (HTTP 422, {count} problem(s) listed above); "
+                "nothing changed on the relay"
+            )
+        # A summary, not the profile: thousands of slot lines tell staff nothing. The
+        # relay answers with its own counts (slots already begun are dropped).
+        print("\n".join(summary_lines(profile)))
+        print(f"published as version {stored.get('version')}: {stored.get('slots')} slots offered")
         if ring is not None:
             published = await _retrying(
                 functools.partial(fetch_practice_key, relay, slug), relay_url, policy
@@ -121,14 +150,72 @@ async def _publish(
     return ExitCode.OK
 
 
-def _print_errors(payload: object) -> None:
+def _too_large(profile: dict[str, Any]) -> str:
+    slots = profile.get("slots")
+    count = len(slots) if isinstance(slots, list) else 0
+    return (
+        f"the relay refused the profile as too large ({count:,} slots, "
+        f"{body_size(profile):,} bytes): offer fewer days (horizon_days) or fewer slots"
+    )
+
+
+async def publish_rules(
+    relay_url: str | None,
+    token: str | None,
+    source: SlotSource,
+    key_file: Path | None = None,
+    *,
+    dry_run: bool = False,
+    policy: RetryPolicy | None = None,
+) -> int:
+    """Build the profile from opening hours, calendar and bookings; publish it (or not)."""
+    try:
+        built = await asyncio.to_thread(build_profile, source, datetime.now(UTC))
+    except RulesError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return _fail(f"{len(error.problems)} problem(s) in the opening hours; nothing published")
+    except CalendarUnavailableError as error:
+        return _fail(f"{error}; nothing published, the relay keeps the slots it had")
+    calendar = (
+        f"{built.busy_removed:,} slots busy in the calendar" if source.calendar else "no calendar"
+    )
+    received = (
+        f"{built.booked_removed:,} taken by bookings received"
+        if source.bookings_dir
+        else "no output folder for received bookings"
+    )
+    print(f"{calendar}, {received}; profile of {body_size(built.profile):,} bytes")
+    if dry_run:
+        print("\n".join(summary_lines(built.profile)))
+        print("not published (--dry-run)")
+        return ExitCode.OK
+    if relay_url is None or token is None:
+        return _fail("--relay and --token are needed to publish")
+    return await publish(
+        relay_url,
+        token,
+        built.profile,
+        key_file,
+        policy=policy,
+        locate=functools.partial(relay_problems, source.rules_file, built.profile),
+    )
+
+
+def _print_errors(payload: object, locate: Locate | None) -> int:
+    """One line per problem the relay names, `path: message` (with `locate`, the rules
+    file's line and key instead of the path); how many there were."""
     errors = payload.get("errors") if isinstance(payload, dict) else None
     if isinstance(errors, dict):
-        for path, message in errors.items():
-            print(f"{path}: {message}")
+        named = {str(path): str(message) for path, message in errors.items()}
+        lines = locate(named) if locate is not None else [f"{p}: {m}" for p, m in named.items()]
     elif isinstance(errors, list):
-        for entry in errors:
-            print(entry)
+        lines = [str(entry) for entry in errors]
+    else:
+        lines = [f"(the relay's answer names no problem: {json.dumps(payload)[:200]})"]
+    for line in lines:
+        print(line)
+    return len(lines)
 
 
 async def rotate_key(

@@ -8,17 +8,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import IntEnum
 from pathlib import Path
 from typing import TypeVar
 
 from practice_client.api import AuthError, InboxItem, RelayClient, RelayRequestError
-from practice_client.envelope import EnvelopeError, open_item
+from practice_client.confirmed_at import checked_confirmed_at
+from practice_client.envelope import CANCELLATION, EnvelopeError, document_type, open_item
+from practice_client.files import DirectoryBusyError, DurableBatch, FileAccess
+from practice_client.hooks import Hook
 from practice_client.keys import (
     KeyFileError,
     KeyRing,
@@ -29,6 +34,7 @@ from practice_client.keys import (
     read_pinned_relay_key,
     relay_key_path,
 )
+from practice_client.os_errors import explain_os_error
 from practice_client.retry import (
     RelayUnreachableError,
     RetryPolicy,
@@ -36,7 +42,7 @@ from practice_client.retry import (
     call_with_retries,
     until_stopped,
 )
-from practice_client.sink import BookingSink
+from practice_client.sink import DEFAULT_FORMATS, BookingSink, usable_booking_id
 
 T = TypeVar("T")
 
@@ -50,7 +56,7 @@ class ExitCode(IntEnum):
     OK = 0
     FAILURE = 1  # usage, key file, output directory, profile: something to fix locally
     TOKEN_REJECTED = 2  # the practice token is wrong; retrying will not fix it
-    REFUSED = 3  # the relay's keys are not the ones we trust
+    REFUSED = 3  # the relay's keys are not the ones we trust, or (--once) an item was refused
     UNREACHABLE = 4  # the relay stayed unavailable (only where giving up is allowed)
 
 
@@ -76,6 +82,9 @@ class RunConfig:
     wait: int = 30
     limit: int = MAX_LIMIT
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    formats: tuple[str, ...] = DEFAULT_FORMATS
+    access: FileAccess = field(default_factory=FileAccess)
+    hook: Hook | None = None  # --exec: run per booking; acknowledged only if it succeeds
 
 
 def practice_slug(token: str) -> str:
@@ -116,6 +125,7 @@ _EXPECTED_FAILURES = (
     KeyFileError,
     OSError,
     RelayRequestError,
+    DirectoryBusyError,
 )
 
 
@@ -129,6 +139,8 @@ def explain_failure(failure: Exception, relay_url: str) -> tuple[ExitCode, str]:
         return ExitCode.UNREACHABLE, f"giving up: {failure}"
     if isinstance(failure, RelayRequestError):
         return ExitCode.FAILURE, f"the relay at {relay_url} answered {failure}"
+    if isinstance(failure, OSError):
+        return ExitCode.FAILURE, explain_os_error(failure)
     return ExitCode.FAILURE, str(failure)
 
 
@@ -140,11 +152,17 @@ async def _run(config: RunConfig, *, once: bool, stop: asyncio.Event) -> int:
         except ValueError as error:
             raise ConfigError(f"--relay-key is not a relay key: {error}") from error
     ring = load_key_ring(config.key_file)
-    sink = BookingSink(config.out_dir)
-    sink.prepare()
-    async with RelayClient(config.relay_url, config.token) as relay:
-        delivery = _Delivery(config, relay, sink, slug, ring, once=once, stop=stop)
-        return await delivery.loop()
+    sink = BookingSink(config.out_dir, formats=config.formats, access=config.access)
+    with sink.claimed() as stale_temps:
+        if stale_temps:
+            log.warning(
+                "removed %d temporary file(s) an interrupted run left in %s",
+                stale_temps,
+                config.out_dir,
+            )
+        async with RelayClient(config.relay_url, config.token) as relay:
+            delivery = _Delivery(config, relay, sink, slug, ring, once=once, stop=stop)
+            return await delivery.loop()
 
 
 @contextlib.contextmanager
@@ -184,41 +202,78 @@ class _Delivery:
         self.once = once
         self.stop = stop
         self.relay_key: bytes | None = None  # trusted after the first check
+        self.counts = _Counts()
         self.write_failures = 0
+        self.hook_failures = 0
+        self.hooked: set[str] = set()  # bookings whose hook succeeded in this run
+        self.refused: dict[str, str] = {}  # item id (or a stand-in) -> reason, logged once
+        self.in_flight: int | None = None  # as of the last inbox answer
         self._key_file_stamp = _stamp(config.key_file)
 
     async def loop(self) -> int:
-        refused: set[str] = set()
+        undelivered: set[str] = set()
         while True:
             relay_key = await self._call(self._check_relay)
             wait = 0 if self.once else self.config.wait
             started = time.monotonic()
             log.debug("polling the inbox (wait %d s)", wait)
-            items = await self._call(
+            answer = await self._call(
                 functools.partial(self.relay.fetch_inbox, wait=wait, limit=self.config.limit)
             )
+            items, self.in_flight = answer.items, answer.in_flight
             log.debug("the inbox handed out %d item(s)", len(items))
+            self.counts.fetched += len(items)
             if not items:
                 if self.once:
                     return self._once_result()
                 await self._pause_if_too_quick(started, wait)
                 continue
-            delivered = self._deliver(items, relay_key)
+            delivered = await self._deliver(items, relay_key)
             if delivered:
                 await self._call(functools.partial(self.relay.ack, delivered), interruptible=False)
                 log.info("acknowledged %d booking(s)", len(delivered))
-            elif self.once and all(item.id in refused for item in items):
-                # Only items refused before come back: draining is done, not stuck.
+            elif self.once and all(item.id in undelivered for item in items):
+                # Only items that failed before come back: draining is done, not stuck.
                 return self._once_result()
-            refused.update(item.id for item in items if item.id not in delivered)
+            undelivered.update(item.id for item in items if item.id not in delivered)
             if self.stop.is_set():
                 raise StopRequestedError
 
     def _once_result(self) -> int:
+        self._summarise()
         if self.write_failures:
             log.error("%d booking(s) could not be written", self.write_failures)
-            return ExitCode.FAILURE
-        return ExitCode.OK
+        if self.hook_failures:
+            log.error("the --exec command failed for %d booking(s)", self.hook_failures)
+        # A refusal outranks a local write failure: it may mean the relay is attacking.
+        if self.refused:
+            log.error(
+                "REFUSED %d item(s) (see above); they stay in the relay's inbox",
+                len(self.refused),
+            )
+            return ExitCode.REFUSED
+        return ExitCode.FAILURE if self.write_failures or self.hook_failures else ExitCode.OK
+
+    def _summarise(self) -> None:
+        counts = self.counts
+        if counts.fetched == 0 and not self.in_flight:
+            log.info("inbox empty")
+        if self.in_flight:
+            # Fetched by another client (or an earlier run that did not acknowledge): the
+            # relay hands them out again when its visibility timeout runs out.
+            log.info("%d item(s) in flight elsewhere", self.in_flight)
+        in_flight = "unknown" if self.in_flight is None else str(self.in_flight)
+        log.info(
+            "summary: %d written, %d cancelled, %d refused, %d already there, "
+            "%s in flight elsewhere, %d not written, %d hook failures",
+            counts.written,
+            counts.cancelled,
+            len(self.refused),
+            counts.already_there,
+            in_flight,
+            self.write_failures,
+            self.hook_failures,
+        )
 
     async def _call(
         self, operation: Callable[[], Awaitable[T]], *, interruptible: bool = True
@@ -310,16 +365,143 @@ class _Delivery:
         log.info("reloaded key file: %d key(s)", len(self.ring.pairs))
         return True
 
-    def _deliver(self, items: Sequence[InboxItem], relay_key: bytes) -> list[str]:
-        """Open and write each item; the ids that may be acknowledged."""
-        delivered = []
+    async def _deliver(self, items: Sequence[InboxItem], relay_key: bytes) -> list[str]:
+        """Open and write the items, make them durable, run the hook; the ids that may be
+        acknowledged.
+
+        The files of all items go to disk together (one DurableBatch), so a batch costs
+        two directory syncs instead of two per file; nothing is acknowledged, and no hook
+        run, before `commit` has made them durable.
+        """
+        delivered: list[str] = []
+        batch = self.sink.batch()
+        staged: list[_Staged] = []
         for item in items:
             document = self._open(item, relay_key)
-            if document is not None and self._write(item, document):
-                delivered.append(item.id)
+            if document is None:
+                continue
+            cancelling = document_type(document) == CANCELLATION
+            booking_id = str(document["booking_id"]) if cancelling else item.id
+            if booking_id in batch:
+                # A booking and its cancellation in one batch: what the second does depends
+                # on the files of the first, so those go to disk first.
+                delivered += await self._complete(batch, staged)
+                batch, staged = self.sink.batch(), []
+            step = (
+                self._stage_cancel(batch, item, document)
+                if cancelling
+                else self._stage_write(batch, item, document)
+            )
+            if step is not None:
+                staged.append(step)
+        delivered += await self._complete(batch, staged)
         return delivered
 
+    async def _complete(self, batch: DurableBatch, staged: list[_Staged]) -> list[str]:
+        """Commit the batch, then report and run the hook for what it holds; the ids
+        that may be acknowledged."""
+        if not staged:
+            return []
+        try:
+            # In a thread: fsyncs wait on the disk, and the loop keeps answering signals.
+            failed = await asyncio.to_thread(batch.commit)
+        except OSError as sync_error:
+            failed = {step.booking_id: sync_error for step in staged}
+        delivered = []
+        for step in staged:
+            failure = failed.get(step.booking_id)
+            if failure is not None:
+                self.write_failures += 1
+                log.error(
+                    "could not %s %s: %s; not acknowledged",
+                    step.failing,
+                    step.booking_id,
+                    explain_os_error(failure, "write"),
+                )
+                continue
+            if step.report is not None:
+                step.report()
+            if step.event is None or await self._run_hook(
+                step.item_id, step.booking_id, event=step.event
+            ):
+                delivered.append(step.item_id)
+        return delivered
+
+    async def _run_hook(self, item_id: str, booking_id: str, *, event: str) -> bool:
+        """Whether the item may be acknowledged: no hook, or it succeeded (now or before)."""
+        hook = self.config.hook
+        if hook is None or item_id in self.hooked:
+            return True
+        result = await hook.run(booking_id, self.sink.files(booking_id), event=event)
+        if not result.ok:
+            self.hook_failures += 1
+            log.error(
+                "the --exec command failed for %sbooking %s (%s); not acknowledged, so it is "
+                "delivered and the command run again later",
+                "the cancellation of " if event == "cancellation" else "",
+                booking_id,
+                result.problem,
+            )
+            return False
+        self.hooked.add(item_id)
+        log.debug("the --exec command succeeded for booking %s (%s)", booking_id, event)
+        return True
+
+    def _stage_cancel(
+        self, batch: DurableBatch, item: InboxItem, notice: dict[str, object]
+    ) -> _Staged | None:
+        """Stage a patient's cancellation of a booking; None if it cannot be applied."""
+        booking_id = str(notice["booking_id"])
+        try:
+            outcome = self.sink.stage_cancel(batch, notice)
+            booking = self.sink.read_booking(booking_id) if outcome.startswith("applied") else {}
+        except (OSError, ValueError) as error:
+            self.write_failures += 1
+            reason = explain_os_error(error, "write") if isinstance(error, OSError) else error
+            log.error(  # noqa: TRY400 - the reason is enough; a traceback would not help
+                "could not apply the cancellation of booking %s: %s; not acknowledged",
+                booking_id,
+                reason,
+            )
+            return None
+        failing = "apply the cancellation of booking"
+        if outcome == "applied":
+            report = functools.partial(self._report_cancelled, booking_id, booking)
+            # The hook sees the booking's files, now saying "cancelled".
+            return _Staged(item.id, booking_id, failing, "cancellation", report)
+        if outcome == "kept":
+            report = functools.partial(self._report_kept, booking_id)
+            return _Staged(item.id, booking_id, failing, None, report)
+        self.counts.already_there += 1
+        if outcome == "kept_before":
+            return _Staged(item.id, booking_id, failing, None)
+        log.info("the cancellation of booking %s was applied before", booking_id)
+        return _Staged(item.id, booking_id, failing, "cancellation")
+
+    def _report_cancelled(self, booking_id: str, booking: dict[str, object]) -> None:
+        self.counts.cancelled += 1
+        log.info(
+            "booking %s cancelled by the patient (%s): %s",
+            booking_id,
+            ", ".join(name for name in ("json", "ics", "fhir") if name in self.sink.formats),
+            appointment_time(booking),
+        )
+
+    def _report_kept(self, booking_id: str) -> None:
+        self.counts.cancelled += 1
+        log.info(
+            "booking %s cancelled by the patient before it arrived; the cancellation is "
+            "kept and applied when the booking comes",
+            booking_id,
+        )
+
     def _open(self, item: InboxItem, relay_key: bytes) -> dict[str, object] | None:
+        if not usable_booking_id(item.id):
+            # The id goes into log lines and file names: a relay-chosen string with line
+            # breaks or megabytes in it must reach neither.
+            digest = hashlib.sha256(item.id.encode("utf-8", "replace")).hexdigest()[:12]
+            self._refuse(f"(malformed id, sha256 {digest}…)", "the item id is not a booking id")
+            return None
         try:
             return self._open_with_ring(item, relay_key)
         except EnvelopeError as rejection:
@@ -330,32 +512,121 @@ class _Delivery:
                 return self._open_with_ring(item, relay_key)
             except EnvelopeError as rejection:
                 reason = rejection.reason
-        log.error("REFUSED booking %s: %s; it is neither written nor acknowledged", item.id, reason)
+        self._refuse(item.id, reason)
         return None
+
+    def _refuse(self, shown_id: str, reason: str) -> None:
+        """Log a refused item once per run: its id and a reason, never booking content."""
+        if shown_id in self.refused:
+            return
+        self.refused[shown_id] = reason
+        log.error(
+            "REFUSED booking %s: %s; it is neither written nor acknowledged", shown_id, reason
+        )
 
     def _open_with_ring(self, item: InboxItem, relay_key: bytes) -> dict[str, object]:
         return open_item(
             item.id, item.sealed, keys=self.ring, relay_key=relay_key, practice=self.slug
         )
 
-    def _write(self, item: InboxItem, document: dict[str, object]) -> bool:
-        document["confirmed_at"] = item.confirmed_at
+    def _stage_write(
+        self, batch: DurableBatch, item: InboxItem, document: dict[str, object]
+    ) -> _Staged | None:
+        """Stage a booking's files; None when it cannot be written. Its hook event is
+        `booking`, or `cancellation` when its cancellation came first."""
+        # Unsigned, so checked, and re-rendered rather than copied (confirmed_at.py).
+        document["confirmed_at"] = checked_confirmed_at(
+            item.confirmed_at, document.get("submitted_at")
+        )
+        if document["confirmed_at"] is None:
+            log.warning(
+                "booking %s: the relay sent no plausible confirmation time; "
+                "written with confirmed_at null",
+                item.id,
+            )
         try:
-            written = self.sink.write(document)
+            cancellation = self.sink.kept_cancellation(item.id)
+            written = self.sink.stage_write(batch, document, cancellation=cancellation)
         except (OSError, ValueError) as error:
             self.write_failures += 1
+            reason = explain_os_error(error, "write") if isinstance(error, OSError) else error
             log.error(  # noqa: TRY400 - the reason is enough; a traceback would not help
-                "could not write booking %s to %s (%s); not acknowledged",
-                item.id,
-                self.sink.out_dir,
-                getattr(error, "strerror", None) or error,
+                "could not write booking %s: %s; not acknowledged", item.id, reason
             )
-            return False
-        if written:
-            log.info("wrote booking %s", item.id)
-        else:
+            return None
+        if not written:
+            self.counts.already_there += 1
             log.info("booking %s was written before; acknowledging it again", item.id)
-        return True
+            # A redelivery: the hook runs again with the event of what the files say.
+            event = "cancellation" if self._says_cancelled(item.id) else "booking"
+            return _Staged(item.id, item.id, "write booking", event)
+        report = functools.partial(
+            self._report_written, item.id, document, cancelled_first=cancellation is not None
+        )
+        event = "booking" if cancellation is None else "cancellation"
+        return _Staged(item.id, item.id, "write booking", event, report)
+
+    def _report_written(
+        self, booking_id: str, document: dict[str, object], *, cancelled_first: bool
+    ) -> None:
+        self.counts.written += 1
+        # Id and time only: the log may go to a journal that others can read.
+        log.info(
+            "booking %s written (%s)%s: %s",
+            booking_id,
+            ", ".join(name for name in ("json", "ics", "fhir") if name in self.sink.formats),
+            " as cancelled, as its cancellation came first" if cancelled_first else "",
+            appointment_time(document),
+        )
+
+    def _says_cancelled(self, booking_id: str) -> bool:
+        try:
+            return self.sink.read_booking(booking_id).get("status") == "cancelled"
+        except (OSError, ValueError):
+            return False
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """An item whose files are staged in a batch (or were there already), until the batch
+    is durable: then it is reported, its hook run, and it may be acknowledged."""
+
+    item_id: str
+    booking_id: str
+    failing: str  # what could not be done if the commit fails: "write booking", …
+    event: str | None  # TERMINRELAY_EVENT for the hook; None: no hook (nothing to show)
+    report: Callable[[], None] | None = None  # counts and the log line, once durable
+
+
+@dataclass
+class _Counts:
+    """What a run did, for the summary of `--once`."""
+
+    fetched: int = 0
+    written: int = 0
+    cancelled: int = 0  # cancellations by patients, applied or kept for their booking
+    already_there: int = 0
+
+
+def appointment_time(document: dict[str, object]) -> str:
+    """`2026-12-01 09:00-09:20 +01:00`, in the booking's own offset; never a name."""
+    start, end = _moment(document.get("start")), _moment(document.get("end"))
+    if start is None:
+        return "no appointment time (a request without a time)"
+    text = start.strftime("%Y-%m-%d %H:%M")
+    if end is not None and end.date() == start.date() and end.utcoffset() == start.utcoffset():
+        text += end.strftime("-%H:%M")
+    # isoformat with minutes ends in the offset, e.g. +01:00, or nothing if there is none
+    return f"{text} {start.isoformat(timespec='minutes')[16:] or '(no offset)'}"
+
+
+def _moment(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 async def fetch_practice_key(relay: RelayClient, slug: str) -> bytes:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -22,6 +19,7 @@ from relay.appkeys import (
     MAIL_WORKER,
     METRICS,
     REDIS,
+    REDIS_PROBE,
     SERVICE,
     SETTINGS,
     STORE,
@@ -29,13 +27,23 @@ from relay.appkeys import (
     WAKEUPS,
 )
 from relay.background import background, sleep_unless
-from relay.localtime import format_datetime
 from relay.metrics import Metrics
 from relay.sealing import DataCipher
 from relay.service import RelayService
 from relay.settings import Settings
+from relay.smtp_pool import SmtpPool
 from relay.store import Store
-from relay.web import middleware, ops, pages, practice_api, public_api
+from relay.web import (
+    cancel,
+    middleware,
+    openapi,
+    ops,
+    pages,
+    practice_api,
+    privacy,
+    public_api,
+    server,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +51,12 @@ log = logging.getLogger(__name__)
 MAIL_SHUTDOWN_GRACE = 8.0
 
 
-def create_app(settings: Settings, *, mail_sender: mail.Sender | None = None) -> web.Application:
+def create_app(settings: Settings) -> web.Application:
     """The relay as an aiohttp application; Redis and workers start with the app."""
     app = web.Application(
+        # Body, request line and header limits: see relay/web/server.py.
         client_max_size=settings.max_body_bytes,
+        handler_args=server.HANDLER_ARGS,
         middlewares=[middleware.request_log, middleware.security_headers, middleware.errors],
     )
     app[SETTINGS] = settings
@@ -57,26 +67,31 @@ def create_app(settings: Settings, *, mail_sender: mail.Sender | None = None) ->
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
+        # The templates ship with the package: no stat() of the file on every render.
+        auto_reload=False,
     )
     app.cleanup_ctx.append(_redis_ctx)
     app.cleanup_ctx.append(_wakeups_ctx)
-    app.cleanup_ctx.append(_service_ctx(mail_sender or mail.smtp_sender(settings.smtp)))
+    app.cleanup_ctx.append(_service_ctx)
     app.cleanup_ctx.append(_housekeeping_ctx)
     app.on_shutdown.append(_answer_long_polls)
 
     app.add_routes(public_api.routes)
     app.add_routes(practice_api.routes)
     app.add_routes(ops.routes)
+    app.add_routes(openapi.routes)
     if settings.metrics_port is None:
         app.router.add_get("/metrics", ops.metrics)
     pages.setup(app)
+    privacy.setup(app)
+    cancel.setup(app)
     app[ERROR_PAGE] = pages.error_page
     return app
 
 
 def create_metrics_app(main_app: web.Application) -> web.Application:
     """/metrics alone, for RELAY_METRICS_PORT: scrapes need not reach the public port."""
-    metrics_app = web.Application()
+    metrics_app = web.Application(handler_args=server.HANDLER_ARGS)
     metrics_app[SETTINGS] = main_app[SETTINGS]
     metrics_app[METRICS] = main_app[METRICS]
     metrics_app.router.add_get("/metrics", ops.metrics)
@@ -84,10 +99,19 @@ def create_metrics_app(main_app: web.Application) -> web.Application:
 
 
 async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
-    client = redis_connect.connect(app[SETTINGS].redis_url)
+    settings = app[SETTINGS]
+    limits = redis_connect.PoolLimits(
+        max_connections=settings.redis_max_connections,
+        pool_timeout=settings.redis_pool_timeout,
+        patience=settings.redis_pool_timeout,
+    )
+    client = redis_connect.connect(settings.redis_url, limits=limits)
+    probe = redis_connect.connect(settings.redis_url, limits=redis_connect.PROBE_LIMITS)
     app[REDIS] = client
+    app[REDIS_PROBE] = probe
     app[STORE] = Store(client)
     yield
+    await probe.aclose()
     await client.aclose()
 
 
@@ -99,56 +123,79 @@ async def _wakeups_ctx(app: web.Application) -> AsyncIterator[None]:
     await subscriber.aclose()
 
 
-def _service_ctx(
-    sender: mail.Sender,
-) -> Callable[[web.Application], contextlib.AbstractAsyncContextManager[None]]:
-    @contextlib.asynccontextmanager
-    async def service_ctx(app: web.Application) -> AsyncIterator[None]:
-        settings = app[SETTINGS]
-        cipher = DataCipher(settings.data_keys)
-        worker = mail.MailWorker(
-            store=app[STORE],
-            cipher=cipher,
-            settings=settings,
-            metrics=app[METRICS],
-            sender=sender,
-            compose=_composer(settings),
-        )
+async def _service_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    cipher = DataCipher(settings.data_keys)
+    mail_queued: Callable[[str], None] = _sent_elsewhere
+    if settings.mail_worker == "inline":
+        worker = create_mail_worker(settings, store=app[STORE], cipher=cipher, metrics=app[METRICS])
         app[MAIL_WORKER] = worker
-        app[SERVICE] = RelayService(
-            settings=settings,
-            store=app[STORE],
-            cipher=cipher,
-            signing_key=SigningKey(settings.signing_key),
-            metrics=app[METRICS],
-            wakeups=app[WAKEUPS],
-            mail_queued=worker.poke,
+        mail_queued = worker.poke
+        mail_loop = worker.run
+    else:
+        # RELAY_MAIL_WORKER=off: `relay mail-worker` sends; this process still reports
+        # the queue's age, since this is where /metrics is scraped.
+        mail_loop = functools.partial(
+            mail.watch_queue, app[STORE], app[METRICS], interval=settings.mail_poll_interval
         )
-        async with background(worker.run, name="mail-worker", grace=MAIL_SHUTDOWN_GRACE):
-            yield
+    app[SERVICE] = RelayService(
+        settings=settings,
+        store=app[STORE],
+        cipher=cipher,
+        signing_key=SigningKey(settings.signing_key),
+        metrics=app[METRICS],
+        wakeups=app[WAKEUPS],
+        mail_queued=mail_queued,
+    )
+    async with background(mail_loop, name="mail-worker", grace=MAIL_SHUTDOWN_GRACE):
+        yield
 
-    return service_ctx
+
+def _sent_elsewhere(practice: str) -> None:
+    """The separate worker finds the job at its next look at the queue."""
 
 
-def _composer(settings: Settings) -> Callable[[dict[str, object]], EmailMessage]:
-    environment = mail.templates()
-    domain = urlsplit(settings.public_url).hostname or "localhost"
-
-    def compose(job: dict[str, object]) -> EmailMessage:
-        expires_at = datetime.fromisoformat(str(job["expires_at"]))
-        zone = ZoneInfo(str(job["time_zone"]))
-        return mail.confirmation_mail(
-            environment,
+def create_mail_worker(
+    settings: Settings, *, store: Store, cipher: DataCipher, metrics: Metrics
+) -> mail.MailWorker:
+    """The queue worker with its SMTP connection pool, for `relay serve` or `mail-worker`."""
+    return mail.MailWorker(
+        store=store,
+        cipher=cipher,
+        settings=settings,
+        metrics=metrics,
+        transport=SmtpPool(
+            settings.smtp, size=settings.mail_concurrency, timeout=mail.SEND_TIMEOUT
+        ),
+        mail=mail.ConfirmationMail(
             mail_from=settings.mail_from,
-            to=str(job["to"]),
-            practice_name=str(job["practice_name"]),
-            link=str(job["link"]),
-            expires_de=format_datetime(expires_at, zone, "de"),
-            expires_en=format_datetime(expires_at, zone, "en"),
-            domain=domain,
-        )
+            domain=urlsplit(settings.public_url).hostname or "localhost",
+        ),
+    )
 
-    return compose
+
+async def run_mail_worker(settings: Settings, stop: asyncio.Event) -> None:
+    """`relay mail-worker`: the worker alone until `stop`, then the mails in hand are
+    finished. Serves /metrics on RELAY_METRICS_PORT when set."""
+    client = redis_connect.connect(settings.redis_url)
+    metrics = Metrics()
+    worker = create_mail_worker(
+        settings, store=Store(client), cipher=DataCipher(settings.data_keys), metrics=metrics
+    )
+    metrics_app = web.Application()
+    metrics_app[SETTINGS] = settings
+    metrics_app[METRICS] = metrics
+    metrics_app.router.add_get("/metrics", ops.metrics)
+    runner = server.RelayRunner(metrics_app, access_log=None)
+    try:
+        if settings.metrics_port is not None:
+            await runner.setup()
+            await web.TCPSite(runner, settings.host, settings.metrics_port).start()
+        async with background(worker.run, name="mail-worker", grace=MAIL_SHUTDOWN_GRACE):
+            await stop.wait()
+    finally:
+        await runner.cleanup()
+        await client.aclose()
 
 
 async def _housekeeping_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -159,10 +206,15 @@ async def _housekeeping_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _housekeeping(app: web.Application, stop: asyncio.Event) -> None:
     """Counts expired bookings and refreshes the per-practice gauges."""
     store, metrics = app[STORE], app[METRICS]
+    adopted_holds = False
     while not stop.is_set():
         try:
             now = datetime.now(UTC)
             slugs = await store.practice_slugs()
+            if not adopted_holds:
+                # Once per start: slot holds written before the held set existed.
+                await store.adopt_legacy_holds()
+                adopted_holds = True
             for slug in slugs:
                 expired = await store.sweep_expired(slug, now_ms=int(now.timestamp() * 1000))
                 metrics.bookings.labels(event="expired").inc(expired)

@@ -17,6 +17,8 @@ from relay.wakeups import Wakeups
 
 SETTINGS = web.AppKey("settings", Settings)
 REDIS = web.AppKey("redis", Any)
+# A separate tiny Redis client for /readyz, so readiness never queues behind requests.
+REDIS_PROBE: web.AppKey[Any] = web.AppKey("redis_probe")
 STORE = web.AppKey("store", Store)
 METRICS = web.AppKey("metrics", Metrics)
 WAKEUPS = web.AppKey("wakeups", Wakeups)

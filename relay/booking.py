@@ -8,7 +8,9 @@ import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Literal
 
+from relay.contact import email_problem, phone_problem
 from relay.errors import ValidationFailed
 from relay.fields import (
     FIELD_NAMES,
@@ -30,27 +32,17 @@ from relay.profile import MAX_ENTRY_NAME_LENGTH, MAX_SLOT_LENGTH, Profile, Slot
 MAX_AGE_YEARS = 130
 # Practices plan about a year ahead; a wish beyond that is a typo in the year.
 MAX_WISH_AHEAD = timedelta(days=365)
-MIN_PHONE_DIGITS = 6
-MAX_PHONE_DIGITS = 20
-MAX_EMAIL_LOCAL_PART = 64
 
-# Sent by the booking form but not booking data.
-_FORM_ONLY = frozenset({"lang", "csrf"})
+# Sent by the booking form but not booking data ("nav": a slot picker button).
+_FORM_ONLY = frozenset({"lang", "csrf", "nav"})
 # A browser posts nothing at all for an unticked checkbox.
 _CHECKBOXES = frozenset({"consent"})
 _FORM_TRUE = frozenset({"true", "on", "yes", "1"})
 _FORM_FALSE = frozenset({"false", "off", "no", "0"})
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
-# Dot-atom local part and host name labels: enough to catch typos, and free of spaces
-# and line breaks, so an address can never smuggle a header into the confirmation mail.
-_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_EMAIL = re.compile(
-    rf"(?P<local>{_ATOM}(?:\.{_ATOM})*)@{_LABEL}(?:\.{_LABEL})*\.(?:[A-Za-z]{{2,63}}|xn--{_LABEL})",
-    re.ASCII,
-)
-_PHONE = re.compile(r"\+?[0-9 ()/-]+", re.ASCII)
+
+BookingKind = Literal["slot", "wish"]
 
 
 @dataclass(frozen=True)
@@ -74,13 +66,30 @@ class BookingRequest:
     # The published slot this booking takes; None for a wish.
     slot: Slot | None
 
+    @property
+    def kind(self) -> BookingKind:
+        """`slot` for a published slot, `wish` for a time the patient suggested."""
+        return "wish" if self.slot is None else "slot"
+
     def document(
-        self, *, booking_id: str, practice: str, submitted_at: datetime, consent_at: datetime
+        self,
+        *,
+        booking_id: str,
+        practice: str,
+        submitted_at: datetime,
+        consent_at: datetime,
+        language: str,
     ) -> dict[str, object]:
-        """The booking as the practice receives it (JSON-ready)."""
+        """The booking as the practice receives it (JSON-ready).
+
+        `language` is the one the patient used ("de" or "en"), so the practice can answer
+        in it.
+        """
         return {
             "id": booking_id,
             "practice": practice,
+            "kind": self.kind,
+            "language": language,
             "first_name": self.first_name,
             "last_name": self.last_name,
             "birth_date": self.birth_date.isoformat(),
@@ -226,7 +235,7 @@ def _find_slot(
 
     (None, False) means neither: the failure is recorded in `errors`.
     """
-    at_start = [slot for slot in profile.slots if slot.start == start]
+    at_start = profile.slots_by_start.get(start, ())
     matching = [slot for slot in at_start if doctor is None or slot.doctor == doctor]
     if len(matching) == 1:
         return matching[0], False
@@ -328,15 +337,17 @@ def _email(value: object) -> str:
         raise InvalidValueError("required")
     if not isinstance(value, str):
         raise InvalidValueError("not_string")
+    # Counted as sent, like every text bound (relay/fields.py clean_text).
+    if len(value) > _max_length("email"):
+        raise InvalidValueError("too_long")
     address = value.strip()
     if not address:
         raise InvalidValueError("required")
-    if len(address) > _max_length("email"):
-        raise InvalidValueError("too_long")
-    # The pattern admits no control characters, so they need no check of their own.
-    match = _EMAIL.fullmatch(address)
-    if match is None or len(match["local"]) > MAX_EMAIL_LOCAL_PART:
-        raise InvalidValueError("invalid_email")
+    # relay/contact.py's pattern admits no space, line break or control character, so
+    # an address can never smuggle a header into the confirmation mail.
+    problem = email_problem(address)
+    if problem is not None:
+        raise InvalidValueError(problem)
     return address
 
 
@@ -344,9 +355,9 @@ def _phone(value: object) -> str | None:
     number = clean_text(value, max_length=_max_length("phone"), required=False)
     if number is None:
         return None
-    digits = sum(char.isdigit() for char in number)
-    if not _PHONE.fullmatch(number) or not MIN_PHONE_DIGITS <= digits <= MAX_PHONE_DIGITS:
-        raise InvalidValueError("invalid_phone")
+    problem = phone_problem(number)
+    if problem is not None:
+        raise InvalidValueError(problem)
     return number
 
 
@@ -372,8 +383,10 @@ def form_to_data(form: Mapping[str, str], *, time_zone: str | None = None) -> di
     """Turn a form post (all strings) into the typed data `validate_booking` takes.
 
     The slot picker posts `slot` as "{start}|{doctor}"; it names the start (and doctor)
-    and wins over separate fields. With `time_zone`, a start or end without offset (an
-    HTML datetime-local input) is read as local time of that zone.
+    and wins over the wish fields. A doctor chosen in the list that differs from the
+    slot's is not overridden silently: `form_contradictions` refuses the post. With
+    `time_zone`, a start or end without offset (an HTML datetime-local input) is read as
+    local time of that zone.
     """
     bool_fields = {f.name for f in FIELDS if f.kind == "bool"}
     data: dict[str, object] = {}
@@ -403,6 +416,17 @@ def form_to_data(form: Mapping[str, str], *, time_zone: str | None = None) -> di
             if name in data:
                 data[name] = _form_datetime(data[name], zone)
     return data
+
+
+def form_contradictions(form: Mapping[str, str]) -> dict[str, ErrorCode]:
+    """Choices a form post makes twice, differently: the doctor list against the chosen
+    slot's doctor. (A type list against the slot's type is the validator's own
+    "slot_mismatch", as the API can send both too.)"""
+    _, _, slot_doctor = form.get("slot", "").partition("|")
+    listed = form.get("doctor", "").strip()
+    if listed and slot_doctor.strip() and listed != slot_doctor.strip():
+        return {"doctor": "slot_mismatch"}
+    return {}
 
 
 def _form_bool(raw: str) -> object:

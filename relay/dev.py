@@ -31,6 +31,7 @@ import aiohttp
 from aiohttp import web
 from aiosmtpd.controller import Controller
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from practice_client.keys import KeyPair, create_key_file, load_key_ring
 from practice_client.runner import RunConfig
@@ -40,10 +41,12 @@ from relay.app import create_app
 from relay.errors import PracticeExists
 from relay.settings import Settings, SmtpSettings
 from relay.store import Store
+from relay.web.server import RelayRunner
 
 DEMO_SLUG = "demo"
 DEMO_NAME = "Praxis Dr. Beispiel (Demo)"
 _LINK = re.compile(r"https?://\S+/c/\S+")
+_CANCEL_LINK = re.compile(r"https?://\S+/x/\S+")
 
 
 def free_port() -> int:
@@ -96,17 +99,29 @@ def redis_server(data_dir: Path) -> Iterator[str]:
             process.wait()
 
 
-async def wait_for_redis(url: str) -> None:
-    client = Redis.from_url(url)
+# redis-server starts in milliseconds, but replaying a large AOF or a loaded machine (CI on
+# two shared cores) can take many seconds; a deadline, not a count of attempts.
+REDIS_START_SECONDS = 60.0
+
+
+async def wait_for_redis(url: str, seconds: float = REDIS_START_SECONDS) -> None:
+    client = Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    last = "no answer"
     try:
-        for _ in range(100):
-            with contextlib.suppress(Exception):
+        while loop.time() < deadline:
+            try:
                 if await client.ping():
                     return
-            await asyncio.sleep(0.05)
+            except (RedisError, OSError) as error:  # refused, or LOADING the AOF
+                last = f"{type(error).__name__}: {error}"
+            await asyncio.sleep(0.1)
     finally:
         await client.aclose()
-    raise SystemExit("relay dev: redis-server did not start")
+    raise SystemExit(
+        f"relay dev: redis-server at {url} did not answer PING within {seconds:.0f} s ({last})"
+    )
 
 
 class PrintingMailSink:
@@ -120,6 +135,9 @@ class PrintingMailSink:
         print(f"\n  mail to {', '.join(envelope.rcpt_tos)}: {message['Subject']}", flush=True)
         if found:
             print(f"  confirmation link: {found.group(0)}\n", flush=True)
+        cancel = _CANCEL_LINK.search(body.get_content()) if body is not None else None
+        if cancel:
+            print(f"  cancel link: {cancel.group(0)}\n", flush=True)
         return "250 OK"
 
 
@@ -201,7 +219,7 @@ async def register_demo(settings: Settings, public_key: bytes) -> str:
 
 @contextlib.asynccontextmanager
 async def serving(app: web.Application, host: str, port: int) -> AsyncIterator[None]:
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
+    runner = RelayRunner(app, access_log=None, shutdown_timeout=1)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

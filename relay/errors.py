@@ -33,6 +33,11 @@ class PracticeExists(RelayError):
     """A practice with this slug is registered already."""
 
 
+class ProfileChanging(RelayError):
+    """The practice's profile changed twice while one booking was being stored; the
+    client may try again at once."""
+
+
 class SlotTaken(RelayError):
     """The chosen slot is held by a pending booking or taken by a confirmed one."""
 
@@ -43,6 +48,15 @@ class RateLimited(RelayError):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"retry after {retry_after} s")
         self.retry_after = retry_after
+
+
+class ProofOfWorkRequired(RateLimited):
+    """A submission needs a solved proof-of-work challenge, and none came (or it was
+    invalid, expired or used before)."""
+
+
+class RecipientLimited(RateLimited):
+    """Enough confirmation mails went to this address within the hour."""
 
 
 class Unauthorized(RelayError):

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, tzinfo
 from types import MappingProxyType
 from typing import Literal, TypeVar
+
+from relay.text import multi_line_problem, normalise_newlines, single_line_problem
 
 FieldKind = Literal["text", "textarea", "date", "datetime", "email", "tel", "choice", "bool"]
 
@@ -47,6 +48,10 @@ ErrorCode = Literal[
     "must_accept",
     "unknown_field",
     "unknown_time_zone",
+    # Characters a value may not hold (relay/text.py has the rule).
+    "line_break",
+    "control_character",
+    "bidi_control",
 ]
 
 
@@ -77,6 +82,9 @@ class Field:
     # doctor and appointment_type: required exactly when the practice's profile lists
     # any; their choices come from that profile, not from this list.
     required_when_offered: bool = False
+    # The message for "required" where the patient chooses rather than types (radio
+    # groups, lists): "Bitte wählen Sie …", naming what to choose.
+    choose: Mapping[str, str] | None = dataclasses.field(default=None, hash=False)
 
 
 FIELDS: tuple[Field, ...] = (
@@ -131,6 +139,10 @@ FIELDS: tuple[Field, ...] = (
             }
         ),
         label=_texts("Geschlecht", "Gender"),
+        choose=_texts(
+            "Bitte wählen Sie Ihr Geschlecht oder „keine Angabe“.",
+            "Please choose your gender or “prefer not to say”.",
+        ),
         purpose=_texts(
             "Damit die Praxis Sie richtig anspricht und Ihre Patientenakte zuordnen kann. "
             "Sie können „keine Angabe“ wählen.",
@@ -151,6 +163,10 @@ FIELDS: tuple[Field, ...] = (
             }
         ),
         label=_texts("Versicherung", "Insurance"),
+        choose=_texts(
+            "Bitte wählen Sie, wie Sie versichert sind.",
+            "Please choose how you are insured.",
+        ),
         purpose=_texts(
             "Damit die Praxis weiß, wie die Behandlung abgerechnet wird.",
             "So the practice knows how the treatment will be billed.",
@@ -177,6 +193,10 @@ FIELDS: tuple[Field, ...] = (
             "Ich bin zum ersten Mal in dieser Praxis",
             "This is my first visit to this practice",
         ),
+        choose=_texts(
+            "Bitte wählen Sie Ja oder Nein: Sind Sie zum ersten Mal in dieser Praxis?",
+            "Please choose yes or no: is this your first visit to this practice?",
+        ),
         purpose=_texts(
             "Damit die Praxis für einen ersten Besuch genug Zeit einplant und Ihnen sagen "
             "kann, welche Unterlagen Sie mitbringen sollen.",
@@ -190,6 +210,10 @@ FIELDS: tuple[Field, ...] = (
         required=False,
         required_when_offered=True,
         label=_texts("Ärztin oder Arzt", "Doctor"),
+        choose=_texts(
+            "Bitte wählen Sie eine Ärztin oder einen Arzt.",
+            "Please choose a doctor.",
+        ),
         purpose=_texts(
             "Damit der Termin bei der Ärztin oder dem Arzt eingeplant wird, die oder den "
             "Sie gewählt haben.",
@@ -202,6 +226,10 @@ FIELDS: tuple[Field, ...] = (
         required=False,
         required_when_offered=True,
         label=_texts("Terminart", "Type of appointment"),
+        choose=_texts(
+            "Bitte wählen Sie eine Terminart.",
+            "Please choose a type of appointment.",
+        ),
         purpose=_texts(
             "Damit die Praxis weiß, worum es geht, und die passende Zeit einplant.",
             "So the practice knows what the visit is for and can plan the right amount of time.",
@@ -212,6 +240,10 @@ FIELDS: tuple[Field, ...] = (
         kind="datetime",
         required=True,
         label=_texts("Terminbeginn", "Appointment start"),
+        choose=_texts(
+            "Bitte wählen Sie einen Termin.",
+            "Please choose an appointment time.",
+        ),
         purpose=_texts(
             "Damit die Praxis weiß, wann Sie kommen möchten.",
             "So the practice knows when you would like to come.",
@@ -290,11 +322,16 @@ T = TypeVar("T")
 
 
 class InvalidValueError(ValueError):
-    """One value broke a rule; `code` says which. Never leaves the validators."""
+    """One value broke a rule; `code` says which. Never leaves the validators.
 
-    def __init__(self, code: ErrorCode) -> None:
+    `detail` says why in English for operators (the command line), such as "contains a
+    line break (U+000A) at character 8"; patients get the translated message of `code`.
+    """
+
+    def __init__(self, code: ErrorCode, *, detail: str | None = None) -> None:
         super().__init__(code)
         self.code: ErrorCode = code
+        self.detail = detail or code.replace("_", " ")
 
 
 def check(
@@ -308,35 +345,34 @@ def check(
         return None
 
 
-def _is_forbidden(char: str, *, multiline: bool) -> bool:
-    # Control characters could forge lines in the practice software's import or hide
-    # text; lone surrogates (legal in JSON) would fail later when the booking is encoded.
-    if multiline and char == "\n":
-        return False
-    return unicodedata.category(char) in {"Cc", "Cs"}
-
-
 def clean_text(
     value: object, *, max_length: int, required: bool, multiline: bool = False
 ) -> str | None:
-    """The stripped string, or None for an absent optional one; raises InvalidValueError."""
+    """The stripped string, or None for an absent optional one; raises InvalidValueError.
+
+    Which characters it may hold is relay/text.py's rule: a single-line value no line
+    break, control or bidirectional control character; a multi-line one keeps "\\n"
+    (other line breaks become "\\n").
+    """
     if value is None:
         if required:
-            raise InvalidValueError("required")
+            raise InvalidValueError("required", detail="is empty")
         return None
     if not isinstance(value, str):
         raise InvalidValueError("not_string")
-    text = value.strip()
-    if multiline:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = normalise_newlines(value) if multiline else value
+    # The limit counts what the client sent, surrounding white space included, as the
+    # API's published maxLength does; only a CR LF in multi-line text counts once.
+    if len(text) > max_length:
+        raise InvalidValueError("too_long", detail=f"is longer than {max_length} characters")
+    text = text.strip()
     if not text:
         if required:
-            raise InvalidValueError("required")
+            raise InvalidValueError("required", detail="is empty")
         return None
-    if len(text) > max_length:
-        raise InvalidValueError("too_long")
-    if any(_is_forbidden(char, multiline=multiline) for char in text):
-        raise InvalidValueError("invalid")
+    problem = multi_line_problem(text) if multiline else single_line_problem(text)
+    if problem is not None:
+        raise InvalidValueError(problem.kind, detail=problem.describe())
     return text
 
 
@@ -366,6 +402,10 @@ _DATETIME = re.compile(
 )
 
 
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 9000
+
+
 def parse_aware_datetime(value: object, *, assume_zone: tzinfo | None = None) -> datetime:
     """An ISO 8601 date and time with offset; raises InvalidValueError.
 
@@ -384,6 +424,10 @@ def parse_aware_datetime(value: object, *, assume_zone: tzinfo | None = None) ->
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidValueError("invalid_datetime") from None
+    # Year 1 or 9999 parse, but converting them to UTC or adding a slot's length
+    # overflows (OverflowError, a 500 once). Nobody books outside these years.
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise InvalidValueError("invalid_datetime")
     if shape["offset"] is None:
         if assume_zone is None:
             raise InvalidValueError("missing_offset")

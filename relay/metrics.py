@@ -2,7 +2,7 @@
 
 | metric | type | labels | meaning |
 |---|---|---|---|
-| `terminrelay_bookings_total` | counter | `event` | bookings by step: `submitted` (accepted and pending), `confirmed` (moved to the inbox), `withdrawn` (by the patient), `expired` (never confirmed), `delivered` (fetched by the practice client), `acknowledged` (deleted after receipt), `rejected` (failed validation), `slot_conflict` (slot held or taken) |
+| `terminrelay_bookings_total` | counter | `event` | bookings by step: `submitted` (accepted and pending), `confirmed` (moved to the inbox), `withdrawn` (by the patient), `expired` (never confirmed), `delivered` (fetched by the practice client), `acknowledged` (deleted after receipt), `rejected` (failed validation), `slot_conflict` (slot held or taken), `resent` (confirmation mail sent again for a pending booking), `cancelled` (by the patient, after confirming) |
 | `terminrelay_mail_total` | counter | `outcome` | confirmation mails: `sent`, `failed` (given up), `retried` (will be tried again) |
 | `terminrelay_http_request_duration_seconds` | histogram | `route`, `method`, `status` | time to answer a request, by route template (`/c/{token}`, never the raw path); inbox long polls land in the top buckets by design |
 | `terminrelay_redis_errors_total` | counter | none | Redis commands that failed (connection lost, timeout, out of memory) |
@@ -10,6 +10,10 @@
 | `terminrelay_inbox_oldest_item_age_seconds` | gauge | `practice` | age of the oldest inbox item; 0 when the inbox is empty. A rising value means the practice client is not fetching or not acknowledging |
 | `terminrelay_pending_bookings` | gauge | `practice` | bookings waiting for the patient's confirmation |
 | `terminrelay_inbox_long_polls_open` | gauge | none | practice long polls currently held open by this process |
+| `terminrelay_limit_hits_total` | counter | `kind` | requests an abuse limit refused or challenged: `network` (past the hard limit per client network), `recipient` (enough mails to that address this hour), `pow_required` (a proof of work was asked for), `pow_invalid` (a proof that was forged, wrong, expired or used), `guess_confirm` and `guess_practice` (failed tokens past the limit per network) |
+| `terminrelay_pow_challenges_total` | counter | `event` | proof-of-work challenges `issued` and `solved` (a valid solution admitted a submission) |
+| `terminrelay_pow_difficulty` | gauge | none | maxnumber of the latest challenge this process issued: rises with the flood |
+| `terminrelay_mail_queue_oldest_age_seconds` | gauge | none | how long the oldest due confirmation mail has waited (since submit, or since its retry came due); 0 when none is due. Refreshed every second by the mail worker, or by `relay serve` with `RELAY_MAIL_WORKER=off`. Rising means patients wait for their link |
 
 Labels hold no personal data and no tokens: only route templates, HTTP method and status,
 the booking step or mail outcome, and the practice slug. The per-practice gauges are
@@ -32,7 +36,18 @@ BOOKING_EVENTS = (
     "acknowledged",
     "rejected",
     "slot_conflict",
+    "resent",
+    "cancelled",
 )
+LIMIT_KINDS = (
+    "network",
+    "recipient",
+    "pow_required",
+    "pow_invalid",
+    "guess_confirm",
+    "guess_practice",
+)
+POW_EVENTS = ("issued", "solved")
 MAIL_OUTCOMES = ("sent", "failed", "retried")
 
 # Prometheus's default buckets stop at 10 s; inbox long polls wait up to 60 s.
@@ -86,9 +101,31 @@ class Metrics:
             ["practice"],
             registry=self.registry,
         )
+        self.mail_queue_age = Gauge(
+            "terminrelay_mail_queue_oldest_age_seconds",
+            "Seconds the oldest due confirmation mail has waited; 0 when none is due.",
+            registry=self.registry,
+        )
         self.long_polls = Gauge(
             "terminrelay_inbox_long_polls_open",
             "Practice long polls held open by this process.",
+            registry=self.registry,
+        )
+        self.limit_hits = Counter(
+            "terminrelay_limit_hits_total",
+            "Requests an abuse limit refused or challenged, by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.pow_challenges = Counter(
+            "terminrelay_pow_challenges_total",
+            "Proof-of-work challenges issued and solved.",
+            ["event"],
+            registry=self.registry,
+        )
+        self.pow_difficulty = Gauge(
+            "terminrelay_pow_difficulty",
+            "maxnumber of the latest proof-of-work challenge issued.",
             registry=self.registry,
         )
         # Touch every fixed label value so each series shows 0 from the first scrape:
@@ -97,6 +134,10 @@ class Metrics:
             self.bookings.labels(event=event)
         for outcome in MAIL_OUTCOMES:
             self.mail.labels(outcome=outcome)
+        for kind in LIMIT_KINDS:
+            self.limit_hits.labels(kind=kind)
+        for pow_event in POW_EVENTS:
+            self.pow_challenges.labels(event=pow_event)
         self._practices: set[str] = set()
 
     def set_inbox_stats(self, stats: Mapping[str, tuple[int, int, float | None]]) -> None:

@@ -26,13 +26,22 @@ from relay.fields import (
     require_text,
     utc_iso,
 )
+from relay.practice_details import (
+    NO_DETAILS,
+    PracticeDetails,
+    details_from_json,
+    details_to_json,
+    parse_details,
+)
 
 DEFAULT_TIME_ZONE = "Europe/Berlin"
 MAX_NAME_LENGTH = 200
 MAX_ENTRY_NAME_LENGTH = 100
 MAX_DOCTORS = 50
 MAX_APPOINTMENT_TYPES = 50
-MAX_SLOTS = 2000
+# A real calendar: 6 weeks x 5 doctors is about 3,000 slots. At about 136 bytes a slot,
+# RELAY_MAX_PROFILE_BYTES' default (1 MiB) holds about 7,700.
+MAX_SLOTS = 7500
 MAX_FRAME_ANCESTORS = 10
 MIN_MINUTES = 5
 MAX_MINUTES = 480
@@ -47,9 +56,12 @@ _PROFILE_KEYS = frozenset(
         "slots",
         "accept_wishes",
         "frame_ancestors",
+        "details",
     }
 )
-_TYPE_KEYS = frozenset({"name", "minutes"})
+_TYPE_KEYS = frozenset({"name", "minutes", "note"})
+# A type's note to patients ("Bitte Versichertenkarte und Überweisung mitbringen").
+MAX_TYPE_NOTE_LENGTH = 300
 _SLOT_KEYS = frozenset({"start", "end", "doctor", "appointment_type"})
 
 
@@ -59,6 +71,8 @@ class AppointmentType:
 
     name: str
     minutes: int
+    # Shown to patients who choose this type: what to bring, how to prepare.
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,9 +84,12 @@ class Slot:
     doctor: str | None
     appointment_type: str | None
 
-    @property
+    @functools.cached_property
     def id(self) -> str:
         """Stable id from start and doctor: the same slot keeps its id across re-publishing.
+
+        Computed once per slot object (a SHA-256): profiles are cached per version, so a
+        slot's id is hashed once per publication, not once per request.
 
         Built from public profile data only, so it is safe in Redis key names and logs.
         """
@@ -92,11 +109,22 @@ class Profile:
     accept_wishes: bool
     # Origins allowed to embed the booking form (CSP frame-ancestors).
     frame_ancestors: tuple[str, ...]
+    # Address, contact, opening hours, data protection contacts (relay/practice_details.py).
+    details: PracticeDetails = NO_DETAILS
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
         """The practice's time zone."""
         return zoneinfo.ZoneInfo(self.time_zone)
+
+    @functools.cached_property
+    def slots_by_start(self) -> Mapping[datetime, tuple[Slot, ...]]:
+        """The slots starting at each time, built once per profile object: a submission
+        finds its slot without walking the calendar."""
+        by_start: dict[datetime, list[Slot]] = {}
+        for slot in self.slots:
+            by_start.setdefault(slot.start, []).append(slot)
+        return {start: tuple(slots) for start, slots in by_start.items()}
 
     def appointment_type(self, name: str) -> AppointmentType | None:
         """The offered appointment type called `name`, if any."""
@@ -151,6 +179,7 @@ def parse_profile(data: object, *, now: datetime) -> Profile:
     doctors = _doctors(errors, _or_default(data, "doctors", []))
     types = _appointment_types(errors, _or_default(data, "appointment_types", []))
     frame_ancestors = _frame_ancestors(errors, _or_default(data, "frame_ancestors", []))
+    details = parse_details(errors, data.get("details"))
     slots = _slots(
         errors,
         _or_default(data, "slots", []),
@@ -170,6 +199,7 @@ def parse_profile(data: object, *, now: datetime) -> Profile:
         slots=tuple(slot for slot in slots if slot.start > now),
         accept_wishes=accept_wishes,
         frame_ancestors=frame_ancestors,
+        details=details,
     )
 
 
@@ -248,13 +278,19 @@ def _appointment_types(errors: dict[str, ErrorCode], value: object) -> tuple[App
                 errors[f"{path}.{key}"] = "unknown_field"
         name = check(errors, f"{path}.name", _entry_name, item.get("name"))
         minutes = check(errors, f"{path}.minutes", _minutes, item.get("minutes"))
+        note = check(errors, f"{path}.note", _type_note, item.get("note"))
         if name is not None and name in seen:
             errors[f"{path}.name"] = "duplicate"
             continue
         if name is not None and minutes is not None:
             seen.add(name)
-            types.append(AppointmentType(name=name, minutes=minutes))
+            types.append(AppointmentType(name=name, minutes=minutes, note=note))
     return tuple(types)
+
+
+def _type_note(value: object) -> str | None:
+    # One line, like every single-line profile value (relay/text.py).
+    return clean_text(value, max_length=MAX_TYPE_NOTE_LENGTH, required=False)
 
 
 def _minutes(value: object) -> int:
@@ -403,7 +439,8 @@ def profile_to_json(profile: Profile) -> dict[str, object]:
         "time_zone": profile.time_zone,
         "doctors": list(profile.doctors),
         "appointment_types": [
-            {"name": kind.name, "minutes": kind.minutes} for kind in profile.appointment_types
+            {"name": kind.name, "minutes": kind.minutes, "note": kind.note}
+            for kind in profile.appointment_types
         ],
         "slots": [
             {
@@ -416,6 +453,7 @@ def profile_to_json(profile: Profile) -> dict[str, object]:
         ],
         "accept_wishes": profile.accept_wishes,
         "frame_ancestors": list(profile.frame_ancestors),
+        "details": details_to_json(profile.details),
     }
 
 
@@ -437,6 +475,7 @@ def profile_from_json(data: object) -> Profile:
         frame_ancestors=tuple(
             _stored_str(origin) for origin in _stored_list(stored.get("frame_ancestors", []))
         ),
+        details=details_from_json(stored.get("details")),
     )
 
 
@@ -466,7 +505,9 @@ def _stored_type(item: Mapping[object, object]) -> AppointmentType:
     minutes = item["minutes"]
     if not isinstance(minutes, int):
         raise TypeError("stored profile: expected an integer")
-    return AppointmentType(name=_stored_str(item["name"]), minutes=minutes)
+    # Profiles stored before notes existed have none.
+    note = _stored_optional_str(item.get("note"))
+    return AppointmentType(name=_stored_str(item["name"]), minutes=minutes, note=note)
 
 
 def _stored_slot(item: Mapping[object, object]) -> Slot:

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 from relay import tokens
 from relay.errors import ValidationFailed
-from relay.profile import default_profile, profile_to_json
+from relay.fields import InvalidValueError, require_text
+from relay.profile import MAX_NAME_LENGTH, default_profile, profile_to_json
 from relay.store import Practice, Store
 
 SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
@@ -21,20 +22,41 @@ def check_slug(slug: str) -> str:
     return slug
 
 
+def name_problem(name: str) -> str | None:
+    """Why `name` cannot be a practice's name, as an English phrase ("contains a line
+    break (U+000A) at character 8"); None if it can.
+
+    The rule is a profile's name rule (one line of visible text, relay/text.py): the name
+    goes into every confirmation mail's subject and the booking pages.
+    """
+    try:
+        require_text(name, max_length=MAX_NAME_LENGTH)
+    except InvalidValueError as failure:
+        return failure.detail
+    return None
+
+
+def check_name(name: str) -> str:
+    """The practice's name, stripped; raises ValidationFailed({"name": code})."""
+    try:
+        return require_text(name, max_length=MAX_NAME_LENGTH)
+    except InvalidValueError as failure:
+        raise ValidationFailed({"name": failure.code}) from None
+
+
 async def add_practice(store: Store, slug: str, *, name: str, public_key: bytes) -> str:
     """Registers a practice; returns its bearer token, which is stored only as a hash."""
     check_slug(slug)
-    if not 1 <= len(name.strip()) <= 200:
-        raise ValidationFailed({"name": "invalid"})
+    name = check_name(name)
     token = tokens.new_practice_token(slug)
     _, secret = token.split(".", 1)
     await store.add_practice(
         slug,
-        name=name.strip(),
+        name=name,
         public_key=public_key,
         token_hash=tokens.token_hash(secret),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        profile=json.dumps(profile_to_json(default_profile(name.strip()))).encode(),
+        profile=json.dumps(profile_to_json(default_profile(name))).encode(),
     )
     return token
 

@@ -21,9 +21,15 @@ from nacl.signing import SigningKey
 
 from relay.errors import DecryptionFailed
 
-# Two classes only, so the size of a sealed box tells at most "short note or long note".
-# The validator's length limits keep every booking below the larger one.
-PAD_CLASSES = (2048, 8192)
+# Padded sizes (the privacy argument is in docs/protocol.md, "Padding"): every booking
+# fills at least PAD_FLOOR bytes, so all bookings without a note or with a short one
+# (about 630 to 760 bytes) have the same size; above it a booking is padded to the next
+# Padmé length, which costs at most 12 % and reveals only the top bits of the length. The
+# floor also keeps a typical pending booking, with its summary, in one 1,280-byte
+# allocation of Redis (bench/memory_bench.py). The validator's length limits keep every
+# booking within PAD_MAX, the cap practice clients enforce (practice_client/envelope.py).
+PAD_FLOOR = 768
+PAD_MAX = 8192
 _LENGTH = struct.Struct(">I")
 
 _NONCE_BYTES = 12
@@ -35,13 +41,29 @@ def canonical_json(document: Mapping[str, object]) -> bytes:
     return json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
 
+def padme(length: int) -> int:
+    """The Padmé length for `length` bytes (Nikitin et al., PETS 2019): round up so that
+    only the top log2(log2(length)) + 1 bits of the length stay significant."""
+    if length < 2:
+        return length
+    exponent = length.bit_length() - 1
+    dropped_bits = exponent - exponent.bit_length()
+    mask = (1 << dropped_bits) - 1
+    return (length + mask) & ~mask
+
+
+def padded_size(framed_length: int) -> int:
+    """How many bytes a message of `framed_length` bytes (length prefix included) fills."""
+    size = max(PAD_FLOOR, padme(framed_length))
+    if size > PAD_MAX:
+        raise ValueError(f"message of {framed_length} bytes exceeds the largest padded size")
+    return size
+
+
 def pad(message: bytes) -> bytes:
-    """Length-prefix `message` and fill it with zeros up to its size class."""
+    """Length-prefix `message` and fill it with zeros up to its padded size."""
     framed_length = _LENGTH.size + len(message)
-    for size_class in PAD_CLASSES:
-        if framed_length <= size_class:
-            return _LENGTH.pack(len(message)) + message + bytes(size_class - framed_length)
-    raise ValueError(f"message of {len(message)} bytes exceeds the largest pad class")
+    return _LENGTH.pack(len(message)) + message + bytes(padded_size(framed_length) - framed_length)
 
 
 def seal_booking(

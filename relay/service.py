@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
-import hashlib
-import json
 import logging
 import time
 import uuid
@@ -20,41 +18,37 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import orjson
 from nacl.signing import SigningKey
 
 from relay import tokens
 from relay.booking import BookingRequest, validate_booking
+from relay.cancellation import Cancellations
 from relay.errors import (
+    DecryptionFailed,
     PracticeNotFound,
-    RateLimited,
+    ProfileChanging,
     SlotTaken,
     TokenGone,
     Unauthorized,
     ValidationFailed,
 )
-from relay.mail import mail_job_context
+from relay.fields import ErrorCode
+from relay.limits import Limits
+from relay.mail_jobs import mail_job_context, summary_context
 from relay.metrics import Metrics
-from relay.profile import (
-    Profile,
-    Slot,
-    free_slots,
-    parse_profile,
-    profile_from_json,
-    profile_to_json,
-)
+from relay.practice_cache import CachedPractice, PracticeCache
+from relay.profile import Profile, parse_profile, profile_to_json
 from relay.sealing import DataCipher, decode_public_key, seal_booking
 from relay.settings import Settings
-from relay.store import InboxItem, Outcome, Practice, Store
+from relay.slot_index import FreeSlots
+from relay.store import Confirmed, InboxBatch, Outcome, Practice, Store
 from relay.wakeups import Wakeups
 
 log = logging.getLogger(__name__)
 
 MAX_WAIT = 60
 MAX_LIMIT = 100
-
-
-def summary_context(practice: str, booking_id: str) -> bytes:
-    return f"summary:{practice}:{booking_id}".encode()
 
 
 def utc_iso(moment: datetime) -> str:
@@ -65,7 +59,8 @@ def utc_iso(moment: datetime) -> str:
 class PublicProfile:
     practice: Practice
     profile: Profile
-    free_slots: list[Slot]
+    # Sorted by start; a view over the profile's slot index (relay/slot_index.py).
+    free_slots: FreeSlots
 
     def to_json(self) -> dict[str, object]:
         body = profile_to_json(dataclasses.replace(self.profile, slots=tuple(self.free_slots)))
@@ -78,11 +73,24 @@ class PublicProfile:
 
 
 @dataclass(frozen=True)
+class Published:
+    """A profile as stored by `PUT /api/v1/profile`, and the version it got."""
+
+    profile: Profile
+    version: int
+
+
+@dataclass(frozen=True)
 class Submitted:
     booking_id: str
     expires_at: datetime
     # Returned only so tests and `relay dev` need not parse mails; never logged or shown.
     token: str
+    # For the sent page's "send the mail again" (RelayService.resend_token).
+    resend_token: str = ""
+    # True when this was the same request again and its pending booking's mail was sent
+    # again; False for a new booking (or a resend whose first mail was still queued).
+    resent: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,18 @@ class PendingView:
     practice: str
     summary: dict[str, object]
     expires_at: datetime
+    booking_id: str = ""
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What confirming did, for the result page: with "confirmed" the booking's id and its
+    decrypted summary (without the address), which the confirm script returned as it
+    deleted them; for "already" neither."""
+
+    outcome: Outcome
+    booking_id: str | None = None
+    summary: dict[str, object] | None = None
 
 
 class RelayService:
@@ -115,10 +135,19 @@ class RelayService:
         self.wakeups = wakeups
         self._mail_queued = mail_queued
         self._clock = clock
-        self._profiles: dict[str, tuple[int, Profile]] = {}
-        self._bucket_salt = hashlib.sha256(
-            b"terminrelay rate bucket\0" + settings.data_keys[0]
-        ).digest()
+        # Practice record, parsed profile and slot index per version (practice_cache.py).
+        self.practices = PracticeCache(store)
+        self.limits = Limits(settings=settings, store=store, metrics=metrics, clock=clock)
+        # Cancel links, calendar links, the mail after confirming (relay/cancellation.py).
+        self.cancellations = Cancellations(
+            settings=settings,
+            store=store,
+            cipher=cipher,
+            signing_key=signing_key,
+            metrics=metrics,
+            wakeups=wakeups,
+            clock=clock,
+        )
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
@@ -126,89 +155,271 @@ class RelayService:
     # Patients
 
     async def profile(self, slug: str) -> PublicProfile:
-        """The practice's public profile with the slots free right now."""
-        practice = await self.store.practice(slug)
-        profile = await self._profile(practice)
-        unavailable = await self.store.unavailable_slots(slug, [s.id for s in profile.slots])
-        return PublicProfile(practice, profile, free_slots(profile, unavailable, self.now()))
+        """The practice's public profile with the slots free right now: one round trip
+        (the version and the held slots), two when the profile changed since."""
+        cached, free = await self._free_slots(slug)
+        return PublicProfile(cached.practice, cached.profile, free)
+
+    async def profile_json(self, slug: str) -> bytes:
+        """`GET /api/v1/practices/{practice}`: the public profile as JSON bytes."""
+        cached, free = await self._free_slots(slug)
+        return self.practices.public_json(cached, free)
+
+    async def _free_slots(self, slug: str) -> tuple[CachedPractice, FreeSlots]:
+        now = self.now()
+        found = await self.store.availability(slug, now_ms=int(now.timestamp() * 1000))
+        cached = await self.practices.at_version(slug, found.profile_version)
+        return cached, cached.index.free(found.unavailable, now)
+
+    async def practice_view(self, slug: str) -> CachedPractice:
+        """The practice as this process has it cached (loaded if unknown): no round trip.
+        Its version may be behind; the submit script checks it."""
+        return await self.practices.current(slug)
 
     async def submit(
-        self, slug: str, data: Mapping[str, object], *, client_network: str, lang: str
+        self,
+        slug: str,
+        data: Mapping[str, object],
+        *,
+        client_network: str,
+        lang: str,
+        refused: Mapping[str, ErrorCode] | None = None,
+        proof: str | None = None,
     ) -> Submitted:
-        """Validates, signs, pads and seals a booking, and stores it pending confirmation."""
+        """Validates, signs, pads and seals a booking, and stores it pending confirmation.
+
+        `refused`: errors the caller found beyond the validator's (the HTML form's
+        contradictory choices); they refuse the booking together with the validator's.
+        `proof`: a solved proof-of-work challenge (relay/pow.py), when the limits ask
+        for one. The same address and slot as a pending booking resend its mail instead.
+        """
         now = self.now()
-        practice = await self.store.practice(slug)
-        profile = await self._profile(practice)
+        # The cached practice, not fetched first: the submit script checks its version.
+        cached = await self.practices.current(slug)
+        request = self._validated(data, cached.profile, now, refused)
+        booking_id = str(uuid.uuid4())
+        # Names this submission in the limits' logs; unrelated to the booking id, so the
+        # logs never link a booking to a network or an address.
+        admission = str(uuid.uuid4())
+        # Before anything is sealed or stored: refused submissions cost little.
+        await self.limits.admit_submission(
+            slug, network=client_network, email=request.email, proof=proof, member=admission
+        )
+        token = self._token(slug, booking_id, request.email)
+        _, token_hash = _parse_token(token)
+        expires_at = now + timedelta(seconds=self.settings.pending_ttl)
+        # "stale": the profile or key changed since this process cached them. Then the
+        # practice is loaded again and the booking checked and sealed again, once.
+        for _attempt in range(2):
+            practice, profile = cached.practice, cached.profile
+            sealed = seal_booking(
+                request.document(
+                    booking_id=booking_id,
+                    practice=slug,
+                    submitted_at=now,
+                    consent_at=now,
+                    language=lang,
+                ),
+                signing_key=self.signing_key,
+                practice_key=practice.public_key,
+            )
+            summary = self.cipher.encrypt_json(
+                _summary(request, practice.name, profile.time_zone, lang),
+                context=summary_context(slug, booking_id),
+            )
+            mail_job = self._mail_job(
+                slug,
+                booking_id,
+                request.email,
+                token,
+                practice=practice,
+                profile=profile,
+                expires_at=expires_at,
+            )
+            try:
+                stored = await self.store.submit(
+                    slug,
+                    booking_id,
+                    sealed=sealed,
+                    summary=summary,
+                    token_hash=token_hash,
+                    mail_job=mail_job,
+                    ttl=self.settings.pending_ttl,
+                    now_ms=int(now.timestamp() * 1000),
+                    slot_id=request.slot.id if request.slot else None,
+                    slot_end_ms=int(request.slot.end.timestamp() * 1000) if request.slot else None,
+                    profile_version=cached.version,
+                    slot_start_ms=(
+                        int(request.slot.start.timestamp() * 1000) if request.slot else None
+                    ),
+                )
+            except SlotTaken:
+                # The patient's own pending request for this slot: send its mail again.
+                resent = await self._resend_held(slug, request, practice, profile, admission)
+                if resent is not None:
+                    return resent
+                await self.limits.refund(
+                    network=client_network, email=request.email, member=admission
+                )
+                self.metrics.bookings.labels(event="slot_conflict").inc()
+                raise
+            if stored == "stored":
+                break
+            cached = await self.practices.reload(slug)
+            try:
+                request = self._validated(data, cached.profile, now, refused)
+            except ValidationFailed:
+                await self.limits.refund(
+                    network=client_network, email=request.email, member=admission
+                )
+                raise
+        else:
+            await self.limits.refund(network=client_network, email=request.email, member=admission)
+            raise ProfileChanging
+        self.metrics.bookings.labels(event="submitted").inc()
+        self._mail_queued(slug)
+        return Submitted(
+            booking_id, expires_at, token, self.resend_token(slug, booking_id, request.email)
+        )
+
+    def _validated(
+        self,
+        data: Mapping[str, object],
+        profile: Profile,
+        now: datetime,
+        refused: Mapping[str, ErrorCode] | None,
+    ) -> BookingRequest:
         try:
-            request = validate_booking(data, profile, now=now)
+            return _validate(data, profile, now=now, refused=refused or {})
         except ValidationFailed:
             self.metrics.bookings.labels(event="rejected").inc()
             raise
-        await self._count_submission(client_network, now)
 
-        booking_id = str(uuid.uuid4())
-        token = tokens.new_confirmation_token(slug)
-        _, token_hash = _parse_token(token)
-        expires_at = now + timedelta(seconds=self.settings.pending_ttl)
-        sealed = seal_booking(
-            request.document(
-                booking_id=booking_id, practice=slug, submitted_at=now, consent_at=now
-            ),
-            signing_key=self.signing_key,
-            practice_key=practice.public_key,
-        )
-        summary = self.cipher.encrypt_json(
-            _summary(request, practice.name, profile.time_zone, lang),
-            context=summary_context(slug, booking_id),
-        )
-        mail_job = self.cipher.encrypt_json(
+    async def _profile(self, practice: Practice) -> Profile:
+        return (await self.practices.at_version(practice.slug, practice.profile_version)).profile
+
+    # Resending the confirmation mail
+
+    def _token(self, slug: str, booking_id: str, email: str) -> str:
+        return f"{slug}.{self.limits.confirmation_secret(slug, booking_id, email)}"
+
+    def _mail_job(
+        self,
+        slug: str,
+        booking_id: str,
+        email: str,
+        token: str,
+        *,
+        practice: Practice,
+        profile: Profile,
+        expires_at: datetime,
+    ) -> bytes:
+        return self.cipher.encrypt_json(
             {
-                "to": request.email,
+                "to": email,
                 "practice_name": practice.name,
-                "link": f"{self.settings.public_url}/c/{token}",
+                # The token, not the link: the worker puts RELAY_PUBLIC_URL in front. Thirty
+                # bytes less per queued job (bench/memory_bench.py).
+                "token": token,
                 "expires_at": utc_iso(expires_at),
                 "time_zone": profile.time_zone,
             },
             context=mail_job_context(slug, booking_id),
         )
+
+    def resend_token(self, slug: str, booking_id: str, email: str) -> str:
+        """What the "sent" page keeps so the patient can have the mail sent again: the
+        booking id and the address encrypted under the data keys. The relay stores
+        nothing for it; only the relay can read it, and it only ever mails that address."""
+        sealed = self.cipher.encrypt(email.encode(), context=_resend_context(slug, booking_id))
+        return f"{booking_id}.{base64.urlsafe_b64encode(sealed).decode()}"
+
+    async def resend(self, slug: str, resend_token: str, *, client_network: str) -> Submitted:
+        """The "send the mail again" button of the sent page. TokenGone when the request
+        is no longer pending (or the token is not the relay's)."""
+        booking_id, _, sealed = resend_token.partition(".")
         try:
-            await self.store.submit(
-                slug,
-                booking_id,
-                sealed=sealed,
-                summary=summary,
-                token_hash=token_hash,
-                mail_job=mail_job,
-                ttl=self.settings.pending_ttl,
-                now_ms=int(now.timestamp() * 1000),
-                slot_id=request.slot.id if request.slot else None,
-                slot_end_ms=int(request.slot.end.timestamp() * 1000) if request.slot else None,
-            )
-        except SlotTaken:
-            self.metrics.bookings.labels(event="slot_conflict").inc()
-            raise
-        self.metrics.bookings.labels(event="submitted").inc()
-        self._mail_queued(slug)
-        return Submitted(booking_id, expires_at, token)
+            email = self.cipher.decrypt(
+                base64.urlsafe_b64decode(sealed.encode("ascii")),
+                context=_resend_context(slug, booking_id),
+            ).decode()
+        except (DecryptionFailed, ValueError):
+            await self.limits.guess_failed("confirm", client_network, str(uuid.uuid4()))
+            raise TokenGone from None
+        practice = await self.store.practice(slug)
+        profile = await self._profile(practice)
+        member = str(uuid.uuid4())
+        await self.limits.admit_resend(email, member)
+        resent = await self._resend(slug, booking_id, email, practice, profile)
+        if resent is None or not resent.resent:
+            # Nothing was mailed: the request is gone, or its mail is still on its way.
+            await self.limits.forget_resend(email, member)
+        if resent is None:
+            raise TokenGone
+        return resent
 
-    async def _profile(self, practice: Practice) -> Profile:
-        # Parsing a profile with thousands of slots costs milliseconds; every submit needs
-        # it, while it changes a few times a day.
-        cached = self._profiles.get(practice.slug)
-        if cached is not None and cached[0] == practice.profile_version:
-            return cached[1]
-        profile = profile_from_json(json.loads(await self.store.profile(practice.slug)))
-        self._profiles[practice.slug] = (practice.profile_version, profile)
-        return profile
+    async def _resend_held(
+        self,
+        slug: str,
+        request: BookingRequest,
+        practice: Practice,
+        profile: Profile,
+        admission: str,
+    ) -> Submitted | None:
+        """The same request again (same address, same slot) while the first is pending:
+        its mail goes out again instead of "slot taken", and the new one is dropped. The
+        holder is the same patient when the token derived from the holder's booking id
+        and this address leads to a pending booking."""
+        if request.slot is None:
+            return None
+        holder = await self.store.slot_holder(slug, request.slot.id)
+        if holder is None:
+            return None
+        resent = await self._resend(slug, holder, request.email, practice, profile)
+        if resent is not None and not resent.resent:
+            # Its mail is still on the way: nothing sent now, so nothing counted.
+            await self.limits.forget_resend(request.email, admission)
+        return resent
 
-    async def _count_submission(self, client_network: str, now: datetime) -> None:
-        # The bucket is a keyed hash of the client's network: Redis never holds an address.
-        bucket = hashlib.sha256(self._bucket_salt + client_network.encode()).hexdigest()
-        hits, retry_after = await self.store.count_hit(
-            bucket[:32], window=self.settings.submit_window, now_s=int(now.timestamp())
+    async def _resend(
+        self, slug: str, booking_id: str, email: str, practice: Practice, profile: Profile
+    ) -> Submitted | None:
+        """Queues the confirmation mail of a pending booking again; None if the booking
+        is not pending (or not this address's). `resent` is False when its first mail
+        was still queued, so none went out now."""
+        token = self._token(slug, booking_id, email)
+        _, token_hash = _parse_token(token)
+        try:
+            found = await self.store.pending(slug, token_hash)
+        except TokenGone:
+            return None
+        if found is None:
+            return None
+        now = self.now()
+        expires_at = now + timedelta(milliseconds=found.expires_in_ms)
+        mail_job = self._mail_job(
+            slug,
+            booking_id,
+            email,
+            token,
+            practice=practice,
+            profile=profile,
+            expires_at=expires_at,
         )
-        if hits > self.settings.submit_limit:
-            raise RateLimited(retry_after)
+        queued = await self.store.resend_mail(
+            slug,
+            booking_id,
+            token_hash=token_hash,
+            mail_job=mail_job,
+            now_ms=int(now.timestamp() * 1000),
+        )
+        if queued < 0:
+            return None
+        if queued:
+            self.metrics.bookings.labels(event="resent").inc()
+            self._mail_queued(slug)
+        resend_token = self.resend_token(slug, booking_id, email)
+        return Submitted(booking_id, expires_at, token, resend_token, resent=bool(queued))
 
     async def pending(self, token: str) -> PendingView | None:
         """The confirmation page's view; None if the booking was confirmed already."""
@@ -216,29 +427,50 @@ class RelayService:
         found = await self.store.pending(slug, token_hash)
         if found is None:
             return None
-        summary = self.cipher.decrypt_json(
-            found.summary, context=summary_context(slug, found.booking_id)
-        )
+        summary = self._open_summary(slug, found.booking_id, found.summary)
         expires_at = self.now() + timedelta(milliseconds=found.expires_in_ms)
-        return PendingView(slug, summary, expires_at)
+        return PendingView(slug, summary, expires_at, found.booking_id)
+
+    def _open_summary(self, slug: str, booking_id: str, sealed: bytes) -> dict[str, object]:
+        """A booking's summary as the pages show it: the patient's address, there only for
+        the mail after confirming (relay/mail_jobs.py), taken out."""
+        summary = self.cipher.decrypt_json(sealed, context=summary_context(slug, booking_id))
+        summary.pop("to", None)
+        return summary
 
     async def confirm(self, token: str) -> Outcome:
+        """Hands the booking to the practice (see confirm_booking); the outcome only."""
+        return (await self.confirm_booking(token)).outcome
+
+    async def confirm_booking(self, token: str) -> Confirmation:
+        """Hands the booking to the practice, writes its cancel record and queues the mail
+        that says so, in one Redis round trip with nothing read before it; returns what
+        the result page shows."""
         slug, token_hash = _parse_token(token)
         now = self.now()
-        outcome, _ = await self.store.confirm(
+        after = self.cancellations.after_confirm(token)
+        confirmed: Confirmed = await self.store.confirm(
             slug,
             token_hash,
             now_ms=int(now.timestamp() * 1000),
             confirmed_at=utc_iso(now),
             inbox_ttl=self.settings.inbox_ttl,
             pending_ttl=self.settings.pending_ttl,
+            after=after,
         )
-        if outcome == "gone":
+        if confirmed.outcome == "gone":
             raise TokenGone
-        if outcome == "confirmed":
-            self.metrics.bookings.labels(event="confirmed").inc()
-            self.wakeups.wake(slug)
-        return outcome
+        if confirmed.outcome != "confirmed" or confirmed.booking_id is None:
+            return Confirmation(confirmed.outcome)
+        self.metrics.bookings.labels(event="confirmed").inc()
+        self.wakeups.wake(slug)
+        if after is not None and after.cancel_link is not None:
+            # The script queued the second mail: sent now, not at the watcher's next look.
+            self._mail_queued(slug)
+        summary = None
+        if confirmed.summary is not None:
+            summary = self._open_summary(slug, confirmed.booking_id, confirmed.summary)
+        return Confirmation("confirmed", confirmed.booking_id, summary)
 
     async def withdraw(self, token: str) -> Outcome:
         slug, token_hash = _parse_token(token)
@@ -266,7 +498,7 @@ class RelayService:
             raise Unauthorized
         return slug
 
-    async def fetch_inbox(self, slug: str, *, wait: float, limit: int) -> list[InboxItem]:
+    async def fetch_inbox(self, slug: str, *, wait: float, limit: int) -> InboxBatch:
         """Long poll: returns as soon as items are visible, or empty after `wait` seconds."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + min(max(wait, 0), MAX_WAIT)
@@ -282,7 +514,7 @@ class RelayService:
                 remaining = deadline - loop.time()
                 if batch.items or remaining <= 0 or self.wakeups.closing:
                     self.metrics.bookings.labels(event="delivered").inc(len(batch.items))
-                    return batch.items
+                    return batch
                 if batch.next_visible_ms is not None:
                     # An unacknowledged item comes back then: answer with it, not later.
                     remaining = min(remaining, max(batch.next_visible_ms - now_ms, 10) / 1000)
@@ -299,11 +531,10 @@ class RelayService:
         self.metrics.bookings.labels(event="acknowledged").inc(acknowledged)
         return acknowledged
 
-    async def put_profile(self, slug: str, data: object) -> Profile:
-        await self.store.practice(slug)
+    async def put_profile(self, slug: str, data: object) -> Published:
         profile = parse_profile(data, now=self.now())
-        await self.store.put_profile(slug, json.dumps(profile_to_json(profile)).encode())
-        return profile
+        version = await self.store.put_profile(slug, orjson.dumps(profile_to_json(profile)))
+        return Published(profile, version)
 
     async def put_key(self, slug: str, public_key: object) -> None:
         if not isinstance(public_key, str):
@@ -312,7 +543,29 @@ class RelayService:
             raw = decode_public_key(public_key)
         except ValueError:
             raise ValidationFailed({"public_key": "invalid"}) from None
-        await self.store.set_practice_field(slug, "public_key", raw)
+        # Moves the practice's version on: no process seals to the old key afterwards.
+        await self.store.set_public_key(slug, raw)
+
+
+def _validate(
+    data: Mapping[str, object],
+    profile: Profile,
+    *,
+    now: datetime,
+    refused: Mapping[str, ErrorCode],
+) -> BookingRequest:
+    """validate_booking, refusing also for `refused`, with every error listed at once."""
+    try:
+        request = validate_booking(data, profile, now=now)
+    except ValidationFailed as failed:
+        raise ValidationFailed({**failed.errors, **refused}) from None
+    if refused:
+        raise ValidationFailed(dict(refused))
+    return request
+
+
+def _resend_context(slug: str, booking_id: str) -> bytes:
+    return f"resend:{slug}:{booking_id}".encode()
 
 
 def _parse_token(token: str) -> tuple[str, str]:
@@ -326,7 +579,13 @@ def _parse_token(token: str) -> tuple[str, str]:
 def _summary(
     request: BookingRequest, practice_name: str, time_zone: str, lang: str
 ) -> dict[str, object]:
-    """What the confirmation page shows: the appointment, not the patient."""
+    """What the confirmation page shows: the appointment, not the patient.
+
+    The practice's address and contact are not copied in: the pages read them from the
+    profile, which keeps each pending booking small. `to`, the patient's address, is here
+    only for the mail after confirming (relay/mail_jobs.py); RelayService takes it out
+    before a page sees the summary.
+    """
     zone = ZoneInfo(time_zone)
     return {
         "practice_name": practice_name,
@@ -336,5 +595,7 @@ def _summary(
         "end": request.end.astimezone(zone).isoformat() if request.end else None,
         "time_zone": time_zone,
         "wish": request.slot is None,
+        "kind": request.kind,
         "lang": lang,
+        "to": request.email,
     }

@@ -33,6 +33,9 @@ from relay.app import create_app
 from relay.appkeys import METRICS, SERVICE, STORE
 from relay.dev import free_port, start_redis_server
 from relay.settings import Settings, SmtpSettings
+from relay.web.server import RelayRunner
+from tests.helpers import READY_SECONDS, wait_until
+from tests.servers import ServerExited, ServerProcess
 
 # The database the tests use; the flush before each test hits exactly this one.
 TEST_DB = 3
@@ -56,15 +59,30 @@ def start_redis(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], i
     """relay dev's redis-server, with every write synced so the files on disk are complete."""
     if shutil.which("redis-server") is None:
         pytest.fail("redis-server is not on PATH: run the README's test command")
-    process, port = start_redis_server(data_dir, "--appendfsync", "always", *extra)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with contextlib.suppress(redis.ConnectionError):
-            if redis.Redis(host="127.0.0.1", port=port).ping():
-                return process, port
-        time.sleep(0.05)
-    process.kill()
-    pytest.fail("redis-server did not start")
+    for attempt in range(1, 4):
+        log_file = data_dir / f"redis-server-{attempt}.log"
+        process, port = start_redis_server(
+            data_dir, "--appendfsync", "always", "--logfile", str(log_file), *extra
+        )
+        watched = ServerProcess(f"redis-server (127.0.0.1:{port})", [], log_file, process=process)
+
+        def ping(port: int = port) -> bool:
+            with contextlib.closing(redis.Redis(port=port, socket_timeout=5)) as client:
+                return bool(client.ping())
+
+        try:
+            wait_until(ping, f"{watched.name} to answer PING", watch=[watched])
+        except ServerExited as exited:
+            # The free port was taken before redis-server bound it: try another one.
+            if "in use" in str(exited) and attempt < 3:
+                continue
+            raise
+        except AssertionError:
+            process.kill()
+            process.wait()
+            raise
+        return process, port
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture(scope="session")
@@ -97,6 +115,8 @@ class SmtpSink:
         self.fail_next = 0
         # Seconds each DATA command takes, to hold a mail "in hand" during a test.
         self.delay = 0.0
+        # DATA commands under way, so a test can wait until a mail is in hand.
+        self.receiving = 0
         self._lock = threading.Lock()
         self.port = free_port()
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
@@ -106,8 +126,12 @@ class SmtpSink:
         return SmtpSettings(host="127.0.0.1", port=self.port)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        self.receiving += 1
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+        finally:
+            self.receiving -= 1
         with self._lock:
             if self.fail_next > 0:
                 self.fail_next -= 1
@@ -125,14 +149,19 @@ class SmtpSink:
             self.fail_next = 0
             self.delay = 0.0
 
-    async def wait_for(self, count: int = 1, seconds: float = 10.0) -> list[EmailMessage]:
+    async def wait_for(self, count: int = 1, seconds: float = READY_SECONDS) -> list[EmailMessage]:
+        """The mails received once there are at least `count` (the mail worker is a
+        background loop: on a loaded machine it may take a while)."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             with self._lock:
                 if len(self.messages) >= count:
                     return list(self.messages)
             await asyncio.sleep(0.02)
-        raise AssertionError(f"expected {count} mails, got {len(self.messages)}")
+        raise AssertionError(
+            f"gave up after {seconds:.0f} s waiting for {count} mails at the SMTP sink "
+            f"(127.0.0.1:{self.port}); got {len(self.messages)}"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -170,6 +199,10 @@ def new_settings(redis_url: str, smtp: SmtpSettings, port: int, **overrides: Any
         host="127.0.0.1",
         port=port,
         mail_poll_interval=0.2,
+        # Many tests submit dozens of bookings within a second, which to the relay is a
+        # flood asking for proofs of work; tests/test_limits.py sets its own thresholds.
+        flood_relay=1_000_000,
+        flood_practice=1_000_000,
     )
     return replace(settings, **overrides)
 
@@ -247,7 +280,7 @@ async def relay_factory(
         url = overrides.pop("redis_url", redis_url)
         settings = new_settings(url, smtp, port, **overrides)
         app = create_app(settings)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
+        runner = RelayRunner(app, access_log=None, shutdown_timeout=1)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", port).start()
         running = RunningRelay(f"http://127.0.0.1:{port}", settings, app, runner, tmp_path)

@@ -7,9 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from relay import contact
 from relay.booking import BookingRequest, form_to_data, validate_booking
 from relay.errors import ValidationFailed
-from relay.fields import FIELD_NAMES
+from relay.fields import FIELD_NAMES, field
 from relay.profile import Profile, parse_profile
 
 # 10:00 in Berlin on Monday, 1 June 2026.
@@ -96,6 +97,15 @@ def valid(data: dict[str, object], profile: Profile = PROFILE) -> BookingRequest
     return validate_booking(data, profile, now=NOW)
 
 
+def code_for(name: str, value: object) -> str | None:
+    """The error code the booking gets for field `name` = `value`, None if it passes."""
+    try:
+        valid(booking(**{name: value}))
+    except ValidationFailed as failure:
+        return failure.errors[name]
+    return None
+
+
 # A valid booking ----------------------------------------------------------------------------
 
 
@@ -165,6 +175,16 @@ def test_valid_email_addresses(email: str) -> None:
     assert valid(booking(email=email)).email == email
 
 
+def test_booking_contact_fields_use_the_one_contact_rule() -> None:
+    """E-mail and phone bounds of the form equal relay/contact.py's, whose rule decides."""
+    assert field("email").max_length == contact.MAX_EMAIL_LENGTH
+    assert field("phone").max_length == contact.MAX_PHONE_LENGTH
+    for email in ("erika@example.de", "erika@example", "x" * 65 + "@example.de"):
+        assert contact.email_problem(email) == code_for("email", email)
+    for phone in ("+49 30 1234567", "12345", "+49 30 12345 ext 7"):
+        assert contact.phone_problem(phone) == code_for("phone", phone)
+
+
 def test_every_choice_is_accepted() -> None:
     """Every gender and insurance value of the SPEC passes."""
     for gender in ("female", "male", "diverse", "unspecified"):
@@ -206,8 +226,8 @@ def test_new_patient_false_is_an_answer() -> None:
         ({"first_name": "x" * 101}, "too_long"),
         ({"first_name": 42}, "not_string"),
         ({"first_name": ["Erika"]}, "not_string"),
-        ({"first_name": "Eri\x00ka"}, "invalid"),
-        ({"last_name": "Muster\nmann"}, "invalid"),
+        ({"first_name": "Eri\x00ka"}, "control_character"),
+        ({"last_name": "Muster\nmann"}, "line_break"),
         ({"last_name": "x" * 101}, "too_long"),
         ({"last_name": ABSENT}, "required"),
         ({"birth_date": ABSENT}, "required"),
@@ -228,8 +248,8 @@ def test_new_patient_false_is_an_answer() -> None:
         ({"insurance": ABSENT}, "required"),
         ({"insurance": "gkv"}, "invalid_choice"),
         ({"note": "x" * 1001}, "too_long"),
-        ({"note": "Bitte\x07klingeln"}, "invalid"),
-        ({"note": "Spalte\tSpalte"}, "invalid"),
+        ({"note": "Bitte\x07klingeln"}, "control_character"),
+        ({"note": "Spalte\tSpalte"}, "control_character"),
         ({"note": 5}, "not_string"),
         ({"new_patient": ABSENT}, "required"),
         ({"new_patient": None}, "required"),
@@ -531,11 +551,18 @@ def test_empty_doctor_and_type_are_fine_where_not_listed() -> None:
 
 
 def test_document_holds_every_field_and_the_envelope() -> None:
-    """The document has every booking field plus id, practice, submitted_at and consent_at."""
+    """The document has every booking field plus id, practice, kind, language and stamps."""
     document = valid(booking()).document(
-        booking_id="b1", practice="praxis-beispiel", submitted_at=NOW, consent_at=NOW
+        booking_id="b1", practice="praxis-beispiel", submitted_at=NOW, consent_at=NOW, language="de"
     )
-    assert set(document) == FIELD_NAMES | {"id", "practice", "submitted_at", "consent_at"}
+    assert set(document) == FIELD_NAMES | {
+        "id",
+        "practice",
+        "kind",
+        "language",
+        "submitted_at",
+        "consent_at",
+    }
 
 
 def test_document_values() -> None:
@@ -546,10 +573,13 @@ def test_document_values() -> None:
         practice="praxis-beispiel",
         submitted_at=submitted,
         consent_at=submitted - timedelta(seconds=1),
+        language="en",
     )
     assert document == {
         "id": "b1",
         "practice": "praxis-beispiel",
+        "kind": "slot",
+        "language": "en",
         "first_name": "Erika",
         "last_name": "Mustermann",
         "birth_date": "1964-08-12",
@@ -570,18 +600,23 @@ def test_document_values() -> None:
 
 
 def test_document_of_a_wish_without_end() -> None:
-    """A wish without known end has end null in the document."""
+    """A wish without known end has end null in the document, and kind "wish"."""
     document = valid(booking(start=WISH_START), PLAIN).document(
-        booking_id="b1", practice="p", submitted_at=NOW, consent_at=NOW
+        booking_id="b1", practice="p", submitted_at=NOW, consent_at=NOW, language="de"
     )
     assert document["end"] is None
+    assert (document["kind"], document["language"]) == ("wish", "de")
 
 
 def test_document_refuses_naive_stamps() -> None:
     """A naive submitted_at is a caller's bug and raises."""
     with pytest.raises(ValueError, match="aware"):
         valid(booking()).document(
-            booking_id="b1", practice="p", submitted_at=NOW.replace(tzinfo=None), consent_at=NOW
+            booking_id="b1",
+            practice="p",
+            submitted_at=NOW.replace(tzinfo=None),
+            consent_at=NOW,
+            language="de",
         )
 
 

@@ -8,14 +8,13 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from tests.conftest import free_port, subprocess_env
-from tests.helpers import wish_booking_json
+from tests.helpers import READY_SECONDS, wait_until_async, wish_booking_json
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +24,13 @@ LINK = re.compile(r"confirmation link: (\S+)")
 async def read_until(stream: asyncio.StreamReader, pattern: re.Pattern[str]) -> re.Match[str]:
     seen = []
     while True:
-        line = (await asyncio.wait_for(stream.readline(), 30)).decode()
+        try:
+            line = (await asyncio.wait_for(stream.readline(), READY_SECONDS)).decode()
+        except TimeoutError:
+            raise AssertionError(
+                f"relay dev printed nothing matching {pattern.pattern!r} for {READY_SECONDS:.0f} s:"
+                "\n" + "".join(seen)
+            ) from None
         if not line:
             raise AssertionError("relay dev ended early:\n" + "".join(seen))
         seen.append(line)
@@ -66,10 +71,11 @@ async def test_relay_dev_books_end_to_end_and_stops_cleanly(tmp_path: Path) -> N
             async with http.post(link, data={"action": "confirm"}) as confirmed:
                 assert confirmed.status == 200
         bookings = tmp_path / "dev" / "bookings"
-        deadline = time.monotonic() + 15
-        while not list(bookings.glob("*.json")) and time.monotonic() < deadline:  # noqa: ASYNC110 - files, no event to wait on
-            await asyncio.sleep(0.1)
-        (written,) = bookings.glob("*.json")
+
+        async def arrived() -> list[Path]:
+            return list(bookings.glob("*.json"))
+
+        (written,) = await wait_until_async(arrived, f"the confirmed booking in {bookings}")
         assert json.loads(written.read_text())["email"] == booking["email"]
     finally:
         process.send_signal(signal.SIGINT)

@@ -207,8 +207,8 @@ def test_clean_text_strips() -> None:
         ("   ", "required"),
         (7, "not_string"),
         ("x" * 11, "too_long"),
-        ("Eri\x00ka", "invalid"),
-        ("Eri\nka", "invalid"),
+        ("Eri\x00ka", "control_character"),
+        ("Eri\nka", "line_break"),
         ("Eri\ud800ka", "invalid"),
     ],
 )
@@ -217,9 +217,14 @@ def test_clean_text_failures(value: object, code: str) -> None:
     assert code_of(clean_text, value, max_length=10, required=True) == code
 
 
-def test_clean_text_length_counts_after_stripping() -> None:
-    """Whitespace around a value does not count towards its bound."""
-    assert clean_text("  " + "x" * 10 + "  ", max_length=10, required=True) == "x" * 10
+def test_clean_text_length_counts_what_was_sent() -> None:
+    """The bound counts the value as sent, as the API's maxLength and a form's maxlength do;
+    the stored value is stripped, and a CR LF in multi-line text counts once."""
+    assert clean_text(" " + "x" * 9, max_length=10, required=True) == "x" * 9
+    with pytest.raises(InvalidValueError):
+        clean_text(" " + "x" * 10, max_length=10, required=True)
+    note = "x\r\n" * 5
+    assert clean_text(note, max_length=10, required=True, multiline=True) == "x\nx\nx\nx\nx"
 
 
 def test_clean_text_optional_absent_is_none() -> None:
@@ -235,7 +240,10 @@ def test_clean_text_multiline_keeps_newlines() -> None:
 
 def test_clean_text_multiline_rejects_other_controls() -> None:
     """Multi-line text still refuses tabs and other control characters."""
-    assert code_of(clean_text, "a\tb", max_length=10, required=True, multiline=True) == "invalid"
+    assert (
+        code_of(clean_text, "a\tb", max_length=10, required=True, multiline=True)
+        == "control_character"
+    )
 
 
 def test_require_bool() -> None:

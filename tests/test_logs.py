@@ -92,7 +92,8 @@ def test_message_arguments_are_formatted_into_the_event() -> None:
 
 
 def test_exception_text_goes_under_exc_and_stays_on_one_line() -> None:
-    """A logged exception's traceback is under `exc`, and the record is still one line."""
+    """A logged exception's traceback is under `exc` without its message (messages can
+    quote request bytes), and the record is still one line."""
     stream = io.StringIO()
     configure_logging("INFO", stream)
 
@@ -103,7 +104,8 @@ def test_exception_text_goes_under_exc_and_stays_on_one_line() -> None:
 
     [line] = lines(stream)
     assert line["level"] == "ERROR"
-    assert "RuntimeError: redis gone" in line["exc"]
+    assert line["exc"].endswith("RuntimeError")
+    assert "redis gone" not in line["exc"]
     assert "Traceback" in line["exc"]
 
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
+import secrets
 import time
+from email.message import EmailMessage
 
 import aiohttp
+import pytest
 
+from relay.mail import ConfirmationMail, subject, templates
 from relay.settings import SmtpSettings
 from tests.conftest import PracticeHandle, RelayFactory, RunningRelay, SmtpSink, free_port, link_in
 from tests.helpers import booking_json, profile_json, put_profile, submit, wish_booking_json
@@ -83,3 +89,66 @@ async def test_mail_given_up_after_max_attempts(
     assert b'terminrelay_mail_total{outcome="failed"} 1.0' in body
     assert b'terminrelay_mail_total{outcome="retried"} 2.0' in body
     assert [key async for key in relay.store.redis.scan_iter("tr:{*}:m:*")] == []
+
+
+def test_mail_with_a_non_ascii_practice_name_parses_back_exactly() -> None:
+    """A long non-ASCII name is folded into RFC 2047 encoded words and decodes back; both
+    bodies equal the templates rendered directly, and the link survives line wrapping."""
+    name = "Zahnarztpraxis Dr. Çelik-Østergård & Partner <Kinder> – Göttingen-Weende Süd"
+    link = "https://termine.example.org/c/praxis-test." + secrets.token_urlsafe(48)
+    composer = ConfirmationMail(
+        mail_from="Terminrelay Prüfstelle <termine@relay.test>", domain="relay.test"
+    )
+
+    raw = composer.build(
+        to="patient@example.org",
+        practice_name=name,
+        link=link,
+        expires_de="Dienstag, 1. Dezember 2026, 09:00",
+        expires_en="Tuesday, 1 December 2026, 09:00",
+    ).message
+
+    raw.decode("ascii")  # 7-bit clean: no server extension needed
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n"))
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    assert message["Subject"] == subject(name)
+    assert message["From"].addresses[0].display_name == "Terminrelay Prüfstelle"
+    assert message["To"] == "patient@example.org"
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert composer.envelope_from == "termine@relay.test"
+    values = {
+        "practice_name": name,
+        "link": link,
+        "expires_de": "Dienstag, 1. Dezember 2026, 09:00",
+        "expires_en": "Tuesday, 1 December 2026, 09:00",
+    }
+    environment = templates()
+    plain = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
+    assert plain is not None
+    assert html is not None
+    # Mail travels with CRLF line ends; the parsed parts keep them.
+    plain_text = plain.get_content().replace("\r\n", "\n")
+    html_text = html.get_content().replace("\r\n", "\n")
+    assert plain_text == environment.get_template("confirm.txt").render(values) + "\n"
+    assert html_text == environment.get_template("confirm.html").render(values) + "\n"
+    assert link_in(message) == link
+    assert f'href="{link}"' in html_text
+    assert "Partner &lt;Kinder&gt;" in html_text
+
+
+def test_a_line_break_never_reaches_a_header() -> None:
+    """A line break in a stored practice name becomes a space; in an address it is refused:
+    neither can add a header."""
+    composer = ConfirmationMail(mail_from="termine@relay.test", domain="relay.test")
+    parts = {"link": "https://x.example/c/a.b", "expires_de": "d", "expires_en": "e"}
+
+    raw = composer.build(
+        to="a@example.org", practice_name="Praxis\r\nBcc: x@evil.test", **parts
+    ).message
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message["Bcc"] is None
+    assert message["Subject"] == subject("Praxis Bcc: x@evil.test")
+    with pytest.raises(ValueError, match="line break"):
+        composer.build(to="a@example.org\nBcc: x@evil.test", practice_name="Praxis", **parts)

@@ -18,6 +18,10 @@ DECLARED_LABELS = {
     "terminrelay_inbox_oldest_item_age_seconds": {"practice"},
     "terminrelay_pending_bookings": {"practice"},
     "terminrelay_inbox_long_polls_open": set(),
+    "terminrelay_mail_queue_oldest_age_seconds": set(),
+    "terminrelay_limit_hits": {"kind"},
+    "terminrelay_pow_challenges": {"event"},
+    "terminrelay_pow_difficulty": set(),
 }
 # Labels Prometheus itself adds to samples: histogram buckets carry `le`.
 SAMPLE_LABELS = {"le"}
@@ -120,6 +124,8 @@ def test_fixed_labels_start_at_zero() -> None:
         "acknowledged",
         "rejected",
         "slot_conflict",
+        "resent",
+        "cancelled",
     }
     assert set(MAIL_OUTCOMES) == {"sent", "failed", "retried"}
 

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from relay import registry
 from relay.store import Store
 from tests.conftest import RelayFactory, SmtpSink, free_port, subprocess_env
-from tests.helpers import submit, wish_booking_json
+from tests.helpers import submit, wait_until_async, wish_booking_json
 
 
 @dataclass
@@ -67,17 +67,18 @@ async def served_relay(redis_url: str, smtp_sink: SmtpSink) -> AsyncIterator[Ser
     )
     url = f"http://127.0.0.1:{port}"
     async with aiohttp.ClientSession() as http:
-        for _ in range(100):
-            try:
-                async with http.get(f"{url}/readyz") as ready:
-                    if ready.status == 200:
-                        break
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-        else:
+
+        async def ready() -> bool:
+            if process.poll() is not None:
+                pytest.fail(f"relay serve exited {process.returncode}: {process.communicate()[1]}")
+            async with http.get(f"{url}/readyz") as answer:
+                return answer.status == 200
+
+        try:
+            await wait_until_async(ready, f"relay serve on {url} to answer /readyz with 200")
+        except AssertionError:
             process.kill()
-            pytest.fail(f"relay serve did not become ready: {process.communicate()[1]}")
+            raise
     yield ServedRelay(
         process, url, f"http://127.0.0.1:{metrics_port}", metrics_token, practice_token
     )
@@ -95,12 +96,20 @@ async def test_sigterm_answers_long_polls_and_exits_promptly(served_relay: Serve
                 headers={"Authorization": f"Bearer {served_relay.practice_token}"},
             )
         )
-        await asyncio.sleep(0.5)
+
+        async def poll_open() -> bool:
+            async with http.get(
+                f"{served_relay.metrics_url}/metrics",
+                headers={"Authorization": f"Bearer {served_relay.metrics_token}"},
+            ) as metrics:
+                return b"terminrelay_inbox_long_polls_open 1.0" in await metrics.read()
+
+        await wait_until_async(poll_open, "the long poll to be held open (its metrics gauge)")
         started = time.monotonic()
         served_relay.process.send_signal(signal.SIGTERM)
         response = await asyncio.wait_for(poll, 5)
         assert response.status == 200
-        assert await response.json() == {"items": []}
+        assert await response.json() == {"items": [], "in_flight": 0}
         response.release()
     stdout, _ = await asyncio.to_thread(served_relay.process.communicate, timeout=10)
     assert served_relay.process.returncode == 0
@@ -162,7 +171,11 @@ async def test_sigterm_finishes_the_mail_in_hand(
     async with aiohttp.ClientSession() as http:
         response = await submit(http, served_relay.url, "praxis-ops", booking)
         assert response.status == 202
-    await asyncio.sleep(0.5)  # the worker has the job in hand, the SMTP server is slow
+
+    async def mail_in_hand() -> bool:  # the SMTP server is slow: it takes 2 s per mail
+        return smtp_sink.receiving > 0
+
+    await wait_until_async(mail_in_hand, "the mail worker to be sending the mail")
     started = time.monotonic()
     served_relay.process.send_signal(signal.SIGTERM)
     await asyncio.to_thread(served_relay.process.communicate, timeout=10)

@@ -89,7 +89,7 @@ async def published(
 async def test_form_renders_every_field_and_the_slots_by_day(
     relay: RunningRelay, practice: PracticeHandle
 ) -> None:
-    """Every FIELDS entry is a control of the form; slots are radios grouped per day."""
+    """Every FIELDS entry is a control of the form; the day's slots are radios."""
     async with aiohttp.ClientSession() as http:
         profile = await published(http, relay, practice)
         async with http.get(f"{relay.url}/p/{practice.slug}") as response:
@@ -122,7 +122,7 @@ async def test_form_renders_every_field_and_the_slots_by_day(
     day = slot_times()[0][0].date()
     day_legend = f'id="day-{day.isoformat()}"'
     assert day_legend in html
-    assert "09:00–09:20" in page.text
+    assert "09:00" in page.text
     assert f"{day.day}. " in page.text  # "Dienstag, 1. Dezember 2026"
     for doctor in DOCTORS:
         assert f'<option value="{doctor}"' in html
@@ -244,8 +244,8 @@ async def test_a_wish_is_read_in_the_practice_time_zone(
         (message,) = await smtp_sink.wait_for(1)
         async with http.get(link_in(message), params={"lang": "en"}) as page:
             text = Page(await page.text()).text
-    assert f"{wished:%A}, {wished.day} {wished:%B %Y}, 09:00" in text
-    assert "(preferred time)" in text
+    assert f"{wished:%A}, {wished.day} {wished:%B %Y}" in text
+    assert "09:00–09:10 (preferred time)" in text
 
 
 async def test_a_taken_slot_answers_409_and_offers_the_others(
@@ -270,10 +270,38 @@ async def test_a_taken_slot_answers_409_and_offers_the_others(
     assert page.by_id("error-summary")["role"] == "alert"
 
 
+async def test_a_kept_form_page_follows_holds_and_republishing(
+    relay: RunningRelay, practice: PracticeHandle, smtp_sink: SmtpSink
+) -> None:
+    """The form page kept between views (relay/web/form_pages.py) never shows a slot held
+    since, nor the calendar from before a new publication."""
+
+    async def offered(http: aiohttp.ClientSession) -> list[str]:
+        async with http.get(f"{relay.url}/p/{practice.slug}") as response:
+            assert response.status == 200
+            return [a["value"] for _, a in Page(await response.text()).named("slot") if a["value"]]
+
+    async with aiohttp.ClientSession() as http:
+        profile = await published(http, relay, practice)
+        first = f"{profile['slots'][0]['start']}|{profile['slots'][0]['doctor']}"
+        before = await offered(http)
+        assert first in before
+        assert await offered(http) == before
+        taken = await submit(http, relay.url, practice.slug, booking_json())
+        assert taken.status == 202
+        after = await offered(http)
+        assert first not in after
+        assert len(after) == len(before) - 1
+        await published(http, relay, practice, slots=profile["slots"][-1:])
+        last = f"{profile['slots'][-1]['start']}|{profile['slots'][-1]['doctor']}"
+        assert await offered(http) == [last]
+
+
 async def test_rate_limit_answers_429_page_with_retry_after(
     relay_factory: Any, smtp_sink: SmtpSink
 ) -> None:
-    """Past the submit limit the form answers 429 with Retry-After and a page."""
+    """Past the submit limit (no proof of work sent) the form answers 429 with
+    Retry-After: the form again, filled in, with the reason on top."""
     relay = await relay_factory(submit_limit=1)
     practice = await relay.add_practice()
     async with aiohttp.ClientSession() as http:
@@ -286,7 +314,8 @@ async def test_rate_limit_answers_429_page_with_retry_after(
                 assert response.status == expected
                 html = await response.text()
     assert int(response.headers["Retry-After"]) > 0
-    assert "Zu viele Anfragen" in html
+    assert "Bitte noch einen Moment" in html
+    assert booking["first_name"] in html
 
 
 async def test_unknown_practice_is_a_404_page(relay: RunningRelay) -> None:

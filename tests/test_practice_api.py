@@ -11,7 +11,7 @@ import pytest
 from nacl.public import PrivateKey, SealedBox
 from nacl.signing import SigningKey
 
-from relay.sealing import PAD_CLASSES
+from relay.sealing import PAD_FLOOR
 from tests.conftest import PracticeHandle, RelayFactory, RunningRelay, SmtpSink, link_in
 from tests.helpers import booking_json, profile_json, put_profile, submit, wish_booking_json
 
@@ -131,14 +131,16 @@ async def test_unacknowledged_items_are_delivered_again(
 async def test_sealed_items_open_only_with_the_practice_key_and_have_a_fixed_size(
     relay: RunningRelay, practice: PracticeHandle, smtp_sink: SmtpSink
 ) -> None:
-    """The inbox item is a sealed box of a pad class that the practice's key opens."""
+    """The inbox item is a sealed box of the floor size that the practice's key opens."""
     async with aiohttp.ClientSession() as http:
         await confirmed_booking(http, relay, practice, smtp_sink)
         (item,) = await fetch(http, relay, practice)
     sealed = base64.b64decode(item["sealed"])
-    assert len(sealed) - 48 in PAD_CLASSES  # 32-byte ephemeral key and 16-byte MAC
+    # A booking without a long note fills the floor size, plus a 32-byte ephemeral key and
+    # a 16-byte MAC
+    assert len(sealed) == PAD_FLOOR + 48
     padded = SealedBox(practice.private_key).decrypt(sealed)
-    assert len(padded) in PAD_CLASSES
+    assert len(padded) == PAD_FLOOR
     with pytest.raises(Exception, match="ecrypt"):
         SealedBox(PrivateKey.generate()).decrypt(sealed)
 
@@ -218,3 +220,27 @@ async def test_relay_publishes_its_signing_key(relay: RunningRelay) -> None:
         body = await r.json()
     expected = bytes(SigningKey(relay.settings.signing_key).verify_key)
     assert body == {"public_key": base64.b64encode(expected).decode(), "algorithm": "ed25519"}
+
+
+async def test_an_empty_answer_counts_the_items_another_client_holds(
+    relay: RunningRelay, practice: PracticeHandle, smtp_sink: SmtpSink
+) -> None:
+    """Given an item fetched and not yet acknowledged, a second fetch gets no items but
+    `in_flight` 1; after the acknowledgement, 0."""
+    async with aiohttp.ClientSession() as http:
+        await confirmed_booking(http, relay, practice, smtp_sink)
+        url = f"{relay.url}/api/v1/inbox?wait=0"
+        async with http.get(url, headers=practice.auth) as first:
+            body = await first.json()
+        assert len(body["items"]) == 1
+        assert body["in_flight"] == 0
+        async with http.get(url, headers=practice.auth) as second:
+            assert await second.json() == {"items": [], "in_flight": 1}
+        async with http.post(
+            f"{relay.url}/api/v1/inbox/ack",
+            json={"ids": [body["items"][0]["id"]]},
+            headers=practice.auth,
+        ) as ack:
+            assert ack.status == 200
+        async with http.get(url, headers=practice.auth) as third:
+            assert await third.json() == {"items": [], "in_flight": 0}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import uuid
 from datetime import UTC, datetime
@@ -12,6 +13,9 @@ from typing import Any
 import pytest
 from icalendar import Calendar
 
+from practice_client.__main__ import main
+from practice_client.files import FileAccess, parse_file_mode, resolve_group
+from practice_client.keys import KeyPair, create_key_file
 from practice_client.sink import BookingSink
 
 NOW = datetime(2026, 11, 22, 9, 15, tzinfo=UTC)
@@ -166,3 +170,65 @@ def test_ids_unfit_for_file_names_are_refused(sink: BookingSink, bad_id: str) ->
         sink.write(booking(id=bad_id))
 
     assert list(sink.out_dir.iterdir()) == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes and groups are POSIX")
+def test_file_mode_and_group_open_bookings_to_the_practice_software(tmp_path: Path) -> None:
+    """--file-mode 0640 --group G: files 0640 in G, a new folder 0750 in G, whatever the umask."""
+    group = os.getegid()
+    access = FileAccess(parse_file_mode("0640"), resolve_group(str(group)))
+    sink = BookingSink(tmp_path / "new" / "out", access=access, clock=lambda: NOW)
+    previous = os.umask(0o077)
+    try:
+        sink.prepare()
+        document = booking()
+        sink.write(document)
+    finally:
+        os.umask(previous)
+
+    for path in (sink.out_dir / f"{document['id']}.json", sink.out_dir / f"{document['id']}.ics"):
+        assert path.stat().st_mode & 0o777 == 0o640, path.name
+        assert path.stat().st_gid == group
+    assert sink.out_dir.stat().st_mode & 0o777 == 0o750
+    assert sink.out_dir.stat().st_gid == group
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("0400", "read and write"),
+        ("0755", "executable"),
+        ("0666", "every local user"),
+        ("rw-r", "octal"),
+        ("01640", "between"),
+    ],
+)
+def test_unsafe_or_malformed_file_modes_are_refused(text: str, message: str) -> None:
+    """Only modes that keep bookings out of strangers' hands and unexecutable."""
+    with pytest.raises(ValueError, match=message):
+        parse_file_mode(text)
+
+
+def test_an_output_path_that_is_a_file_ends_run_with_a_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No `[Errno 17] File exists`: the message names the path and what to do; exit 1."""
+    client_logger = logging.getLogger("practice_client")  # main() sets its handler: undone
+    monkeypatch.setattr(client_logger, "handlers", [])
+    monkeypatch.setattr(client_logger, "level", client_logger.level)
+    key_file = tmp_path / "practice.key"
+    create_key_file(key_file, KeyPair.generate())
+    blocker = tmp_path / "termine"
+    blocker.write_text("a file where the folder should be")
+
+    code = main(
+        [
+            *("run", "--once", "--relay", "http://127.0.0.1:9", "--token", "praxis.secret"),
+            *("--key-file", str(key_file), "--out", str(blocker)),
+        ]
+    )
+
+    error = capsys.readouterr().err
+    assert code == 1
+    assert f"cannot use {blocker}: it (or a folder on its path) is a file, not a folder" in error
+    assert "Errno" not in error

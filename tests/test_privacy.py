@@ -1,16 +1,34 @@
-"""GET /privacy: generated from the field list the validator uses, with the real TTL."""
+"""The privacy notices: /privacy and /p/{practice}/privacy, generated from the field list
+the validator uses, the settings the relay runs with and the practice's profile."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import dataclasses
 import html as html_module
+import json
 import re
+import subprocess
+import sys
 from typing import Any
 
 import aiohttp
 import pytest
 
+from relay.errors import SettingsError
 from relay.fields import FIELD_NAMES, FIELDS
-from tests.conftest import RunningRelay
+from relay.settings import OperatorSettings, Settings
+from relay.web.i18n import page_texts
+from tests.conftest import (
+    PracticeHandle,
+    RelayFactory,
+    RunningRelay,
+    free_port,
+    subprocess_env,
+)
+from tests.helpers import profile_json, put_profile, wait_until_async
+from tests.test_practice_details import DETAILS
 
 
 async def privacy_html(relay: RunningRelay, lang: str) -> str:
@@ -83,3 +101,347 @@ async def test_privacy_page_uses_the_configured_ttl(relay_factory: Any) -> None:
     html = await privacy_html(relay, "en")
     assert "at most 15 minutes" in html
     assert "60 minutes" not in html
+
+
+# The per-practice notice: every item of Art. 13 GDPR --------------------------------------
+
+OPERATOR = OperatorSettings(
+    name="Relaybetrieb Muster GmbH",
+    address="Betreiberweg 7, 20095 Hamburg",
+    email="datenschutz@relay-betrieb.example",
+    phone="+49 40 7654321",
+    data_protection_officer="Dr. Ole Wächter, dsb@relay-betrieb.example",
+    imprint_url="https://relay-betrieb.example/impressum",
+    log_retention_days=30,
+    mail_provider="Postbote Mail AG, Köln",
+    third_country_transfer=None,
+    supervisory_authority_name="Hamburgische Beauftragte für Datenschutz",
+    supervisory_authority_url="https://datenschutz-hamburg.example/",
+)
+# Each Art. 13 item as the notice words it, per language: the legal bases (13(1)(c)),
+# the rights (13(2)(b)-(d)), the obligation to provide and automated decisions (13(2)(e)-(f)).
+LEGAL_TEXT = {
+    "de": {
+        "consent": ["Art. 6 Abs. 1 lit. a", "Art. 9 Abs. 2 lit. a"],
+        "legitimate": ["Art. 6 Abs. 1 lit. f", "berechtigte Interesse"],
+        "rights": [
+            "Art. 15 DSGVO",
+            "Art. 16 DSGVO",
+            "Art. 17 DSGVO",
+            "Art. 18 DSGVO",
+            "Art. 20 DSGVO",
+            "Art. 21 DSGVO",
+            "Art. 7 Abs. 3 DSGVO",
+            "Art. 77 DSGVO",
+        ],
+        "obligation": ["weder gesetzlich noch vertraglich verpflichtet", "Art. 22 DSGVO"],
+        "processor": "Auftragsverarbeiter (Art. 28 DSGVO)",
+        "no_transfer": "nicht in Länder außerhalb der Europäischen Union",
+        "pending": "höchstens 15 Minuten",
+        "inbox": "höchstens 7 Tage",
+        "cancel": "bis der Termin beginnt",
+        "logs": "30 Tage",
+        "rate": "10 Minuten",
+    },
+    "en": {
+        "consent": ["Art. 6(1)(a)", "Art. 9(2)(a)"],
+        "legitimate": ["Art. 6(1)(f)", "legitimate interest"],
+        "rights": [
+            "Art. 15 GDPR",
+            "Art. 16 GDPR",
+            "Art. 17 GDPR",
+            "Art. 18 GDPR",
+            "Art. 20 GDPR",
+            "Art. 21 GDPR",
+            "Art. 7(3) GDPR",
+            "Art. 77 GDPR",
+        ],
+        "obligation": ["no legal or contractual obligation", "Art. 22 GDPR"],
+        "processor": "processor (Art. 28 GDPR)",
+        "no_transfer": "not transferred to countries outside the European Union",
+        "pending": "at most 15 minutes",
+        "inbox": "at most 7 days",
+        "cancel": "until the appointment starts",
+        "logs": "30 days",
+        "rate": "10 minutes",
+    },
+}
+
+
+def text_of(fragment: str) -> str:
+    """Visible text of an HTML fragment, tags dropped and white space collapsed."""
+    return " ".join(html_module.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+
+
+def element(html: str, pattern: str) -> str:
+    """The first element opened by `pattern` (a regex for its start tag) up to its end tag."""
+    found = re.search(pattern + r"(.*?)</(address|div|li|p)>", html, re.S)
+    assert found, f"no element matching {pattern}"
+    return found.group(1)
+
+
+async def notice_html(relay: RunningRelay, slug: str, lang: str) -> str:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{relay.url}/p/{slug}/privacy", params={"lang": lang}) as response,
+    ):
+        assert response.status == 200, await response.text()
+        assert response.headers["Cache-Control"] == "no-store"
+        return await response.text()
+
+
+async def publish_details(relay: RunningRelay, practice: PracticeHandle) -> None:
+    async with aiohttp.ClientSession() as http:
+        await put_profile(http, relay.url, practice.token, {**profile_json(), "details": DETAILS})
+
+
+@pytest.mark.parametrize("lang", ["de", "en"])
+async def test_practice_notice_states_every_art13_item(
+    relay_factory: RelayFactory, lang: str
+) -> None:
+    """Given operator settings, TTLs and a profile with details, the notice names the
+    controller, its officer, the operator as processor, purposes and legal bases, each
+    retention figure, the recipients, no third-country transfer, every right with whom to
+    contact, the supervisory authorities and the imprint: all values from those sources."""
+    relay = await relay_factory(operator=OPERATOR, pending_ttl=900, inbox_ttl=7 * 86400)
+    practice = await relay.add_practice()
+    await publish_details(relay, practice)
+    html = await notice_html(relay, practice.slug, lang)
+    expected = LEGAL_TEXT[lang]
+    page = text_of(html)
+
+    # Art. 13(1)(a): the controller, from the profile.
+    controller = text_of(element(html, r'<address class="contact-card" id="controller-contact">'))
+    for value in [practice.name, DETAILS["controller"], *DETAILS["address"]]:
+        assert value in controller
+    for value in [DETAILS["phone"], DETAILS["email"], DETAILS["website"]]:
+        assert value in controller
+    assert f'href="mailto:{DETAILS["email"]}"' in html
+    assert 'href="tel:+49301234567"' in html
+    # Art. 13(1)(b): the data protection officer.
+    officer = text_of(element(html, r'<address class="contact-card" id="officer-contact">'))
+    assert DETAILS["data_protection_officer"]["name"] in officer
+    assert DETAILS["data_protection_officer"]["email"] in officer
+    # The operator as processor, from RELAY_OPERATOR_*, with its own officer.
+    operator = text_of(element(html, r'<address class="contact-card" id="operator-contact">'))
+    for value in [OPERATOR.name, OPERATOR.address, OPERATOR.email, OPERATOR.phone]:
+        assert value is not None
+        assert value in operator
+    assert expected["processor"] in page
+    assert OPERATOR.data_protection_officer in text_of(
+        element(html, r'<span id="operator-officer">')
+    )
+    # Art. 13(1)(c): purposes and legal bases.
+    booking_purpose = text_of(element(html, r'<div data-purpose="booking">'))
+    assert all(basis in booking_purpose for basis in expected["consent"])
+    for purpose in ("logs", "rate"):
+        text = text_of(element(html, rf'<div data-purpose="{purpose}">'))
+        assert all(basis in text for basis in expected["legitimate"]), purpose
+    # Art. 13(2)(a): each data class with its period, from the settings.
+    rows = re.findall(r'data-retention="([^"]+)"', html)
+    assert rows == ["pending", "inbox", "cancel", "logs", "rate", "practice"]
+    for name in ("pending", "inbox", "cancel", "logs", "rate"):
+        assert expected[name] in text_of(element(html, rf'<div data-retention="{name}">')), name
+    # Art. 13(1)(e) recipients, 13(1)(f) no transfer outside the EU/EEA.
+    assert OPERATOR.mail_provider in text_of(element(html, r'<li id="recipient-mail">'))
+    assert expected["no_transfer"] in text_of(element(html, r'<p id="transfer">'))
+    # Art. 13(2)(b)-(f): every right, the obligation, no automated decisions.
+    for phrase in expected["rights"] + expected["obligation"]:
+        assert phrase in page, phrase
+    # Whom to contact: the practice for the booking, the operator for the logs.
+    assert DETAILS["email"] in text_of(
+        element(html, r'<address class="contact-card" id="booking-contact">')
+    )
+    assert OPERATOR.email in text_of(
+        element(html, r'<address class="contact-card" id="logs-contact">')
+    )
+    # Art. 13(2)(d): the supervisory authorities, the practice's and the operator's.
+    authority = DETAILS["supervisory_authority"]
+    assert f'<a href="{authority["url"]}" rel="noopener noreferrer">{authority["name"]}</a>' in html
+    assert f'href="{OPERATOR.supervisory_authority_url}"' in html
+    assert OPERATOR.supervisory_authority_name in page
+    # The imprint, on the notice and in the footer.
+    assert html.count(f'href="{OPERATOR.imprint_url}"') == 2
+    # What is collected: the one field list, as on /privacy.
+    assert sorted(re.findall(r'data-field="([^"]+)"', html)) == sorted(FIELD_NAMES)
+
+
+@pytest.mark.parametrize("lang", ["de", "en"])
+async def test_practice_notice_without_details_or_operator_settings_says_so(
+    relay: RunningRelay, practice: PracticeHandle, lang: str
+) -> None:
+    """With nothing configured the notice still names the practice, and says plainly what
+    is not stated instead of leaving gaps or inventing values."""
+    html = await notice_html(relay, practice.slug, lang)
+    texts = page_texts(lang)
+    page = text_of(html)
+    assert practice.name in text_of(
+        element(html, r'<address class="contact-card" id="controller-contact">')
+    )
+    for key in (
+        "privacy_controller_no_contact",
+        "privacy_officer_none",
+        "privacy_operator_unnamed",
+        "retention_logs_unknown",
+        "recipient_mail_unnamed",
+        "privacy_transfer_none",
+    ):
+        assert texts[key] in page, key
+    assert 'id="imprint"' not in html
+    assert 'id="operator-contact"' not in html
+
+
+async def test_configured_third_country_transfer_is_stated(relay_factory: RelayFactory) -> None:
+    """RELAY_THIRD_COUNTRY_TRANSFER replaces "no transfer" with the operator's statement."""
+    transfer = "Postbote Mail Inc., USA, EU-US Data Privacy Framework"
+    relay = await relay_factory(
+        operator=dataclasses.replace(OPERATOR, third_country_transfer=transfer)
+    )
+    practice = await relay.add_practice()
+    html = await notice_html(relay, practice.slug, "en")
+    stated = text_of(element(html, r'<p id="transfer">'))
+    assert transfer in stated
+    assert "not transferred" not in stated
+
+
+async def test_practice_notice_of_an_unknown_practice_is_404(relay: RunningRelay) -> None:
+    """/p/{unknown}/privacy answers 404 with the error page, not a notice."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{relay.url}/p/no-such-practice/privacy", params={"lang": "en"}) as response,
+    ):
+        assert response.status == 404
+        html = await response.text()
+    assert page_texts("en")["error_404_title"] in html
+    assert "data-retention" not in html
+
+
+async def test_booking_form_links_the_practice_notice(
+    relay: RunningRelay, practice: PracticeHandle
+) -> None:
+    """The consent and the footer of the booking form link /p/{practice}/privacy in the
+    form's language, not the general /privacy."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{relay.url}/p/{practice.slug}", params={"lang": "en"}) as response,
+    ):
+        assert response.status == 200
+        html = await response.text()
+    notice = f"/p/{practice.slug}/privacy?lang=en"
+    consent = element(html, r'<label for="field-consent">')
+    assert f'href="{notice}"' in consent
+    assert html.count(f'href="{notice}"') == 2
+    assert 'href="/privacy' not in html
+
+
+async def test_general_notice_names_the_operator_and_points_to_practice_notices(
+    relay_factory: RelayFactory,
+) -> None:
+    """/privacy names the operator and its imprint, and sends patients to the practice's
+    own notice for the controller."""
+    relay = await relay_factory(operator=OPERATOR)
+    html = await privacy_html(relay, "de")
+    operator = text_of(element(html, r'<address class="contact-card" id="operator-contact">'))
+    assert OPERATOR.name is not None
+    assert OPERATOR.name in operator
+    assert page_texts("de")["privacy_controller_general"] in text_of(html)
+    assert f'id="imprint" href="{OPERATOR.imprint_url}"' in html
+    assert 'id="controller-contact"' not in html
+
+
+# Operator settings and the start-up warning -----------------------------------------------
+
+SERVE_ENV = {
+    "RELAY_SMTP_URL": "smtp://127.0.0.1:1",
+    "RELAY_MAIL_FROM": "termine@relay.test",
+    "RELAY_SIGNING_KEY": base64.b64encode(bytes(32)).decode(),
+    "RELAY_DATA_KEYS": base64.b64encode(bytes(32)).decode(),
+}
+
+
+def test_operator_settings_are_read_from_the_environment() -> None:
+    """Every RELAY_OPERATOR_* variable lands in Settings.operator; none is missing then."""
+    env = {
+        **SERVE_ENV,
+        "RELAY_REDIS_URL": "redis://127.0.0.1:1/0",
+        "RELAY_OPERATOR_NAME": OPERATOR.name or "",
+        "RELAY_OPERATOR_ADDRESS": OPERATOR.address or "",
+        "RELAY_OPERATOR_EMAIL": OPERATOR.email or "",
+        "RELAY_OPERATOR_PHONE": OPERATOR.phone or "",
+        "RELAY_OPERATOR_DPO": OPERATOR.data_protection_officer or "",
+        "RELAY_IMPRINT_URL": OPERATOR.imprint_url or "",
+        "RELAY_LOG_RETENTION_DAYS": "30",
+        "RELAY_OPERATOR_MAIL_PROVIDER": OPERATOR.mail_provider or "",
+        "RELAY_SUPERVISORY_AUTHORITY_NAME": OPERATOR.supervisory_authority_name or "",
+        "RELAY_SUPERVISORY_AUTHORITY_URL": OPERATOR.supervisory_authority_url or "",
+    }
+    operator = Settings.from_env(env).operator
+    assert operator == OPERATOR
+    assert operator.missing_variables() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("RELAY_IMPRINT_URL", "javascript:alert(1)", "is not an http(s) URL"),
+        ("RELAY_SUPERVISORY_AUTHORITY_URL", "ftp://lfd.example", "is not an http(s) URL"),
+        ("RELAY_OPERATOR_EMAIL", "datenschutz at example", "is not an e-mail address"),
+        ("RELAY_OPERATOR_PHONE", "ring ring", "is not a phone number"),
+        ("RELAY_OPERATOR_NAME", "Muster\u202eGmbH", "bidirectional control"),
+        ("RELAY_LOG_RETENTION_DAYS", "0", "outside 1..3650"),
+        ("RELAY_LOG_RETENTION_DAYS", "a week", "not a whole number"),
+    ],
+)
+def test_bad_operator_settings_stop_startup_naming_the_variable(
+    name: str, value: str, message: str
+) -> None:
+    """A malformed operator setting is a SettingsError that names the variable."""
+    env = {**SERVE_ENV, "RELAY_REDIS_URL": "redis://127.0.0.1:1/0", name: value}
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env(env)
+    assert str(error.value).startswith(f"{name}: ")
+    assert message in str(error.value)
+
+
+async def test_serve_warns_in_one_line_which_notice_settings_are_missing(
+    redis_url: str,
+) -> None:
+    """Given `relay serve` with some operator settings, one WARNING line at start-up names
+    exactly the missing ones, and the relay runs."""
+    port = free_port()
+    env = subprocess_env(
+        **SERVE_ENV,
+        RELAY_REDIS_URL=redis_url,
+        RELAY_PORT=str(port),
+        RELAY_OPERATOR_NAME="Relaybetrieb Muster GmbH",
+        RELAY_OPERATOR_EMAIL="datenschutz@relay-betrieb.example",
+        RELAY_LOG_RETENTION_DAYS="14",
+    )
+    process = await asyncio.to_thread(
+        subprocess.Popen,
+        [sys.executable, "-m", "relay", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def ready() -> bool:
+                if process.poll() is not None:
+                    pytest.fail(f"relay serve exited {process.returncode}")
+                async with http.get(f"http://127.0.0.1:{port}/readyz") as answer:
+                    return answer.status == 200
+
+            await wait_until_async(ready, f"relay serve on port {port} to answer /readyz")
+    finally:
+        process.terminate()
+        stdout, _ = await asyncio.to_thread(process.communicate, timeout=10)
+    lines = [json.loads(line) for line in stdout.splitlines() if line.strip()]
+    warnings = [line for line in lines if "privacy notice" in line["event"]]
+    assert len(warnings) == 1, lines
+    assert warnings[0]["level"] == "WARNING"
+    assert warnings[0]["event"] == (
+        "privacy notice incomplete: RELAY_OPERATOR_ADDRESS, RELAY_IMPRINT_URL not set"
+    )

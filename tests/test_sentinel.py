@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
-import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,8 +12,10 @@ import aiohttp
 import pytest
 import redis
 
-from tests.conftest import RelayFactory, SmtpSink, free_port, link_in
-from tests.helpers import submit, wish_booking_json
+from relay.dev import redis_executable
+from tests.conftest import RelayFactory, SmtpSink, link_in
+from tests.helpers import NotReady, submit, wait_until, wish_booking_json
+from tests.servers import ServerProcess, launch_redis, server_port
 
 pytestmark = pytest.mark.slow
 
@@ -23,52 +24,39 @@ pytestmark = pytest.mark.slow
 def sentinel_port() -> Iterator[int]:
     """A redis-server master and one redis-server in sentinel mode watching it."""
     data_dir = Path(tempfile.mkdtemp(prefix="terminrelay-sentinel-"))
-    master, sentinel = free_port(), free_port()
-    config = data_dir / "sentinel.conf"
-    config.write_text(
-        f"port {sentinel}\nbind 127.0.0.1\ndir {data_dir}\n"
-        f"sentinel monitor terminrelay 127.0.0.1 {master} 1\n"
-        "sentinel down-after-milliseconds terminrelay 5000\n"
-    )
-    processes = [
-        subprocess.Popen(
-            [
-                "redis-server",
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(master),
-                "--save",
-                "",
-                "--dir",
-                str(data_dir),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        ),
-        subprocess.Popen(
-            ["redis-server", str(config), "--sentinel"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        ),
-    ]
+    servers: list[ServerProcess] = []
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                found = redis.Redis(port=sentinel).sentinel_get_master_addr_by_name("terminrelay")
-                if found and int(found[1]) == master:
-                    break
-            except redis.RedisError:
-                pass
-            time.sleep(0.1)
-        else:
-            pytest.fail("sentinel did not come up")
-        yield sentinel
+        master = launch_redis("sentinel's master", data_dir)
+        servers.append(master)
+        port = server_port()
+        config = data_dir / "sentinel.conf"
+        config.write_text(
+            f"port {port}\nbind 127.0.0.1\ndir {data_dir}\n"
+            f"sentinel monitor terminrelay 127.0.0.1 {master.port} 1\n"
+            "sentinel down-after-milliseconds terminrelay 5000\n"
+        )
+        sentinel = ServerProcess(
+            f"redis sentinel (127.0.0.1:{port})",
+            [redis_executable(), str(config), "--sentinel"],
+            data_dir / "sentinel.log",
+        )
+        sentinel.start()
+        servers.append(sentinel)
+
+        def watches_master() -> bool:
+            with contextlib.closing(redis.Redis(port=port, socket_timeout=5)) as client:
+                found = client.sentinel_get_master_addr_by_name("terminrelay")
+            if not isinstance(found, tuple) or int(found[1]) != master.port:
+                raise NotReady(f"master of 'terminrelay' is {found}")
+            return True
+
+        wait_until(
+            watches_master, f"{sentinel.name} to name {master.name} as master", watch=servers
+        )
+        yield port
     finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=10)
+        for server in servers:
+            server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

@@ -50,6 +50,15 @@ def test_valid_environment_gives_settings_with_defaults() -> None:
     assert settings.data_keys[0] not in repr(settings).encode()
 
 
+def test_redis_pool_settings_default_and_parse() -> None:
+    """The Redis pool size and queue timeout have deliberate defaults and can be set."""
+    defaults = Settings.from_env(valid_env())
+    assert (defaults.redis_max_connections, defaults.redis_pool_timeout) == (50, 10)
+    env = valid_env() | {"RELAY_REDIS_MAX_CONNECTIONS": "200", "RELAY_REDIS_POOL_TIMEOUT": "30"}
+    chosen = Settings.from_env(env)
+    assert (chosen.redis_max_connections, chosen.redis_pool_timeout) == (200, 30)
+
+
 @pytest.mark.parametrize(
     ("name", "value", "fragment"),
     [
@@ -68,6 +77,10 @@ def test_valid_environment_gives_settings_with_defaults() -> None:
         ("RELAY_PUBLIC_URL", "ftp://x", "RELAY_PUBLIC_URL"),
         ("RELAY_TRUSTED_PROXIES", "10.0.0.0/8,nonsense", "RELAY_TRUSTED_PROXIES"),
         ("RELAY_LOG_LEVEL", "LOUD", "RELAY_LOG_LEVEL"),
+        ("RELAY_REDIS_MAX_CONNECTIONS", "1", "RELAY_REDIS_MAX_CONNECTIONS: 1 is outside"),
+        ("RELAY_REDIS_MAX_CONNECTIONS", "many", "RELAY_REDIS_MAX_CONNECTIONS: 'many' is not"),
+        ("RELAY_REDIS_POOL_TIMEOUT", "0", "RELAY_REDIS_POOL_TIMEOUT: 0 is outside 1..60"),
+        ("RELAY_REDIS_POOL_TIMEOUT", "2.5", "RELAY_REDIS_POOL_TIMEOUT: '2.5' is not"),
     ],
 )
 def test_each_bad_setting_is_named(name: str, value: str, fragment: str) -> None:

@@ -6,16 +6,16 @@ A field added to FIELDS shows up in the form (section "other") without touching 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from dataclasses import field as member
 from datetime import datetime
-from itertools import groupby
-from zoneinfo import ZoneInfo
 
-from relay.fields import FIELDS, Field
-from relay.localtime import format_clock, format_day
+from relay.fields import FIELD_NAMES, FIELDS, Field, field
 from relay.profile import Profile, Slot
 from relay.web.i18n import error_message, page_text
+from relay.web.picker import PickerState, PickerView, find_slot
+from relay.web.picker import build as build_picker
 
 # Where each field appears, in reading order: the appointment first (what the patient
 # came for), then who they are, how to reach them, the note, and consent last.
@@ -45,16 +45,6 @@ class Option:
     label: str
     id: str
     checked: bool = False
-    # Used by static/form.js to offer only the slots of the chosen doctor and type.
-    doctor: str = ""
-    appointment_type: str = ""
-
-
-@dataclass(frozen=True)
-class SlotDay:
-    label: str
-    id: str
-    slots: list[Option]
 
 
 @dataclass(frozen=True)
@@ -71,7 +61,11 @@ class Control:
     autocomplete: str | None = None
     max_length: int | None = None
     input_type: str = "text"
-    options: list[Option] = field(default_factory=list)
+    options: list[Option] = member(default_factory=list)
+    # The required mark when it is not the plain "required" ("required for a wish").
+    marker: str | None = None
+    # A list's empty first option ("Please choose", "Any doctor").
+    empty: str = ""
 
     @property
     def id(self) -> str:
@@ -116,9 +110,12 @@ class SummaryEntry:
 class FormView:
     sections: list[Section]
     summary: list[SummaryEntry]
-    slot_days: list[SlotDay]
+    # None when the practice publishes no slots: then only a wish names the time.
+    picker: PickerView | None
     slot_error: str | None
     wish_checked: bool
+    # Whether the wish box (a <details>) is open: chosen, typed in, or with an error.
+    wish_open: bool
     accept_wishes: bool
     time_zone: str
     wish_min: str
@@ -126,36 +123,59 @@ class FormView:
     @property
     def start_error_at_slots(self) -> bool:
         """Whether a start error belongs beside the slot picker rather than the wish field."""
-        return not self.accept_wishes or (bool(self.slot_days) and not self.wish_checked)
+        return self.picker is not None and (not self.accept_wishes or not self.wish_checked)
 
     @property
     def slots_target(self) -> str:
-        if self.slot_days:
-            return self.slot_days[0].slots[0].id
-        return "field-start"
-
-
-def slot_value(slot: Slot) -> str:
-    """What a slot radio posts: "{start ISO}|{doctor}" (form_to_data reads it back)."""
-    return f"{slot.start.isoformat()}|{slot.doctor or ''}"
+        """Where "choose a time" takes the focus: the first time, else the picker itself."""
+        if self.picker is None:
+            return "field-start"
+        return self.picker.first_target or ("next-free" if self.picker.next_free_url else "slots")
 
 
 def build(
     profile: Profile,
-    free_slots: list[Slot],
+    free_slots: Sequence[Slot],
     lang: str,
     *,
     values: Mapping[str, str] | None = None,
     errors: Mapping[str, str] | None = None,
     now: datetime,
+    state: PickerState | None = None,
+    path: str = "",
 ) -> FormView:
-    """The form for `profile`, filled with `values` and marked with `errors` (field -> code)."""
+    """The form for `profile`, filled with `values` and marked with `errors` (field -> code).
+
+    `state` is the slot picker's (doctor, type, week, day, slot); `path` the form's URL
+    path, which the picker's buttons lead to.
+    """
     values = values or {}
     errors = errors or {}
     zone = profile.zone
+    state = state or PickerState(slot=values.get(SLOT, ""))
+    publishes = bool(profile.slots) or not profile.accept_wishes
+    picker = (
+        build_picker(state, free_slots, profile, lang, path=path, today=now.astimezone(zone).date())
+        if publishes
+        else None
+    )
     chosen_slot = values.get(SLOT)
-    days = slot_days(free_slots, zone, lang, chosen_slot or "")
-    by_name = {f.name: _control(f, profile, lang, values, errors) for f in FIELDS}
+    # Without a picker the wish fields are the only way to name a time.
+    wish_checked = profile.accept_wishes and (
+        picker is None
+        or chosen_slot == ""
+        or (not chosen_slot and bool(values.get("start")))
+        or not free_slots
+    )
+    context = _Context(
+        lang=lang,
+        wish=wish_checked,
+        publishes=picker is not None,
+        accept_wishes=profile.accept_wishes,
+        values=values,
+        chosen=find_slot(values.get(SLOT, ""), free_slots),
+    )
+    by_name = {f.name: _control(f, profile, context, errors) for f in FIELDS}
 
     sections: list[Section] = []
     placed: set[str] = set()
@@ -170,11 +190,12 @@ def build(
     view = FormView(
         sections=sections,
         summary=[],
-        slot_days=days,
-        slot_error=_message(errors, "start", lang),
-        # Without slots the wish fields are the only way to name a time.
-        wish_checked=profile.accept_wishes
-        and (not days or chosen_slot == "" or (chosen_slot is None and bool(values.get("start")))),
+        picker=picker,
+        slot_error=by_name["start"].error,
+        wish_checked=wish_checked,
+        wish_open=wish_checked
+        or bool(values.get("start") or values.get("end"))
+        or (("start" in errors or "end" in errors) and not chosen_slot),
         accept_wishes=profile.accept_wishes,
         time_zone=profile.time_zone,
         wish_min=now.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
@@ -183,43 +204,24 @@ def build(
     return view
 
 
-def slot_days(slots: list[Slot], zone: ZoneInfo, lang: str, chosen: str) -> list[SlotDay]:
-    """Free slots grouped by their day in the practice's zone, in time order."""
-    days: list[SlotDay] = []
-    ordered = sorted(slots, key=lambda slot: slot.start)
-    for day, day_slots in groupby(ordered, key=lambda slot: slot.start.astimezone(zone).date()):
-        options = []
-        for slot in day_slots:
-            value = slot_value(slot)
-            start, end = slot.start.astimezone(zone), slot.end.astimezone(zone)
-            label = f"{format_clock(start, lang)}–{format_clock(end, lang)}"
-            details = [slot.appointment_type] if slot.appointment_type else []
-            if slot.doctor:
-                details.insert(0, page_text(lang, "slot_with", doctor=slot.doctor))
-            if details:
-                label = f"{label} · {' · '.join(details)}"
-            options.append(
-                Option(
-                    value=value,
-                    label=label,
-                    id=f"slot-{slot.id}",
-                    checked=value == chosen,
-                    doctor=slot.doctor or "",
-                    appointment_type=slot.appointment_type or "",
-                )
-            )
-        days.append(SlotDay(format_day(day, lang), f"day-{day.isoformat()}", options))
-    return days
+@dataclass(frozen=True)
+class _Context:
+    """What the wording of a control depends on beyond its field."""
+
+    lang: str
+    # The patient chose to suggest a time (or must: no picker, nothing free).
+    wish: bool
+    publishes: bool
+    accept_wishes: bool
+    values: Mapping[str, str]
+    chosen: Slot | None
 
 
 def _control(
-    spec: Field,
-    profile: Profile,
-    lang: str,
-    values: Mapping[str, str],
-    errors: Mapping[str, str],
+    spec: Field, profile: Profile, context: _Context, errors: Mapping[str, str]
 ) -> Control:
-    value = values.get(spec.name, "")
+    lang = context.lang
+    value = context.values.get(spec.name, "")
     hint_key = _HINTS.get(spec.name)
     base = Control(
         name=spec.name,
@@ -227,7 +229,7 @@ def _control(
         label=spec.label[lang],
         required=spec.required,
         value=value,
-        error=_message(errors, spec.name, lang),
+        error=_message(errors, spec.name, context),
         hint=None if hint_key is None else page_text(lang, hint_key),
         autocomplete=spec.autocomplete,
         max_length=spec.max_length,
@@ -238,26 +240,7 @@ def _control(
             base, kind="textarea", hint=page_text(lang, "note_hint", max=spec.max_length)
         )
     if spec.required_when_offered:
-        offered = (
-            [(d, d) for d in profile.doctors]
-            if spec.name == "doctor"
-            else [
-                (t.name, f"{t.name} ({page_text(lang, 'minutes', minutes=t.minutes)})")
-                for t in profile.appointment_types
-            ]
-        )
-        options = [
-            Option(v, label, f"{spec.name}-{index}", checked=v == value)
-            for index, (v, label) in enumerate(offered)
-        ]
-        # A chosen slot names its doctor and type; the lists are needed only for a wish.
-        return replace(
-            base,
-            kind="select" if options else "hidden",
-            required=bool(options) and not profile.slots,
-            hint=page_text(lang, "choice_hint") if options and profile.slots else None,
-            options=options,
-        )
+        return _offered_list(spec, profile, context, base)
     if spec.kind == "choice":
         options = [
             Option(c, spec.choice_labels[c][lang], f"{spec.name}-{c}", checked=value == c)
@@ -273,28 +256,99 @@ def _control(
         ]
         return replace(base, kind="radio", options=options)
     if spec.kind == "datetime":
-        # start and end belong to the wish block of the slot picker; the template places them.
-        return replace(base, kind="datetime")
+        # start and end belong to the wish box of the slot picker; the template places them.
+        wished = spec.name == "start" and context.accept_wishes
+        return replace(
+            base,
+            kind="datetime",
+            required=wished and not context.publishes,
+            marker=page_text(lang, "required_for_wish") if wished and context.publishes else None,
+        )
     if spec.kind == "textarea":
         return replace(base, kind="textarea")
     return base
 
 
-def _message(errors: Mapping[str, str], name: str, lang: str) -> str | None:
+def _offered_list(spec: Field, profile: Profile, context: _Context, base: Control) -> Control:
+    """The doctor or type list: a filter of the slot picker and, for a wish, a choice.
+
+    SPEC makes both required where the practice lists them. A published slot names them
+    itself, so the lists are required exactly for a wish, and the form says so next to
+    them instead of asking silently after the post.
+    """
+    lang = context.lang
+    offered = (
+        [(d, d) for d in profile.doctors]
+        if spec.name == "doctor"
+        else [
+            (t.name, f"{t.name} ({page_text(lang, 'minutes', minutes=t.minutes)})")
+            for t in profile.appointment_types
+        ]
+    )
+    options = [
+        Option(v, label, f"{spec.name}-{index}", checked=v == base.value)
+        for index, (v, label) in enumerate(offered)
+    ]
+    if not options:
+        return replace(base, kind="hidden")
+    if not context.publishes:
+        return replace(
+            base,
+            kind="select",
+            required=True,
+            options=options,
+            empty=page_text(lang, "please_choose"),
+        )
+    empty_key = "picker_all_doctors" if spec.name == "doctor" else "picker_all_types"
+    return replace(
+        base,
+        kind="select",
+        required=False,
+        marker=page_text(lang, "required_for_wish") if context.accept_wishes else None,
+        hint=page_text(lang, "picker_filter_hint") if context.accept_wishes else None,
+        options=options,
+        empty=page_text(lang, empty_key),
+    )
+
+
+def _message(errors: Mapping[str, str], name: str, context: _Context) -> str | None:
+    """The message for a field's error, worded for the control the patient used."""
     code = errors.get(name)
     if code is None:
         return None
-    spec = next((f for f in FIELDS if f.name == name), None)
+    lang = context.lang
+    spec = field(name) if name in FIELD_NAMES else None
+    chosen = context.chosen
+    if name == "start" and code == "required":
+        if context.wish:
+            return page_text(lang, "wish_start_required")
+        return page_text(lang, "choose_slot_or_wish" if context.accept_wishes else "choose_slot")
+    if name in ("doctor", "appointment_type") and code == "required" and context.wish:
+        return page_text(lang, "wish_doctor_required" if name == "doctor" else "wish_type_required")
+    if name == "doctor" and code == "slot_mismatch" and chosen is not None:
+        return page_text(
+            lang,
+            "doctor_contradicts_slot",
+            slot_doctor=chosen.doctor or "",
+            doctor=context.values.get("doctor", ""),
+        )
+    if name == "appointment_type" and code == "slot_mismatch" and chosen is not None:
+        return page_text(
+            lang,
+            "type_contradicts_slot",
+            slot_type=chosen.appointment_type or "",
+            type=context.values.get("appointment_type", ""),
+        )
     return error_message(code, lang, field=spec)
 
 
 def _summary(
     view: FormView, controls: Mapping[str, Control], errors: Mapping[str, str], lang: str
 ) -> list[SummaryEntry]:
+    """One entry per error, labelled with the control the patient used, linking to it."""
     entries = []
     # In the order the fields appear on the page, so the summary reads top to bottom.
     order = [c.name for s in view.sections for c in s.controls]
-    section_of = {c.name: s.title for s in view.sections for c in s.controls}
     for name in sorted(errors, key=lambda n: order.index(n) if n in order else len(order)):
         control = controls.get(name)
         if control is None:
@@ -302,10 +356,15 @@ def _summary(
             entries.append(SummaryEntry(name, error_message(errors[name], lang), None))
             continue
         message = control.error or error_message(errors[name], lang)
-        # A sentence-long label (consent) would bury the message; its section names it.
-        label = control.label if len(control.label) <= SHORT_LABEL else section_of[name]
+        label = control.label
         target: str | None = control.target
         if name == "start" and view.start_error_at_slots:
-            target = view.slots_target
+            label, target = page_text(lang, "summary_label_slot"), view.slots_target
+        elif name in ("start", "end"):
+            wish = page_text(lang, "summary_label_wish")
+            label = wish if name == "start" else f"{wish}: {control.label}"
+        elif len(control.label) > SHORT_LABEL:
+            # A sentence-long label (consent) would bury the message: name the checkbox.
+            label = page_text(lang, f"summary_label_{name}")
         entries.append(SummaryEntry(label, message, target))
     return entries

@@ -6,13 +6,17 @@ from aiohttp import web
 
 from relay.web.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
+MAX_TAGS = 20
+
 
 def request_language(request: web.Request) -> str:
     chosen = request.query.get("lang", "")
     if chosen in LANGUAGES:
         return chosen
     weighted = []
-    for position, part in enumerate(request.headers.get("Accept-Language", "").split(",")):
+    # Browsers send a handful of tags; a header of thousands is read no further than this.
+    parts = request.headers.get("Accept-Language", "").split(",", MAX_TAGS)[:MAX_TAGS]
+    for position, part in enumerate(parts):
         tag, _, params = part.strip().partition(";")
         quality = 1.0
         if params.strip().startswith("q="):

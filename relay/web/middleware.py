@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import time
@@ -9,13 +10,24 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
-from redis.exceptions import RedisError
+from redis.exceptions import (
+    ClusterError,
+    RedisClusterException,
+    RedisError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from relay.appkeys import ERROR_PAGE, METRICS, SETTINGS
 from relay.errors import (
     PracticeExists,
     PracticeNotFound,
+    ProfileChanging,
+    ProofOfWorkRequired,
     RateLimited,
+    RecipientLimited,
     RelayError,
     SlotTaken,
     TokenGone,
@@ -24,6 +36,7 @@ from relay.errors import (
 )
 from relay.fields import FIELD_NAMES, field
 from relay.logs import truncate_ip
+from relay.redis_connect import as_redis_error
 from relay.web.i18n import error_message
 from relay.web.language import request_language
 
@@ -41,6 +54,7 @@ CONTENT_SECURITY_POLICY = (
 FRAME_ANCESTORS = web.RequestKey("frame_ancestors", str)
 CLIENT_NETWORK = web.RequestKey("client_network", str)
 REQUEST_ID = web.RequestKey("request_id", str)
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
 
 
 def client_address(
@@ -60,9 +74,14 @@ def client_address(
     return chain[-1]
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_trusted(
     address: str, trusted: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
 ) -> bool:
+    # Cached: the proxy's own address comes with every request (`trusted` is the
+    # settings' tuple); parsing it each time costs microseconds.
+    if not trusted:
+        return False
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -86,6 +105,8 @@ def error_response(request: web.Request, error: RelayError) -> web.StreamRespons
     headers = {}
     if isinstance(error, RateLimited):
         headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, ProfileChanging):
+        headers["Retry-After"] = "1"
     if isinstance(error, Unauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="terminrelay"'
     if is_api(request):
@@ -108,8 +129,11 @@ _STATUS: dict[type[RelayError], tuple[int, str]] = {
     PracticeExists: (409, "practice exists"),
     SlotTaken: (409, "this slot is no longer available"),
     RateLimited: (429, "too many requests, try again later"),
+    ProofOfWorkRequired: (429, "proof of work required: GET /api/v1/challenge"),
+    RecipientLimited: (429, "confirmation requests for this address are already waiting"),
     Unauthorized: (401, "missing or invalid practice token"),
     TokenGone: (410, "this link is withdrawn, expired or unknown"),
+    ProfileChanging: (503, "the practice is updating its calendar, try again"),
 }
 
 
@@ -119,17 +143,62 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except RelayError as error:
         return error_response(request, error)
-    except RedisError:
-        request.app[METRICS].redis_errors.inc()
-        log.exception("redis unavailable")
-        if is_api(request):
-            return json_error(503, {"error": "temporarily unavailable"}, **{"Retry-After": "5"})
-        return request.app[ERROR_PAGE](request, 503)
+    except (RedisError, RedisClusterException) as error:
+        # redis-py's cluster client raises some errors (SlotNotCoveredError) outside RedisError.
+        return redis_failure(request, error)
     except web.HTTPException as http_error:
-        if not is_api(request) or http_error.status < 400:
+        if http_error.status < 400:
             raise
         kept = {k: v for k, v in http_error.headers.items() if k in ("Allow", "Retry-After")}
-        return json_error(http_error.status, {"error": http_error.reason.lower()}, **kept)
+        if is_api(request):
+            return json_error(http_error.status, {"error": http_error.reason.lower()}, **kept)
+        # A page for the browser rather than aiohttp's plain "400: reason".
+        page = request.app[ERROR_PAGE](request, http_error.status)
+        page.headers.update(kept)
+        return page
+    except Exception as error:
+        lost = as_redis_error(error)
+        if lost is not error:
+            # A connection closed under a command that is not retried (a pipeline):
+            # redis-py raised AttributeError or TypeError for it (see as_redis_error).
+            return redis_failure(request, lost)
+        # Last resort only: every known bad input is refused where it is read (bodies.py,
+        # the validators). The type and the request id find the bug; the message and the
+        # traceback's values could quote the request, so neither is logged.
+        log.error(  # noqa: TRY400 - a traceback could carry request bytes
+            "unhandled error",
+            extra={"request_id": request.get(REQUEST_ID), "error": type(error).__name__},
+        )
+        if is_api(request):
+            return json_error(500, {"error": "internal error"})
+        return request.app[ERROR_PAGE](request, 500)
+
+
+# What Redis answers while it is away or failing over, once the retries are spent: an
+# expected state with a clean answer, logged without a traceback.
+_UNAVAILABLE = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ClusterError,
+    TryAgainError,
+    SlotNotCoveredError,
+)
+
+
+def redis_failure(request: web.Request, error: BaseException) -> web.StreamResponse:
+    """503 with Retry-After for any Redis failure: a request can succeed later."""
+    request.app[METRICS].redis_errors.inc()
+    if isinstance(error, _UNAVAILABLE):
+        # No free connection within RELAY_REDIS_POOL_TIMEOUT, Redis stayed away or the
+        # cluster kept failing over longer than the retries cover.
+        log.warning("redis unavailable", extra={"error": type(error).__name__})
+    else:
+        log.error("redis error", exc_info=error)
+    if is_api(request):
+        return json_error(503, {"error": "temporarily unavailable"}, **{"Retry-After": "5"})
+    page = request.app[ERROR_PAGE](request, 503)
+    page.headers["Retry-After"] = "5"
+    return page
 
 
 @web.middleware
@@ -166,6 +235,8 @@ async def request_log(request: web.Request, handler: Handler) -> web.StreamRespo
     """One log line and one latency sample per request, keyed by route template: the raw
     path can hold a confirmation token and must not reach a log."""
     started = time.perf_counter()
+    # aiohttp admits any token as a method; only known ones reach a log line or a label.
+    method = request.method if request.method in KNOWN_METHODS else "other"
     request_id = uuid.uuid4().hex[:16]
     request[REQUEST_ID] = request_id
     network = truncate_ip(client_address(request, request.app[SETTINGS].trusted_proxies))
@@ -184,13 +255,13 @@ async def request_log(request: web.Request, handler: Handler) -> web.StreamRespo
         duration = time.perf_counter() - started
         route = _route_template(request)
         request.app[METRICS].request_seconds.labels(
-            route=route, method=request.method, status=str(status)
+            route=route, method=method, status=str(status)
         ).observe(duration)
         log.info(
             "request",
             extra={
                 "request_id": request_id,
-                "method": request.method,
+                "method": method,
                 "route": route,
                 "status": status,
                 "duration_ms": round(duration * 1000, 1),

@@ -1,4 +1,4 @@
-"""HTML pages for patients: the booking form, confirmation, privacy and error pages.
+"""HTML pages for patients: the booking form, confirmation and error pages.
 
 Server-rendered and complete without JavaScript; static/form.js only adds comfort.
 """
@@ -6,7 +6,9 @@ Server-rendered and complete without JavaScript; static/form.js only adds comfor
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -14,19 +16,39 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from relay import tokens
 from relay.appkeys import SERVICE, SETTINGS, TEMPLATES
-from relay.booking import form_to_data
-from relay.errors import SlotTaken, ValidationFailed
+from relay.booking import form_contradictions, form_to_data
+from relay.errors import (
+    PracticeNotFound,
+    ProofOfWorkRequired,
+    RateLimited,
+    RecipientLimited,
+    SlotTaken,
+    TokenGone,
+    ValidationFailed,
+)
 from relay.localtime import format_datetime
-from relay.service import PublicProfile
+from relay.pow import Challenge
+from relay.profile import Profile
+from relay.service import PublicProfile, Submitted
+from relay.store import Outcome
 from relay.web import form as booking_form
-from relay.web import privacy
+from relay.web import picker
+from relay.web.appointment import appointment, practice_card
+from relay.web.bodies import read_form
+from relay.web.form_pages import FORM_PAGES, FormPages
 from relay.web.i18n import LANGUAGES, page_text, page_texts
 from relay.web.language import request_language as language
-from relay.web.middleware import CLIENT_NETWORK, FRAME_ANCESTORS
+from relay.web.middleware import CLIENT_NETWORK, FRAME_ANCESTORS, REQUEST_ID
+from relay.web.origin import is_cross_site_post
 
 STATIC = Path(__file__).parent / "static"
-STATIC_FILES = ("site.css", "form.js")
+# Known at start-up from the folder itself, so a request never makes the file system look
+# up a name it sent.
+STATIC_FILES = frozenset(path.name for path in STATIC.iterdir() if path.is_file())
+# The form field that carries a solved proof-of-work challenge (the ALTCHA convention).
+POW_FIELD = "altcha"
 
 
 def _static_versions() -> dict[str, str]:
@@ -41,10 +63,15 @@ _STATIC_URLS = _static_versions()
 
 
 def render(
-    request: web.Request, template: str, status: int = 200, **context: object
+    request: web.Request,
+    template: str,
+    status: int = 200,
+    *,
+    lang: str | None = None,
+    **context: object,
 ) -> web.Response:
-    """A page in the request's language, with the layout's shared context."""
-    lang = language(request)
+    """A page in `lang` (default: the request's language), with the layout's context."""
+    lang = lang or language(request)
     other = next(code for code in LANGUAGES if code != lang)
     html = (
         request.app[TEMPLATES]
@@ -57,6 +84,8 @@ def render(
             # The switch keeps the page (the path) and changes only the language.
             switch_url=f"{quote(request.path)}?lang={other}",
             static=_STATIC_URLS,
+            # Every page links the operator's legal notice (Impressum) when it is set.
+            imprint_url=request.app[SETTINGS].operator.imprint_url,
             **context,
         )
     )
@@ -71,12 +100,35 @@ def error_page(request: web.Request, status: int) -> web.Response:
     )
 
 
+def cross_site_page(request: web.Request, link_key: str) -> web.Response:
+    """403 for a post from another site, with a link to this page on the relay itself."""
+    lang = language(request)
+    return render(
+        request,
+        "cross_site.html",
+        403,
+        link_url=f"{quote(request.path)}?lang={lang}",
+        link_text=page_text(lang, link_key),
+    )
+
+
 # Booking form ---------------------------------------------------------------------------
 
 
-async def _practice(request: web.Request) -> PublicProfile:
-    """The practice's public profile; lets the practice's own sites embed the form."""
-    public = await request.app[SERVICE].profile(request.match_info["practice"])
+async def _practice(request: web.Request, *, holds: bool = True) -> PublicProfile:
+    """The practice's public profile; lets the practice's own sites embed the form.
+
+    `holds=False`: the cached practice without a Redis round trip (a submission, whose
+    script checks the version); its `free_slots` then ignore held slots, so a page that
+    shows slots must ask again with holds."""
+    service = request.app[SERVICE]
+    slug = request.match_info["practice"]
+    if holds:
+        public = await service.profile(slug)
+    else:
+        cached = await service.practice_view(slug)
+        free = cached.index.free((), service.now())
+        public = PublicProfile(cached.practice, cached.profile, free)
     if public.profile.frame_ancestors:
         request[FRAME_ANCESTORS] = " ".join(public.profile.frame_ancestors)
     return public
@@ -90,15 +142,22 @@ def _form_page(
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     slot_taken: bool = False,
+    state: picker.PickerState | None = None,
+    challenge: Challenge | None = None,
+    notice: Notice | None = None,
+    now: datetime | None = None,
 ) -> web.Response:
     lang = language(request)
+    path = quote(request.path)
     view = booking_form.build(
         public.profile,
         public.free_slots,
         lang,
         values=values,
         errors=errors,
-        now=request.app[SERVICE].now(),
+        now=now or request.app[SERVICE].now(),
+        state=state or picker.read_state(request.query, None, public.profile),
+        path=path,
     )
     return render(
         request,
@@ -111,41 +170,172 @@ def _form_page(
         lead=page_text(lang, "form_lead", practice=public.practice.name),
         slots_hint=page_text(lang, "slots_hint", zone=public.profile.time_zone),
         wish_hint=page_text(lang, "wish_hint", zone=public.profile.time_zone),
-        action=f"{quote(request.path)}?lang={lang}",
+        # The picker's state rides in the URL (public data only), so a post that shows
+        # the form again shows the same week and day.
+        action=view.picker.url if view.picker else f"{path}?lang={lang}",
+        card=practice_card(public.practice.name, public.profile.details),
+        privacy_url=f"/p/{quote(public.practice.slug)}/privacy?lang={lang}",
+        challenge=challenge,
+        challenge_json=json.dumps(challenge.to_json()) if challenge else "",
+        challenge_url=f"/api/v1/challenge?practice={quote(public.practice.slug)}",
+        notice=notice,
+    )
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Why a limit refused the request, shown above the refilled form."""
+
+    title: str
+    text: str
+
+
+async def _challenge(request: web.Request, public: PublicProfile) -> Challenge | None:
+    """A proof-of-work challenge for the form, when the limits ask for one right now."""
+    return await request.app[SERVICE].limits.form_challenge(
+        public.practice.slug, request[CLIENT_NETWORK]
+    )
+
+
+def _limit_notice(request: web.Request, refusal: RateLimited) -> Notice:
+    lang = language(request)
+    kind = (
+        "pow"
+        if isinstance(refusal, ProofOfWorkRequired)
+        else "recipient"
+        if isinstance(refusal, RecipientLimited)
+        else "network"
+    )
+    minutes = max(1, -(-refusal.retry_after // 60))
+    return Notice(
+        page_text(lang, f"limit_{kind}_title"),
+        page_text(lang, f"limit_{kind}_text", minutes=minutes),
     )
 
 
 async def booking_page(request: web.Request) -> web.Response:
-    return _form_page(request, await _practice(request))
+    public = await _practice(request)
+    challenge = await _challenge(request, public)
+    if challenge is not None:
+        return _form_page(request, public, challenge=challenge)
+    # A plain view: the same page for every patient until a slot, the practice or the
+    # minute changes (relay/web/form_pages.py).
+    pages = request.app[FORM_PAGES]
+    state = picker.read_state(request.query, None, public.profile)
+    now = request.app[SERVICE].now()
+    key = (
+        public.practice.slug,
+        language(request),
+        request.path,
+        state,
+        public.free_slots.key,
+        # The page shows the time to the minute (the earliest wish) and today's date.
+        int(now.timestamp() // 60),
+    )
+    body = pages.get(key, public.practice, public.profile)
+    if body is None:
+        page = _form_page(request, public, state=state, now=now)
+        if page.status != 200 or not isinstance(page.body, bytes):
+            return page
+        # Kept encoded: a 3,000-slot page is not encoded again for every view.
+        body = page.body
+        pages.put(key, public.practice, public.profile, body)
+    return web.Response(body=body, content_type="text/html", charset="utf-8")
 
 
 async def booking_post(request: web.Request) -> web.Response:
     """Submits through RelayService.submit, the JSON API's path: one validator for both."""
-    public = await _practice(request)
-    posted = await request.post()
-    values: dict[str, str] = {}
-    for name, value in posted.items():
-        if isinstance(value, str):
-            values.setdefault(name, value)
+    # No round trip before the submit script; pages showing slots fetch the holds.
+    public = await _practice(request, holds=False)
+    # The practice's own sites may post its form; refused before the body is read.
+    if is_cross_site_post(request, trusted_sources=public.profile.frame_ancestors):
+        return cross_site_page(request, "cross_site_form_link")
+    values = await read_form(request)
+    nav = values.pop(picker.NAV, None)
+    state = picker.read_state(request.query, values, public.profile, nav=nav or picker.NAV_GO)
+    if nav is not None:
+        # A slot picker button without JavaScript: the form again, in the picker's new
+        # state, with everything typed kept. Nothing is validated, stored or logged; the
+        # typed values travel in this post's body, never in a URL.
+        if nav == picker.NAV_NEXT:
+            values[booking_form.SLOT] = state.slot
+        return _form_page(request, await _practice(request), values=values, state=state)
     service = request.app[SERVICE]
     lang = language(request)
+    # Single use: a refilled form never carries the solution it was posted with.
+    proof = values.pop(POW_FIELD, None)
     data = form_to_data(values, time_zone=public.profile.time_zone)
     try:
         submitted = await service.submit(
-            public.practice.slug, data, client_network=request[CLIENT_NETWORK], lang=lang
+            public.practice.slug,
+            data,
+            client_network=request[CLIENT_NETWORK],
+            lang=lang,
+            refused=form_contradictions(values),
+            proof=proof or None,
         )
     except ValidationFailed as failed:
-        return _form_page(request, public, 422, values=values, errors=failed.errors)
+        public = await _practice(request)
+        challenge = await _challenge(request, public)
+        return _form_page(
+            request,
+            public,
+            422,
+            values=values,
+            errors=failed.errors,
+            state=state,
+            challenge=challenge,
+        )
     except SlotTaken:
         # Fresh slots: the one just lost is no longer among them.
         fresh = await _practice(request)
         kept = {name: value for name, value in values.items() if name != booking_form.SLOT}
-        return _form_page(request, fresh, 409, values=kept, slot_taken=True)
+        lost = picker.PickerState(state.doctor, state.appointment_type, state.week, state.day)
+        challenge = await _challenge(request, fresh)
+        return _form_page(
+            request, fresh, 409, values=kept, slot_taken=True, state=lost, challenge=challenge
+        )
+    except RateLimited as refusal:
+        # Everything typed comes back, with the reason on top and, where a proof of work
+        # would let the request through, a fresh challenge for the browser to solve.
+        public = await _practice(request)
+        challenge = await _challenge(request, public)
+        if challenge is None and isinstance(refusal, ProofOfWorkRequired):
+            challenge = await service.limits.challenge(
+                public.practice.slug, request[CLIENT_NETWORK]
+            )
+        page = _form_page(
+            request,
+            public,
+            429,
+            values=values,
+            state=state,
+            challenge=challenge,
+            notice=_limit_notice(request, refusal),
+        )
+        page.headers["Retry-After"] = str(refusal.retry_after)
+        return page
+    return _sent_page(request, public, submitted)
+
+
+def _sent_page(
+    request: web.Request,
+    public: PublicProfile,
+    submitted: Submitted,
+    status: int = 200,
+    *,
+    notice: Notice | None = None,
+) -> web.Response:
+    lang = language(request)
     minutes = max(1, request.app[SETTINGS].pending_ttl // 60)
     zone = public.profile.zone
+    slug = quote(public.practice.slug)
+    if notice is None and submitted.resent:
+        notice = Notice(page_text(lang, "resent_title"), page_text(lang, "resent_text"))
     return render(
         request,
         "sent.html",
+        status,
         practice=public.practice,
         minutes=minutes,
         lead=page_text(
@@ -155,58 +345,158 @@ async def booking_post(request: web.Request) -> web.Response:
             expires=format_datetime(submitted.expires_at, zone, lang),
         ),
         expiry=page_text(lang, "sent_expiry", minutes=minutes),
-        again_url=f"{quote(request.path)}?lang={lang}",
+        again_url=f"/p/{slug}?lang={lang}",
+        card=practice_card(public.practice.name, public.profile.details),
+        resend_url=f"/p/{slug}/resend?lang={lang}",
+        resend_token=submitted.resend_token,
+        notice=notice,
     )
+
+
+async def resend_post(request: web.Request) -> web.Response:
+    """The sent page's "send the mail again": counted against the address's limit."""
+    public = await _practice(request)
+    if is_cross_site_post(request, trusted_sources=public.profile.frame_ancestors):
+        return cross_site_page(request, "cross_site_form_link")
+    token = (await read_form(request)).get("resend", "")
+    service = request.app[SERVICE]
+    try:
+        submitted = await service.resend(
+            public.practice.slug, token, client_network=request[CLIENT_NETWORK]
+        )
+    except RecipientLimited as refusal:
+        # The page stays as it was, with the button, and says when another mail can go.
+        lang = language(request)
+        minutes = max(1, -(-refusal.retry_after // 60))
+        notice = Notice(
+            page_text(lang, "limit_recipient_title"),
+            page_text(lang, "resend_limited", minutes=minutes),
+        )
+        booking_id = token.partition(".")[0]
+        kept = Submitted(booking_id, service.now(), "", token)
+        page = _sent_page(request, public, kept, 429, notice=notice)
+        page.headers["Retry-After"] = str(refusal.retry_after)
+        return page
+    if not submitted.resent:
+        lang = language(request)
+        notice = Notice(page_text(lang, "resent_title"), page_text(lang, "resent_on_its_way"))
+        return _sent_page(request, public, submitted, notice=notice)
+    return _sent_page(request, public, submitted)
 
 
 # Confirmation ---------------------------------------------------------------------------
 
 
 async def confirmation_page(request: web.Request) -> web.Response:
-    """Shows what would be confirmed; changes nothing, as mail scanners prefetch links."""
-    view = await request.app[SERVICE].pending(request.match_info["token"])
+    """Shows what would be confirmed; changes nothing, as mail scanners prefetch links.
+
+    In the language the patient used on the form, unless the link asks for another.
+    """
+    token = request.match_info["token"]
+    try:
+        view = await request.app[SERVICE].pending(token)
+    except TokenGone:
+        await _guess_failed(request)
+        raise
     if view is None:
-        return render(request, "result.html", outcome="already")
-    lang = language(request)
+        return await _result_page(request, token, "already")
     summary = view.summary
+    stored_lang = str(summary.get("lang", ""))
+    lang = (
+        language(request)
+        if "lang" in request.query or stored_lang not in LANGUAGES
+        else stored_lang
+    )
+    profile = await _profile_of(request, view.practice)
     zone = ZoneInfo(str(summary["time_zone"]))
-    start = datetime.fromisoformat(str(summary["start"]))
+    name = str(summary["practice_name"])
     return render(
         request,
         "confirm.html",
+        lang=lang,
         summary=summary,
-        start=format_datetime(start, zone, lang),
+        practice_name=name,
+        appointment=appointment(summary, profile, lang),
+        card=practice_card(name, profile.details) if profile else None,
         expires=format_datetime(view.expires_at, zone, lang),
         action=f"{quote(request.path)}?lang={lang}",
     )
 
 
 async def confirmation_action(request: web.Request) -> web.Response:
-    form = await request.post()
+    if is_cross_site_post(request):
+        return cross_site_page(request, "cross_site_confirm_link")
+    form = await read_form(request)
     action = form.get("action")
     service = request.app[SERVICE]
     token = request.match_info["token"]
-    if action == "confirm":
-        outcome = await service.confirm(token)
-    elif action == "withdraw":
-        outcome = await service.withdraw(token)
-    else:
-        raise web.HTTPBadRequest(reason="action must be confirm or withdraw")
-    return render(request, "result.html", outcome=outcome)
+    try:
+        if action == "confirm":
+            # One round trip: the confirm script returns the summary it deletes.
+            confirmed = await service.confirm_booking(token)
+            return await _result_page(
+                request,
+                token,
+                confirmed.outcome,
+                confirmed.summary,
+                booking_id=confirmed.booking_id,
+            )
+        if action == "withdraw":
+            return await _result_page(request, token, await service.withdraw(token))
+    except TokenGone:
+        await _guess_failed(request)
+        raise
+    raise web.HTTPBadRequest(reason="action must be confirm or withdraw")
 
 
-# Privacy --------------------------------------------------------------------------------
+async def _guess_failed(request: web.Request) -> None:
+    """A confirmation token that leads nowhere: counted for the client's network, which
+    past the limit gets 429 instead of 410 (relay/limits.py)."""
+    await request.app[SERVICE].limits.guess_failed(
+        "confirm", request[CLIENT_NETWORK], request[REQUEST_ID]
+    )
 
 
-async def privacy_page(request: web.Request) -> web.Response:
+async def _result_page(
+    request: web.Request,
+    token: str,
+    outcome: Outcome,
+    summary: Mapping[str, object] | None = None,
+    *,
+    booking_id: str | None = None,
+) -> web.Response:
+    """Confirmed, already confirmed or withdrawn: with the appointment when the summary is
+    at hand, what happens next, how to reach the practice; once confirmed, the calendar
+    download and the cancel link (relay/cancellation.py)."""
     lang = language(request)
-    minutes = max(1, request.app[SETTINGS].pending_ttl // 60)
+    parts = tokens.split_token(token)
+    slug = parts[0] if parts else ""
+    profile = await _profile_of(request, slug)
+    name = str(summary["practice_name"]) if summary else (profile.name if profile else None)
+    shown = appointment(summary, profile, lang) if summary and outcome == "confirmed" else None
+    links = None
+    if outcome in ("confirmed", "already"):
+        links = request.app[SERVICE].cancellations.links(
+            token, booking_id=booking_id, summary=summary if outcome == "confirmed" else None
+        )
     return render(
         request,
-        "privacy.html",
-        fields=privacy.collected_fields(lang),
-        retention=page_text(lang, "privacy_retention_text", minutes=minutes),
+        "result.html",
+        outcome=outcome,
+        practice_name=name,
+        appointment=shown,
+        card=practice_card(name, profile.details) if profile and name else None,
+        links=links,
     )
+
+
+async def _profile_of(request: web.Request, slug: str) -> Profile | None:
+    """The practice's profile for its contact details; None once the practice is gone."""
+    try:
+        # The cached practice: contact details need no holds and no round trip.
+        return (await request.app[SERVICE].practice_view(slug)).profile
+    except PracticeNotFound:
+        return None
 
 
 @web.middleware
@@ -228,9 +518,19 @@ async def http_error_pages(
 def setup(app: web.Application) -> None:
     # Innermost, so security headers and the request log still see the page it renders.
     app.middlewares.append(http_error_pages)
+    app[FORM_PAGES] = FormPages()
     app.router.add_get("/p/{practice}", booking_page)
     app.router.add_post("/p/{practice}", booking_post)
+    app.router.add_post("/p/{practice}/resend", resend_post)
     app.router.add_get("/c/{token}", confirmation_page)
     app.router.add_post("/c/{token}", confirmation_action)
-    app.router.add_get("/privacy", privacy_page)
-    app.router.add_static("/static/", STATIC, name="static")
+    app.router.add_get("/static/{name}", static_file, name="static")
+
+
+async def static_file(request: web.Request) -> web.FileResponse:
+    """One of STATIC_FILES. Not add_static: it looks any name up on disk, and a name past
+    the file system's limit made it fail with a 500 (ENAMETOOLONG)."""
+    name = request.match_info["name"]
+    if name not in STATIC_FILES:
+        raise web.HTTPNotFound
+    return web.FileResponse(STATIC / name)

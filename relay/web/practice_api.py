@@ -3,32 +3,57 @@
 from __future__ import annotations
 
 import base64
+import re
 
 from aiohttp import web
 
-from relay.appkeys import SERVICE
-from relay.errors import ValidationFailed
-from relay.profile import profile_to_json
+from relay.appkeys import SERVICE, SETTINGS
+from relay.errors import Unauthorized, ValidationFailed
 from relay.service import MAX_LIMIT, MAX_WAIT
-from relay.web.public_api import read_json
+from relay.web.bodies import read_json, read_large_json
+from relay.web.middleware import CLIENT_NETWORK, REQUEST_ID
 
 routes = web.RouteTableDef()
 
 
+# A practice token is ASCII (token68, RFC 7235); aiohttp hands over other header bytes
+# as lone surrogates, which could not even be hashed.
+_CREDENTIALS = re.compile(r"[\x21-\x7e ]{1,512}", re.ASCII)
+# Inbox item ids the relay hands out are UUIDs; anything ASCII and short may be acked
+# (unknown ids count as acknowledged nothing), nothing that cannot become a Redis key.
+_ITEM_ID = re.compile(r"[\x21-\x7e]{1,64}", re.ASCII)
+# Plain decimal digits: int() alone would also take "+5", " 5 ", "1_0" and other scripts'
+# digits, and a 5,000-digit value would make it raise.
+_DIGITS = re.compile(r"[0-9]{1,6}", re.ASCII)
+
+
 async def _practice(request: web.Request) -> str:
-    return await request.app[SERVICE].authenticate(request.headers.get("Authorization"))
+    service = request.app[SERVICE]
+    try:
+        return await service.authenticate(_authorization(request))
+    except Unauthorized:
+        # Only failures count, per client network; a valid token is never refused, so
+        # practices sharing a network with a guesser go on working (relay/limits.py).
+        await service.limits.guess_failed("practice", request[CLIENT_NETWORK], request[REQUEST_ID])
+        raise
+
+
+def _authorization(request: web.Request) -> str | None:
+    authorization = request.headers.get("Authorization")
+    if authorization is not None and not _CREDENTIALS.fullmatch(authorization):
+        raise Unauthorized
+    return authorization
 
 
 def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationFailed({name: "invalid"}) from None
-    if not low <= value <= high:
+    if not _DIGITS.fullmatch(raw):
         raise ValidationFailed({name: "invalid"})
+    value = int(raw)
+    if not low <= value <= high:
+        raise ValidationFailed({name: "out_of_range"})
     return value
 
 
@@ -39,7 +64,7 @@ async def inbox(request: web.Request) -> web.Response:
     # still gets a correct answer, only sooner.
     wait = min(_int_param(request, "wait", 30, 0, 3600), MAX_WAIT)
     limit = _int_param(request, "limit", 20, 1, MAX_LIMIT)
-    items = await request.app[SERVICE].fetch_inbox(slug, wait=wait, limit=limit)
+    batch = await request.app[SERVICE].fetch_inbox(slug, wait=wait, limit=limit)
     return web.json_response(
         {
             "items": [
@@ -48,8 +73,9 @@ async def inbox(request: web.Request) -> web.Response:
                     "sealed": base64.b64encode(item.sealed).decode(),
                     "confirmed_at": item.confirmed_at,
                 }
-                for item in items
-            ]
+                for item in batch.items
+            ],
+            "in_flight": batch.in_flight,
         }
     )
 
@@ -62,7 +88,7 @@ async def ack(request: web.Request) -> web.Response:
     if (
         not isinstance(ids, list)
         or len(ids) > MAX_LIMIT
-        or not all(isinstance(i, str) and 0 < len(i) <= 64 for i in ids)
+        or not all(isinstance(i, str) and _ITEM_ID.fullmatch(i) for i in ids)
     ):
         raise ValidationFailed({"ids": "invalid"})
     acknowledged = await request.app[SERVICE].ack(slug, ids)
@@ -72,8 +98,26 @@ async def ack(request: web.Request) -> web.Response:
 @routes.put("/api/v1/profile")
 async def put_profile(request: web.Request) -> web.Response:
     slug = await _practice(request)
-    profile = await request.app[SERVICE].put_profile(slug, await read_json(request))
-    return web.json_response(profile_to_json(profile))
+    # Its own limit (RELAY_MAX_PROFILE_BYTES), plain or gzip: a real calendar is far
+    # larger than any other body the relay takes.
+    body = await read_large_json(request, max_bytes=request.app[SETTINGS].max_profile_bytes)
+    published = await request.app[SERVICE].put_profile(slug, body)
+    # A summary, not the profile: echoing thousands of slots back costs both sides.
+    profile = published.profile
+    starts = [slot.start for slot in profile.slots]
+    return web.json_response(
+        {
+            "version": published.version,
+            "name": profile.name,
+            "time_zone": profile.time_zone,
+            "doctors": len(profile.doctors),
+            "appointment_types": len(profile.appointment_types),
+            "slots": len(profile.slots),
+            "first_slot": min(starts).isoformat() if starts else None,
+            "last_slot": max(starts).isoformat() if starts else None,
+            "accept_wishes": profile.accept_wishes,
+        }
+    )
 
 
 @routes.put("/api/v1/key")

@@ -3,49 +3,106 @@
 from __future__ import annotations
 
 import base64
-import json
+from collections.abc import Mapping
+from urllib.parse import quote
 
 from aiohttp import web
 
 from relay.appkeys import SERVICE
-from relay.errors import ValidationFailed
+from relay.errors import ProofOfWorkRequired, RateLimited, RecipientLimited, ValidationFailed
+from relay.fields import ErrorCode, field
+from relay.pow import MAX_PAYLOAD
+from relay.registry import SLUG
 from relay.service import utc_iso
+from relay.web.bodies import read_json
+from relay.web.i18n import page_text
 from relay.web.language import request_language
 from relay.web.middleware import CLIENT_NETWORK
 
 routes = web.RouteTableDef()
 
-
-async def read_json(request: web.Request) -> object:
-    """The body as JSON; 415 unless it says it is JSON, 413 past the size cap."""
-    if request.content_type != "application/json":
-        raise web.HTTPUnsupportedMediaType(reason="Body must be application/json")
-    try:
-        return json.loads(await request.read())
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise web.HTTPBadRequest(reason="Body is not valid JSON") from None
+# The header a JSON client sends its solved challenge in: the ALTCHA payload (base64 JSON).
+POW_HEADER = "X-Terminrelay-Pow"
 
 
 @routes.get("/api/v1/practices/{practice}")
 async def practice_profile(request: web.Request) -> web.Response:
-    public = await request.app[SERVICE].profile(request.match_info["practice"])
-    return web.json_response(public.to_json())
+    # Serialised once per profile version and set of held slots (relay/practice_cache.py).
+    body = await request.app[SERVICE].profile_json(request.match_info["practice"])
+    return web.Response(body=body, content_type="application/json", charset="utf-8")
 
 
 @routes.post("/api/v1/practices/{practice}/bookings")
 async def submit_booking(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     slug = request.match_info["practice"]
-    await service.store.practice(slug)  # 404 before judging the body
+    # 404 before judging the body; from the process's cache, no round trip.
+    await service.practice_view(slug)
+    proof = request.headers.get(POW_HEADER)
+    if proof is not None and len(proof) > MAX_PAYLOAD:
+        # No solution is that long; a client sending one has a bug worth telling it about,
+        # rather than a silent "no proof" (the document gives the header this maxLength).
+        raise web.HTTPBadRequest(reason=f"{POW_HEADER} is longer than {MAX_PAYLOAD} characters")
     data = await read_json(request)
     if not isinstance(data, dict):
         raise ValidationFailed({"": "invalid"})
-    submitted = await service.submit(
-        slug, data, client_network=request[CLIENT_NETWORK], lang=request_language(request)
-    )
-    return web.json_response(
-        {"status": "pending", "expires_at": utc_iso(submitted.expires_at)}, status=202
-    )
+    lang = request_language(request)
+    try:
+        submitted = await service.submit(
+            slug,
+            data,
+            client_network=request[CLIENT_NETWORK],
+            lang=lang,
+            refused=_longer_than_sent(data),
+            proof=proof,
+        )
+    except ProofOfWorkRequired as refusal:
+        # What a client needs to get through: where to fetch a challenge, and the header
+        # to send its solution in (docs/protocol.md, "Proof of work").
+        return _refused(
+            {
+                "error": "proof of work required",
+                "challenge_url": f"/api/v1/challenge?practice={quote(slug)}",
+                "header": POW_HEADER,
+            },
+            refusal,
+        )
+    except RecipientLimited as refusal:
+        message = page_text(lang, "limit_recipient_title")
+        return _refused({"error": message, "errors": {"email": message}}, refusal)
+    accepted: dict[str, object] = {
+        "status": "pending",
+        "expires_at": utc_iso(submitted.expires_at),
+    }
+    if submitted.resent:
+        # The same address and slot as a pending request: its mail went out again.
+        accepted["resent"] = True
+    return web.json_response(accepted, status=202)
+
+
+def _longer_than_sent(data: Mapping[str, object]) -> dict[str, ErrorCode]:
+    """The note's bound counted as the JSON client sent it, as the document's maxLength
+    says. The shared validator counts a CR LF once, as a browser's textarea maxlength
+    does for the form; a JSON client sending 1,001 characters would otherwise pass."""
+    note, limit = data.get("note"), field("note").max_length
+    if isinstance(note, str) and limit is not None and len(note) > limit:
+        return {"note": "too_long"}
+    return {}
+
+
+def _refused(body: Mapping[str, object], refusal: RateLimited) -> web.Response:
+    return web.json_response(body, status=429, headers={"Retry-After": str(refusal.retry_after)})
+
+
+@routes.get("/api/v1/challenge")
+async def challenge(request: web.Request) -> web.Response:
+    """A proof-of-work challenge (relay/pow.py) at the difficulty the relay asks for now;
+    `practice` names the practice the submission is for (its flood counts too)."""
+    practice = request.query.get("practice")
+    if practice is not None and not SLUG.fullmatch(practice):
+        raise ValidationFailed({"practice": "invalid"})
+    issued = await request.app[SERVICE].limits.challenge(practice, request[CLIENT_NETWORK])
+    return web.json_response(issued.to_json())
 
 
 @routes.get("/api/v1/relay-key")

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Locator, Page, async_playwright
 
 from practice_client.runner import RunConfig, run
 from tests.conftest import PracticeHandle, RunningRelay, SmtpSink, link_in
-from tests.helpers import booking_json, profile_json, put_profile, submit
+from tests.helpers import BERLIN, booking_json, profile_json, put_profile, submit
 
 pytestmark = pytest.mark.browser
 
@@ -49,6 +50,7 @@ TEXT = {
         "withdrawn": "Anfrage zurückgezogen",
         "gone": "Link nicht mehr gültig",
         "summary": "Bitte prüfen Sie Ihre Angaben",
+        "submit": "Anfrage absenden",
     },
     "en": {
         "sent": "Please confirm your request",
@@ -59,6 +61,7 @@ TEXT = {
         "withdrawn": "Request withdrawn",
         "gone": "Link no longer valid",
         "summary": "Please check your details",
+        "submit": "Send request",
     },
 }
 
@@ -118,9 +121,27 @@ async def check_page(page: Page, name: str, *, axe: bool = True) -> None:
     assert not blocking, results.generate_report()
 
 
+def time_radio(page: Page, start: str) -> Locator:
+    """The picker's time for `start`, found as a patient (or a screen reader) finds it: the
+    radio named by its visible label, "09:00" in the practice's zone."""
+    label = datetime.fromisoformat(start).astimezone(BERLIN).strftime("%H:%M")
+    return page.locator("#times").get_by_role("radio", name=label, exact=True)
+
+
+def submit_button(page: Page, lang: str) -> Locator:
+    """The visible "send" button in the form's actions. The form's first submit button is a
+    hidden default (so Enter in a text field sends the request); no patient can press it."""
+    return page.locator("form.booking .actions").get_by_role(
+        "button", name=TEXT[lang]["submit"], exact=True
+    )
+
+
 async def fill_booking(page: Page, booking: dict[str, Any]) -> None:
-    """Fills the form the way a patient would: labels, radios, the first free slot."""
-    await page.locator("input[name=slot]").first.check()
+    """Fills the form the way a patient would: the booking's time in the picker by its
+    label, then every field."""
+    chosen = time_radio(page, booking["start"])
+    await chosen.check()
+    assert await chosen.is_checked()
     await page.fill("#field-first_name", booking["first_name"])
     await page.fill("#field-last_name", booking["last_name"])
     await page.fill("#field-birth_date", booking["birth_date"])
@@ -167,7 +188,7 @@ async def test_book_confirm_and_the_practice_receives_it(
     await check_page(page, f"{name}-form", axe=javascript)
     await fill_booking(page, booking)
     async with page.expect_navigation():
-        await page.click("button[type=submit]")
+        await submit_button(page, lang).click()
     assert TEXT[lang]["sent"] in await page.inner_text("h1")
     await check_page(page, f"{name}-sent", axe=javascript)
 
@@ -216,7 +237,8 @@ async def test_withdraw_then_the_link_is_gone(
 ) -> None:
     """Withdrawing deletes the request; the same link then shows the 410 page."""
     name = f"{lang}-{viewport}-js"
-    async with aiohttp.ClientSession() as http:
+    # Booked in `lang`: the confirmation page speaks the language the patient used.
+    async with aiohttp.ClientSession(headers={"Accept-Language": lang}) as http:
         await put_profile(http, relay.url, practice.token, profile_json())
         assert (await submit(http, relay.url, practice.slug, booking_json())).status == 202
     (message,) = await smtp_sink.wait_for(1)
@@ -251,13 +273,14 @@ async def test_empty_form_shows_a_focused_summary_and_marked_fields(
 ) -> None:
     """Submitting nothing: 422, the summary has focus, each field is marked; links lead there."""
     name = f"{lang}-{viewport}-{'js' if javascript else 'nojs'}"
+    profile = profile_json()
     async with aiohttp.ClientSession() as http:
-        await put_profile(http, relay.url, practice.token, profile_json())
+        await put_profile(http, relay.url, practice.token, profile)
     context = await new_context(browser, lang=lang, viewport=viewport, javascript=javascript)
     page = await context.new_page()
     await page.goto(f"{relay.url}/p/{practice.slug}")
     async with page.expect_navigation() as navigation:
-        await page.click("button[type=submit]")
+        await submit_button(page, lang).click()
     assert (await navigation.value).status == 422
 
     summary = page.locator("#error-summary")
@@ -266,6 +289,9 @@ async def test_empty_form_shows_a_focused_summary_and_marked_fields(
     assert await page.locator("#error-summary:focus").count() == 1
     for field_id in ("field-first_name", "field-email", "field-consent", "gender-female"):
         assert await page.get_attribute(f"#{field_id}", "aria-invalid") == "true"
+    # The times are marked too: the missing choice is the picker's.
+    first_time = time_radio(page, profile["slots"][0]["start"])
+    assert await first_time.get_attribute("aria-invalid") == "true"
     await check_page(page, f"{name}-form-errors", axe=javascript)
 
     # The summary's first link moves the focus to its field.

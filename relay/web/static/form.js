@@ -1,4 +1,5 @@
-/* Terminrelay booking form: comfort only. Everything works without this file. */
+/* Terminrelay booking form: comfort only. Everything works without this file.
+   No third-party code; served under the relay's CSP (script-src 'self', connect-src 'self'). */
 (function () {
   "use strict";
 
@@ -18,7 +19,8 @@
     }
   }
 
-  /* Links in the summary move focus to the field itself, not only scroll to it. */
+  /* Links in the summary move focus to the control itself, not only scroll to it; a
+     control inside the closed wish box opens the box first. */
   function summaryLinks() {
     var summary = document.getElementById("error-summary");
     if (!summary) return;
@@ -28,41 +30,124 @@
       var target = document.getElementById(link.getAttribute("href").slice(1));
       if (!target) return;
       event.preventDefault();
+      var box = target.closest("details");
+      if (box) box.open = true;
       target.scrollIntoView({ block: "center" });
       target.focus();
     });
   }
 
-  /* Offer only the slots of the chosen doctor and appointment type. */
-  function slotFilter() {
-    var selects = document.querySelectorAll("select[data-filter]");
-    var slots = document.querySelectorAll(".slots .choice[data-doctor]");
-    if (!selects.length || !slots.length) return;
+  /* The slot picker in place: a picker button or a changed filter fetches the page of the
+     new state (a plain GET of public choices, never typed data) and swaps in its picker.
+     On any failure the button does what it does without JavaScript. */
+  function slotPicker() {
+    var form = document.querySelector("form.booking");
+    var region = document.getElementById("picker");
+    var status = document.getElementById("picker-status");
+    if (!form || !region || !window.fetch || !window.DOMParser) return;
+    var show = document.getElementById("picker-show");
+    if (show) show.hidden = true;
+    var bypass = false;
 
-    function apply() {
-      var wanted = {};
-      selects.forEach(function (select) {
-        wanted[select.getAttribute("data-filter")] = select.value;
-      });
-      slots.forEach(function (row) {
-        var doctor = row.getAttribute("data-doctor");
-        var type = row.getAttribute("data-appointment-type");
-        var show =
-          (!wanted.doctor || !doctor || doctor === wanted.doctor) &&
-          (!wanted.appointment_type || !type || type === wanted.appointment_type);
-        row.hidden = !show;
-        var radio = row.querySelector("input");
-        if (!show && radio.checked) radio.checked = false;
-      });
-      document.querySelectorAll(".slots .day").forEach(function (day) {
-        day.hidden = !day.querySelector(".choice:not([hidden])");
-      });
+    function checkedSlot() {
+      var checked = form.querySelector("input[name='slot']:checked");
+      return checked ? checked.value : "";
     }
 
-    selects.forEach(function (select) {
-      select.addEventListener("change", apply);
+    function withFilters(url) {
+      ["doctor", "appointment_type"].forEach(function (name) {
+        var select = form.querySelector("select[name='" + name + "']");
+        if (!select) return;
+        if (select.value) {
+          url.searchParams.set(name, select.value);
+        } else {
+          url.searchParams.delete(name);
+        }
+      });
+      return url;
+    }
+
+    function announce(text) {
+      if (!status) return;
+      // Emptied first, so the same sentence twice is still read out.
+      status.textContent = "";
+      window.setTimeout(function () {
+        status.textContent = text;
+      }, 100);
+    }
+
+    function restoreFocus(focusId) {
+      var target = focusId ? document.getElementById(focusId) : null;
+      if (!target || target.disabled) {
+        target =
+          region.querySelector("input[name='slot']:checked") ||
+          region.querySelector(".day[aria-pressed='true']") ||
+          region.querySelector("input[name='slot']");
+      }
+      if (target) target.focus();
+    }
+
+    function load(url, focusId, fallback) {
+      region.setAttribute("aria-busy", "true");
+      fetch(url.toString(), { credentials: "same-origin", headers: { Accept: "text/html" } })
+        .then(function (response) {
+          if (!response.ok) throw new Error("status " + response.status);
+          return response.text();
+        })
+        .then(function (html) {
+          var page = new DOMParser().parseFromString(html, "text/html");
+          var fresh = page.getElementById("picker");
+          if (!fresh) throw new Error("no picker in the answer");
+          region.replaceChildren.apply(region, Array.prototype.slice.call(fresh.childNodes));
+          var state = fresh.getAttribute("data-url");
+          region.setAttribute("data-url", state);
+          form.setAttribute("action", state);
+          window.history.replaceState(null, "", state);
+          announce(fresh.getAttribute("data-status"));
+          if (focusId !== null) restoreFocus(focusId);
+        })
+        .catch(function () {
+          if (fallback) fallback();
+        })
+        .finally(function () {
+          region.removeAttribute("aria-busy");
+        });
+    }
+
+    form.addEventListener("submit", function (event) {
+      var button = event.submitter;
+      if (bypass || !button || button.name !== "nav") return;
+      event.preventDefault();
+      var url = withFilters(new URL(button.formAction, window.location.href));
+      if (button.value !== "next") {
+        // Day and week buttons keep the time chosen so far; "next" names its own.
+        var slot = checkedSlot();
+        if (slot) {
+          url.searchParams.set("slot", slot);
+        } else {
+          url.searchParams.delete("slot");
+        }
+      }
+      var focusId = button.value === "next" ? "" : button.id;
+      load(url, focusId, function () {
+        bypass = true;
+        form.requestSubmit(button);
+      });
     });
-    apply();
+
+    form.querySelectorAll("select[name='doctor'], select[name='appointment_type']").forEach(
+      function (select) {
+        select.addEventListener("change", function () {
+          var url = withFilters(new URL(region.getAttribute("data-url"), window.location.href));
+          // Other filters: start from the first week that has something to offer.
+          url.searchParams.delete("week");
+          url.searchParams.delete("day");
+          var slot = checkedSlot();
+          if (slot) url.searchParams.set("slot", slot);
+          load(url, null, null);
+        });
+      }
+    );
   }
 
   /* Typing a wished time selects the "none of these" option. */
@@ -78,7 +163,7 @@
   ready(function () {
     focusSummary();
     summaryLinks();
-    slotFilter();
+    slotPicker();
     wishSelects();
   });
 })();

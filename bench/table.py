@@ -1,0 +1,568 @@
+"""The table of issue 8: every request step against a bare aiohttp app, interleaved.
+
+    .venv/bin/python -m bench.table [--repetitions 5] [--duration 4] [--connections 50]
+                                    [--python-parser] [--memory] [--mail]
+
+Starts a real redis-server, `relay serve` pinned to core 0 (`taskset -c 0`) and, for the
+baseline, a bare aiohttp app that parses a booking-sized form POST on the same core. wrk
+(Debian package `wrk`) generates load from core 1, with a Lua script per step so every
+submission is a new patient from another network. Each repetition runs every step once,
+in turn, so slow phases of a shared machine hit all steps alike; the table shows medians.
+
+Steps use two practices with the same doctors and types: one publishes 20 slots, the
+other 3,000 (6 weeks x 5 doctors x 20 a day). Submissions are wishes (a suggested time,
+no slot), so thousands of them do not use up the calendar; what a slot adds (one ZSCORE
+and one ZADD in the submit script) does not depend on the calendar's size. The relay
+runs with RELAY_MAIL_WORKER=off: mails only queue (bench/mail_bench.py measures sending).
+Confirm posts confirm pending bookings the bench stored beforehand through relay.store.
+
+`--python-parser` runs the relay with redis-py's pure-Python reply parser instead of
+hiredis. `--memory` and `--mail` also run bench/memory_bench.py and bench/mail_bench.py
+and print their output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import gzip
+import json
+import os
+import re
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import aiohttp
+from nacl.public import PrivateKey
+from redis.asyncio import Redis
+
+from relay import registry, tokens
+from relay.dev import free_port, start_redis_server
+from relay.sealing import DataCipher
+from relay.service import summary_context
+from relay.store import Store
+
+BERLIN = ZoneInfo("Europe/Berlin")
+ROOT = Path(__file__).resolve().parent.parent
+DOCTORS = [f"Dr. {letter}. Beispiel" for letter in "ABCDE"]
+TYPES = [{"name": "Kontrolle", "minutes": 15}, {"name": "Erstgespräch", "minutes": 30}]
+WAKE_RUNS = 200
+# The relay's data key: the bench writes pending bookings whose summaries it must read.
+DATA_KEY = secrets.token_bytes(32)
+SERVER_CORE, LOAD_CORE = "0", "1"
+EVENT_LOOP: list[str] = []
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    lua: str
+    # Runs before each repetition of the step (fresh confirm tokens).
+    needs_tokens: bool = False
+
+
+@dataclass(frozen=True)
+class Figure:
+    requests_per_s: float
+    p50_ms: float
+    errors: int
+    requests: int
+
+
+# Targets: (step, reference step, minimum ratio). A reference of None means bare aiohttp.
+TARGETS = (
+    ("JSON submit (20 slots)", None, 0.20),
+    ("form submit (20 slots)", None, 0.15),
+    ("confirm", None, 0.30),
+    ("form GET (3,000 slots)", "form GET (20 slots)", 0.9),
+    ("form submit (3,000 slots)", "form submit (20 slots)", 0.9),
+    ("profile API GET (3,000 slots)", "profile API GET (20 slots)", 0.9),
+    ("JSON submit (3,000 slots)", "JSON submit (20 slots)", 0.9),
+)
+
+
+def slots(days: int, per_day: int, doctors: list[str]) -> list[dict[str, object]]:
+    """Slots on weekdays from tomorrow, `per_day` per doctor from 08:00, 30 minutes apart."""
+    result: list[dict[str, object]] = []
+    day = datetime.now(BERLIN).date() + timedelta(days=1)
+    while len(result) < days * per_day * len(doctors):
+        if day.weekday() < 5:
+            for doctor in doctors:
+                for index in range(per_day):
+                    start = datetime(day.year, day.month, day.day, 8, tzinfo=BERLIN) + timedelta(
+                        minutes=30 * index
+                    )
+                    result.append(
+                        {
+                            "start": start.isoformat(),
+                            "end": (start + timedelta(minutes=15)).isoformat(),
+                            "doctor": doctor,
+                            "appointment_type": TYPES[index % 2]["name"],
+                        }
+                    )
+        day += timedelta(days=1)
+    return result
+
+
+def profile(slot_list: list[dict[str, object]]) -> dict[str, object]:
+    return {
+        "name": "Praxis Bench",
+        "time_zone": "Europe/Berlin",
+        "doctors": DOCTORS,
+        "appointment_types": TYPES,
+        "slots": slot_list,
+        "accept_wishes": True,
+    }
+
+
+def wish_time() -> datetime:
+    day = datetime.now(BERLIN).date() + timedelta(days=3)
+    # After the last published slot of the day: a wish, not a slot to compete for.
+    return datetime(day.year, day.month, day.day, 19, 10, tzinfo=BERLIN)
+
+
+def lua_string(text: str) -> str:
+    return json.dumps(text)  # a JSON string literal is a valid Lua string literal here
+
+
+def submit_lua(path: str, *, form: bool) -> str:
+    """Every request another patient (e-mail) from another /24 network."""
+    start = wish_time()
+    fields: dict[str, str] = {
+        "first_name": "Erika",
+        "last_name": "Mustermann",
+        "birth_date": "1980-01-02",
+        "gender": "female",
+        "insurance": "statutory",
+        "new_patient": "true",
+        "note": "Kontrolle nach Behandlung, bitte vormittags.",
+        "doctor": DOCTORS[0],
+        "appointment_type": "Kontrolle",
+        "phone": "+49 30 1234567",
+        "consent": "true",
+    }
+    if form:
+        fields["start"] = start.strftime("%Y-%m-%dT%H:%M")
+        body = urlencode(fields) + "&email=erika%d%%40example.org"
+        content_type = "application/x-www-form-urlencoded"
+    else:
+        data: dict[str, object] = {**fields, "new_patient": True, "consent": True}
+        data["start"] = start.isoformat()
+        data["email"] = "@@EMAIL@@"
+        body = json.dumps(data, ensure_ascii=False).replace("@@EMAIL@@", "erika%d@example.org")
+        content_type = "application/json"
+    return f"""
+math.randomseed(os.time())
+local counter = math.random(1, 1000000000)
+local body = {lua_string(body.replace("%", "%%").replace("%%d", "%d"))}
+request = function()
+  counter = counter + 1
+  local network = string.format("10.%d.%d.7", math.floor(counter / 256) % 256, counter % 256)
+  return wrk.format("POST", {lua_string(path)}, {{
+    ["Content-Type"] = {lua_string(content_type)},
+    ["X-Forwarded-For"] = network,
+  }}, string.format(body, counter))
+end
+"""
+
+
+def get_lua(path: str) -> str:
+    return f'wrk.method = "GET"\nwrk.path = {lua_string(path)}\n'
+
+
+def bare_lua() -> str:
+    return submit_lua("/", form=True)
+
+
+def confirm_lua(token_file: Path) -> str:
+    return f"""
+local tokens = {{}}
+for line in io.lines({lua_string(str(token_file))}) do tokens[#tokens + 1] = line end
+local index = 0
+request = function()
+  index = index + 1
+  return wrk.format("POST", "/c/" .. tokens[(index - 1) % #tokens + 1], {{
+    ["Content-Type"] = "application/x-www-form-urlencoded",
+  }}, "action=confirm")
+end
+"""
+
+
+_RATE = re.compile(r"Requests/sec:\s+([0-9.]+)")
+_P50 = re.compile(r"^\s+50%\s+([0-9.]+)(us|ms|s)\s*$", re.MULTILINE)
+_TOTAL = re.compile(r"([0-9]+) requests in")
+_ERRORS = re.compile(r"Non-2xx or 3xx responses: ([0-9]+)")
+_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def run_wrk(url: str, script: Path, duration: float, connections: int) -> Figure:
+    output = subprocess.run(
+        [
+            "taskset",
+            "-c",
+            LOAD_CORE,
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{max(1, round(duration))}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=duration + 60,
+    ).stdout
+    rate, p50, total = _RATE.search(output), _P50.search(output), _TOTAL.search(output)
+    if rate is None or p50 is None or total is None:
+        raise RuntimeError(f"cannot read wrk's output:\n{output}")
+    errors = _ERRORS.search(output)
+    return Figure(
+        float(rate.group(1)),
+        float(p50.group(1)) * _UNIT[p50.group(2)],
+        int(errors.group(1)) if errors else 0,
+        int(total.group(1)),
+    )
+
+
+@contextlib.contextmanager
+def process(command: list[str], env: dict[str, str] | None = None) -> Iterator[None]:
+    child = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT
+    )
+    try:
+        yield
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+async def wait_http(url: str, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    async with aiohttp.ClientSession() as http:
+        while True:
+            try:
+                async with http.get(url) as response:
+                    if response.status < 500:
+                        return
+            except aiohttp.ClientError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"gave up after {seconds:.0f} s waiting for {url}")
+            await asyncio.sleep(0.1)
+
+
+@dataclass
+class Practice:
+    slug: str
+    token: str
+
+
+async def register(store: Store, slug: str) -> Practice:
+    token = await registry.add_practice(
+        store, slug, name="Praxis Bench", public_key=bytes(PrivateKey.generate().public_key)
+    )
+    return Practice(slug, token)
+
+
+async def publish(url: str, practice: Practice, body: dict[str, object]) -> None:
+    """PUT the profile gzip-compressed, as practice-client does."""
+    headers = {
+        "Authorization": f"Bearer {practice.token}",
+        "Content-Type": "application/json",
+        "Content-Encoding": "gzip",
+    }
+    data = gzip.compress(json.dumps(body).encode())
+    async with (
+        aiohttp.ClientSession() as http,
+        http.put(f"{url}/api/v1/profile", data=data, headers=headers) as response,
+    ):
+        if response.status != 200:
+            raise RuntimeError(
+                f"publishing {practice.slug}: {response.status} {await response.text()}"
+            )
+
+
+async def pending_tokens(store: Store, slug: str, count: int) -> list[str]:
+    """`count` pending wish bookings stored as a submit stores them, and their confirmation
+    tokens. The sealed box is random bytes (confirm never looks inside); the summary is
+    encrypted under the relay's data key, as the confirm page reads it."""
+    version = (await store.load_practice(slug)).practice.profile_version
+    now_ms = int(time.time() * 1000)
+    sealed = secrets.token_bytes(2048)
+    cipher = DataCipher((DATA_KEY,))
+    start_time = wish_time()
+    result: list[str] = []
+    for start in range(0, count, 50):
+        batch = []
+        for index in range(min(50, count - start)):
+            token = tokens.new_confirmation_token(slug)
+            _, secret = token.split(".", 1)
+            booking_id = str(uuid.uuid4())
+            summary = {
+                "practice_name": "Praxis Bench",
+                "doctor": DOCTORS[0],
+                "appointment_type": "Kontrolle",
+                "start": start_time.isoformat(),
+                "end": None,
+                "time_zone": "Europe/Berlin",
+                "wish": True,
+                "kind": "wish",
+                "lang": "de",
+                "to": f"erika{start + index}@example.org",
+            }
+            encrypted = cipher.encrypt_json(summary, context=summary_context(slug, booking_id))
+            batch.append((token, tokens.token_hash(secret), booking_id, encrypted))
+        await asyncio.gather(
+            *(
+                store.submit(
+                    slug,
+                    booking_id,
+                    sealed=sealed,
+                    summary=encrypted,
+                    token_hash=token_hash,
+                    mail_job=b"job",
+                    ttl=3600,
+                    now_ms=now_ms,
+                    slot_id=None,
+                    slot_end_ms=None,
+                    profile_version=version,
+                )
+                for _, token_hash, booking_id, encrypted in batch
+            )
+        )
+        result += [token for token, *_ in batch]
+    return result
+
+
+async def wake_latency(url: str, store: Store, practice: Practice) -> list[float]:
+    """Confirm POST to the answer of the practice's waiting long poll, in ms."""
+    auth = {"Authorization": f"Bearer {practice.token}"}
+    waits: list[float] = []
+    async with aiohttp.ClientSession() as http:
+        for token in await pending_tokens(store, practice.slug, WAKE_RUNS):
+            poll = asyncio.create_task(
+                http.get(f"{url}/api/v1/inbox?wait=30&limit=1", headers=auth)
+            )
+            await asyncio.sleep(0.02)
+            started = time.perf_counter()
+            async with http.post(f"{url}/c/{token}", data={"action": "confirm"}) as page:
+                if page.status != 200:
+                    raise RuntimeError(f"confirm answered {page.status}")
+            response = await poll
+            items = (await response.json())["items"]
+            waits.append((time.perf_counter() - started) * 1000)
+            response.release()
+            async with http.post(
+                f"{url}/api/v1/inbox/ack", json={"ids": [i["id"] for i in items]}, headers=auth
+            ) as ack:
+                await ack.read()
+    return waits
+
+
+def relay_env(redis_url: str, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        RELAY_REDIS_URL=redis_url,
+        RELAY_SMTP_URL="smtp://127.0.0.1:1",
+        RELAY_MAIL_FROM="bench@relay.test",
+        RELAY_SIGNING_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
+        RELAY_DATA_KEYS=base64.b64encode(DATA_KEY).decode(),
+        RELAY_PORT=str(port),
+        RELAY_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        RELAY_MAIL_WORKER="off",
+        # The abuse limits (relay/limits.py) raised out of the way: every request is a new
+        # patient from a new network, and the bench measures the path, not refusals.
+        RELAY_SUBMIT_LIMIT="100000",
+        RELAY_SUBMIT_HARD_LIMIT="1000000",
+        RELAY_RECIPIENT_LIMIT="1000",
+        RELAY_POW="off",
+        RELAY_FLOOD_RELAY="10000000",
+        RELAY_FLOOD_PRACTICE="1000000",
+        RELAY_GUESS_LIMIT="1000000",
+        RELAY_TRUSTED_PROXIES="127.0.0.1/32",
+        RELAY_LOG_LEVEL="INFO",
+        RELAY_EVENT_LOOP=EVENT_LOOP[0] if EVENT_LOOP else "auto",
+    )
+    return env
+
+
+def median_figure(figures: list[Figure]) -> Figure:
+    return Figure(
+        statistics.median(f.requests_per_s for f in figures),
+        statistics.median(f.p50_ms for f in figures),
+        sum(f.errors for f in figures),
+        sum(f.requests for f in figures),
+    )
+
+
+def print_table(results: dict[str, Figure], wake: list[float]) -> None:
+    bare = results["bare aiohttp form POST"].requests_per_s
+    print("\n| step | req/s | p50 | ratio to bare aiohttp | non-2xx |")
+    print("|---|---|---|---|---|")
+    for name, figure in results.items():
+        print(
+            f"| {name} | {figure.requests_per_s:,.0f} | {figure.p50_ms:.1f} ms "
+            f"| {figure.requests_per_s / bare if bare else 0:.3f} "
+            f"| {figure.errors} of {figure.requests} |"
+        )
+    print("\n| target | figure | met |")
+    print("|---|---|---|")
+    for name, reference, minimum in TARGETS:
+        base = bare if reference is None else results[reference].requests_per_s
+        ratio = results[name].requests_per_s / base if base else 0.0
+        against = "bare aiohttp" if reference is None else reference
+        print(
+            f"| {name} ≥ {minimum} × {against} | {ratio:.3f} "
+            f"| {'met' if ratio >= minimum else 'MISSED'} |"
+        )
+    ordered = sorted(wake)
+    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+    print(
+        f"| long-poll wake p99 < 10 ms ({len(wake)} runs, confirm POST included) "
+        f"| {p99:.1f} ms (p50 {statistics.median(wake):.1f} ms) "
+        f"| {'met' if p99 < 10 else 'MISSED'} |"
+    )
+
+
+async def measure(arguments: argparse.Namespace, redis_url: str, work: Path) -> None:
+    relay_port, bare_port = free_port(), free_port()
+    relay_url, bare_url = f"http://127.0.0.1:{relay_port}", f"http://127.0.0.1:{bare_port}"
+    relay_command = ["taskset", "-c", SERVER_CORE, sys.executable, "bench/serve_relay.py"]
+    if arguments.python_parser:
+        relay_command.append("--python-parser")
+    bare_command = [
+        "taskset",
+        "-c",
+        SERVER_CORE,
+        sys.executable,
+        "bench/bare_app.py",
+        str(bare_port),
+    ]
+    redis = Redis.from_url(redis_url)
+    store = Store(redis)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            await redis.ping()
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+    with process(relay_command, relay_env(redis_url, relay_port)), process(bare_command):
+        await wait_http(f"{relay_url}/healthz")
+        await wait_http(f"{bare_url}/")
+        small, large = await register(store, "p20"), await register(store, "p3000")
+        await publish(relay_url, small, profile(slots(1, 4, DOCTORS)))
+        await publish(relay_url, large, profile(slots(30, 20, DOCTORS)))
+        scripts = {
+            "bare aiohttp form POST": (bare_url, bare_lua()),
+            "form GET (20 slots)": (relay_url, get_lua("/p/p20?lang=de")),
+            "form GET (3,000 slots)": (relay_url, get_lua("/p/p3000?lang=de")),
+            "profile API GET (20 slots)": (relay_url, get_lua("/api/v1/practices/p20")),
+            "profile API GET (3,000 slots)": (relay_url, get_lua("/api/v1/practices/p3000")),
+            "JSON submit (20 slots)": (
+                relay_url,
+                submit_lua("/api/v1/practices/p20/bookings", form=False),
+            ),
+            "JSON submit (3,000 slots)": (
+                relay_url,
+                submit_lua("/api/v1/practices/p3000/bookings", form=False),
+            ),
+            "form submit (20 slots)": (relay_url, submit_lua("/p/p20?lang=de", form=True)),
+            "form submit (3,000 slots)": (relay_url, submit_lua("/p/p3000?lang=de", form=True)),
+        }
+        token_file = work / "tokens.txt"
+        figures: dict[str, list[Figure]] = {name: [] for name in [*scripts, "confirm"]}
+        for repetition in range(1, arguments.repetitions + 1):
+            for name, (url, lua) in scripts.items():
+                script = work / "step.lua"
+                script.write_text(lua)
+                figure = run_wrk(url, script, arguments.duration, arguments.connections)
+                figures[name].append(figure)
+            # Enough pending bookings that no confirm meets an already confirmed one.
+            expected = max(f.requests_per_s for f in figures["bare aiohttp form POST"])
+            count = int(expected * arguments.duration * 0.6) + 1000
+            token_file.write_text("\n".join(await pending_tokens(store, "p20", count)) + "\n")
+            script = work / "step.lua"
+            script.write_text(confirm_lua(token_file))
+            figures["confirm"].append(
+                run_wrk(relay_url, script, arguments.duration, arguments.connections)
+            )
+            print(f"repetition {repetition} of {arguments.repetitions} done", flush=True)
+        wake = await wake_latency(relay_url, store, small)
+    await redis.aclose()
+    print(
+        f"\n{arguments.repetitions} interleaved repetitions of {arguments.duration:g} s, "
+        f"{arguments.connections} connections; relay on core {SERVER_CORE}, wrk on core "
+        f"{LOAD_CORE}; redis-py parser: {'Python' if arguments.python_parser else 'hiredis'}"
+    )
+    print_table({name: median_figure(values) for name, values in figures.items()}, wake)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repetitions", type=int, default=5)
+    parser.add_argument("--duration", type=int, default=4, help="seconds per step and run")
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--python-parser", action="store_true")
+    parser.add_argument(
+        "--event-loop",
+        choices=("auto", "asyncio", "uvloop"),
+        default="auto",
+        help="RELAY_EVENT_LOOP of the relay under test",
+    )
+    parser.add_argument("--memory", action="store_true", help="also run bench/memory_bench.py")
+    parser.add_argument("--mail", action="store_true", help="also run bench/mail_bench.py")
+    arguments = parser.parse_args()
+    EVENT_LOOP.append(arguments.event_loop)
+    for tool in ("wrk", "taskset", "redis-server"):
+        if shutil.which(tool) is None:
+            sys.exit(
+                f"bench.table needs {tool} on PATH "
+                "(Debian: apt-get install wrk util-linux redis-server)"
+            )
+    work = Path(tempfile.mkdtemp(prefix="terminrelay-table-"))
+    redis_process, redis_port = start_redis_server(work)
+    try:
+        # Redis shares the load generator's core, as a separate database host would not.
+        subprocess.run(
+            ["taskset", "-pc", LOAD_CORE, str(redis_process.pid)], check=True, capture_output=True
+        )
+        asyncio.run(measure(arguments, f"redis://127.0.0.1:{redis_port}/0", work))
+    finally:
+        redis_process.terminate()
+        redis_process.wait()
+        shutil.rmtree(work, ignore_errors=True)
+    for flag, script in ((arguments.memory, "memory_bench.py"), (arguments.mail, "mail_bench.py")):
+        if flag and (ROOT / "bench" / script).is_file():
+            print(f"\n$ python bench/{script}", flush=True)
+            subprocess.run([sys.executable, f"bench/{script}"], cwd=ROOT, check=False)
+
+
+if __name__ == "__main__":
+    main()

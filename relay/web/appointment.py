@@ -1,0 +1,113 @@
+"""What the confirmation and result pages show: the appointment and the practice's contact.
+
+The appointment comes from the booking's encrypted summary (relay/service.py), which
+holds no patient data; the practice's address and contact from its public profile.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from relay.localtime import format_clock, format_day
+from relay.practice_details import PracticeDetails
+from relay.profile import Profile
+from relay.web.i18n import page_text
+
+_NOT_DIALLED = re.compile(r"[^0-9+]")
+
+
+@dataclass(frozen=True)
+class Appointment:
+    date: str
+    time: str
+    minutes: int | None
+    doctor: str | None
+    appointment_type: str | None
+    wish: bool
+    # The practice's note for this type of appointment ("please bring …").
+    type_note: str | None
+
+    def duration(self, lang: str) -> str | None:
+        if self.minutes is None:
+            return None
+        return page_text(lang, "duration_minutes", minutes=self.minutes)
+
+
+@dataclass(frozen=True)
+class PracticeCard:
+    """A practice's contact as the pages show it; every part may be missing."""
+
+    name: str
+    address: tuple[str, ...]
+    phone: str | None
+    phone_href: str | None
+    email: str | None
+    website: str | None
+    opening_hours: tuple[str, ...]
+    officer_lines: tuple[str, ...]
+
+    @property
+    def has_contact(self) -> bool:
+        return bool(self.address or self.phone or self.email or self.website)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.has_contact or self.opening_hours or self.officer_lines)
+
+
+def appointment(summary: Mapping[str, object], profile: Profile | None, lang: str) -> Appointment:
+    """The appointment of a confirmation summary, in `lang`, in the practice's zone."""
+    zone = ZoneInfo(str(summary["time_zone"]))
+    start = datetime.fromisoformat(str(summary["start"])).astimezone(zone)
+    end_text = summary.get("end")
+    end = datetime.fromisoformat(str(end_text)).astimezone(zone) if end_text else None
+    begins = format_clock(start, lang)
+    if end is not None and end.date() == start.date():
+        time = page_text(lang, "time_span", start=begins, end=format_clock(end, lang))
+    else:
+        time = page_text(lang, "time_from", start=begins)
+    kind_name = _text(summary.get("appointment_type"))
+    kind = profile.appointment_type(kind_name) if profile and kind_name else None
+    # Summaries written before "kind" existed say "wish" instead.
+    wish = summary.get("kind") == "wish" if "kind" in summary else bool(summary.get("wish"))
+    return Appointment(
+        date=format_day(start.date(), lang),
+        time=time,
+        minutes=int((end - start).total_seconds() // 60) if end is not None else None,
+        doctor=_text(summary.get("doctor")),
+        appointment_type=kind_name,
+        wish=wish,
+        type_note=kind.note if kind is not None else None,
+    )
+
+
+def practice_card(name: str, details: PracticeDetails) -> PracticeCard:
+    officer = details.data_protection_officer
+    officer_lines: tuple[str, ...] = ()
+    if officer is not None:
+        officer_lines = tuple(
+            line for line in (officer.name, *officer.address, officer.phone, officer.email) if line
+        )
+    return PracticeCard(
+        name=name,
+        address=details.address,
+        phone=details.phone,
+        phone_href=tel_href(details.phone) if details.phone else None,
+        email=details.email,
+        website=details.website,
+        opening_hours=details.opening_hours,
+        officer_lines=officer_lines,
+    )
+
+
+def tel_href(phone: str) -> str:
+    """A tel: link: "+49 30 1234567" becomes "tel:+49301234567" (RFC 3966)."""
+    return "tel:" + _NOT_DIALLED.sub("", phone)
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,161 @@
+"""The patient's cancel link and calendar download (relay/cancellation.py).
+
+- `GET /x/{token}` shows what would be cancelled (the practice; the relay keeps nothing
+  else to show) and a button; it changes nothing, as mail scanners prefetch links.
+- `POST /x/{token}` with `action=cancel` puts a sealed cancellation notice into the
+  practice's inbox; a second time says "already cancelled". Same-origin posts only.
+- `GET /calendar/{sealed}.ics` the appointment as a calendar file, from the link alone.
+
+An expired or unknown link answers 410 with a page that says what to do instead.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from relay.appkeys import SERVICE
+from relay.errors import PracticeNotFound, TokenGone
+from relay.localtime import format_datetime
+from relay.patient_calendar import render_patient_calendar
+from relay.profile import Profile
+from relay.web.appointment import practice_card
+from relay.web.bodies import read_form
+from relay.web.i18n import page_text
+from relay.web.language import request_language as language
+from relay.web.middleware import CLIENT_NETWORK, REQUEST_ID
+from relay.web.origin import is_cross_site_post
+from relay.web.pages import cross_site_page, render
+
+_STATES = {
+    "cancelled": ("cancelled_title", "cancelled_text"),
+    "already": ("cancel_already_title", "cancel_already_text"),
+    "gone": ("cancel_gone_title", "cancel_gone_text"),
+}
+
+
+async def cancel_page(request: web.Request) -> web.Response:
+    token = request.match_info["token"]
+    cancellations = request.app[SERVICE].cancellations
+    try:
+        view = await cancellations.view(token)
+    except TokenGone:
+        return await _gone(request, token)
+    profile = await _profile(request, view.practice)
+    if view.state == "cancelled":
+        return _page(request, "already", profile)
+    lang = language(request)
+    name = profile.name if profile else view.practice
+    expires = (
+        format_datetime(view.expires_at, ZoneInfo(profile.time_zone), lang)
+        if profile and view.expires_at
+        else None
+    )
+    return render(
+        request,
+        "cancel.html",
+        state="active",
+        title_key="cancel_title",
+        practice_name=name,
+        lead=page_text(lang, "cancel_lead", practice=name),
+        expires=expires,
+        action=f"{quote(request.path)}?lang={lang}",
+        card=practice_card(name, profile.details) if profile else None,
+    )
+
+
+async def cancel_action(request: web.Request) -> web.Response:
+    if is_cross_site_post(request):
+        return cross_site_page(request, "cross_site_cancel_link")
+    form = await read_form(request)
+    if form.get("action") != "cancel":
+        raise web.HTTPBadRequest(reason="action must be cancel")
+    token = request.match_info["token"]
+    try:
+        outcome = await request.app[SERVICE].cancellations.cancel(token)
+    except TokenGone:
+        return await _gone(request, token)
+    slug = token.partition(".")[0]
+    return _page(request, outcome, await _profile(request, slug))
+
+
+async def calendar_file(request: web.Request) -> web.Response:
+    """The appointment as an .ics file, for the patient's own calendar."""
+    service = request.app[SERVICE]
+    try:
+        entry = service.cancellations.calendar_entry(request.match_info["sealed"])
+    except TokenGone:
+        await _guess_failed(request)
+        return _page(request, "gone", None, status=410, calendar=True)
+    profile = await _profile(request, entry.practice)
+    body = render_patient_calendar(
+        uid=entry.uid,
+        appointment=entry.appointment,
+        details=profile.details if profile else None,
+        cancel_url=entry.cancel_url,
+        now=service.now(),
+    )
+    return web.Response(
+        body=body,
+        content_type="text/calendar",
+        charset="utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="termin.ics"',
+            # It names the appointment: kept out of shared caches and the back/forward cache.
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+async def _gone(request: web.Request, token: str) -> web.Response:
+    await _guess_failed(request)
+    slug = token.partition(".")[0]
+    return _page(request, "gone", await _profile(request, slug), status=410)
+
+
+async def _guess_failed(request: web.Request) -> None:
+    """A link that leads nowhere counts against the client's network like a wrong
+    confirmation link: past the limit, 429 instead of 410 (relay/limits.py)."""
+    await request.app[SERVICE].limits.guess_failed(
+        "confirm", request[CLIENT_NETWORK], request[REQUEST_ID]
+    )
+
+
+def _page(
+    request: web.Request,
+    state: str,
+    profile: Profile | None,
+    *,
+    status: int = 200,
+    calendar: bool = False,
+) -> web.Response:
+    title_key, text_key = _STATES[state]
+    if calendar:
+        title_key, text_key = "calendar_gone_title", "calendar_gone_text"
+    name = profile.name if profile else None
+    return render(
+        request,
+        "cancel.html",
+        status,
+        state=state,
+        title_key=title_key,
+        text_key=text_key,
+        practice_name=name,
+        card=practice_card(name, profile.details) if profile and name else None,
+    )
+
+
+async def _profile(request: web.Request, slug: str) -> Profile | None:
+    """The practice's public profile, for its name and contact; None if it is unknown."""
+    try:
+        return (await request.app[SERVICE].profile(slug)).profile
+    except PracticeNotFound:
+        return None
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/x/{token}", cancel_page)
+    app.router.add_post("/x/{token}", cancel_action)
+    app.router.add_get(r"/calendar/{sealed:[A-Za-z0-9_-]{1,4096}}.ics", calendar_file)
