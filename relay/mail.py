@@ -223,17 +223,13 @@ class ConfirmationMail:
         # Names are checked when registered and published (relay/text.py), but one stored
         # before that check must still give every patient a mail, not a failing job.
         practice_name = one_line(practice_name)
-        values = {
+        values: dict[str, object] = {
             "practice_name": practice_name,
             "link": _LINK,
             "expires_de": _EXPIRES_DE,
             "expires_en": _EXPIRES_EN,
         }
-        return _PracticeParts(
-            subject=_fold("Subject", subject(practice_name)),
-            text=_body(self._environment.get_template("confirm.txt").render(values)),
-            html=_body(self._environment.get_template("confirm.html").render(values)),
-        )
+        return self._render_template("confirm", subject(practice_name), values)
 
     def _render_handed(self, practice_name: str, with_link: bool) -> _PracticeParts:
         practice_name = one_line(practice_name)
@@ -246,10 +242,16 @@ class ConfirmationMail:
             "until_de": _UNTIL_DE,
             "until_en": _UNTIL_EN,
         }
+        return self._render_template("handed", handed_subject(practice_name), values)
+
+    def _render_template(
+        self, template: str, subject_text: str, values: dict[str, object]
+    ) -> _PracticeParts:
+        """Subject folded and both bodies encoded once; per mail only placeholders change."""
         return _PracticeParts(
-            subject=_fold("Subject", handed_subject(practice_name)),
-            text=_body(self._environment.get_template("handed.txt").render(values)),
-            html=_body(self._environment.get_template("handed.html").render(values)),
+            subject=_fold("Subject", subject_text),
+            text=_body(self._environment.get_template(f"{template}.txt").render(values)),
+            html=_body(self._environment.get_template(f"{template}.html").render(values)),
         )
 
 
