@@ -291,13 +291,14 @@ async def verification_cost(store: Store, redis_url: str, default: int) -> None:
     rounds = 2000
     started = time.perf_counter()
     for index in range(rounds):
-        await limits.admit_submission(
+        ticket = limits.ticket(
             "praxis-e",
             network=f"192.0.2.{index % 200}",
             email=f"p{index}@example.org",
             proof=None,
             member=f"m{index}",
         )
+        await limits.admit_submission(ticket, proof=None)
     admit = (time.perf_counter() - started) / rounds
     print(
         f"5. relay cost per request: verify a solution {valid * 1e6:.1f} us, refuse a forged "

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import contextlib
 import functools
 import os
@@ -42,6 +41,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from bench.profiles import profile_summary
 from practice_client.keys import KeyPair, create_key_file
 from relay import registry
 from relay.app import create_app
@@ -357,28 +357,6 @@ async def _interleave(
             f"{first / seconds:7.2f}x {cpu:6.2f}s {idle:9.3f}s "
             f"{arguments.items / max(seconds - idle, 1e-9):14.0f}"
         )
-
-
-def profile_summary(profile: Path, top: int = 25) -> str:
-    """The functions with the largest share of samples (inclusive), from collapsed stacks."""
-    inclusive: collections.Counter[str] = collections.Counter()
-    total = 0
-    for line in profile.read_text(encoding="utf-8").splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        samples = int(count)
-        total += samples
-        # py-spy writes "function (file:line)"; the line differs per call site, so drop it.
-        frames = {frame.rsplit(":", 1)[0] + ")" for frame in stack.split(";")}
-        for frame in frames:
-            inclusive[frame] += samples
-    lines = [f"  {profile.name}: {total} samples (wall clock, idle included)"]
-    lines += [
-        f"    {100 * samples / total:5.1f} %  {frame}"
-        for frame, samples in inclusive.most_common(top)
-    ]
-    return "\n".join(lines)
 
 
 async def _wait_for_redis(port: int) -> None:

@@ -50,11 +50,12 @@ import aiohttp
 from nacl.public import PrivateKey
 from redis.asyncio import Redis
 
+from bench.profiles import profile_summary
 from relay import registry, tokens
 from relay.dev import free_port, start_redis_server
 from relay.sealing import DataCipher
 from relay.service import summary_context
-from relay.store import Store
+from relay.store import NewBooking, Store
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ROOT = Path(__file__).resolve().parent.parent
@@ -209,7 +210,26 @@ _ERRORS = re.compile(r"Non-2xx or 3xx responses: ([0-9]+)")
 _UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def run_wrk(url: str, script: Path, duration: float, connections: int) -> Figure:
+def run_wrk(
+    url: str,
+    script: Path,
+    duration: float,
+    connections: int,
+    profile: tuple[int, Path] | None = None,
+) -> Figure:
+    """One wrk run; with `profile` (pid, file), py-spy samples that process meanwhile."""
+    sampler = None
+    if profile is not None:
+        pid, folded = profile
+        sampler = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "py-spy"),
+                *("record", "--pid", str(pid), "--format", "raw", "--rate", "250"),
+                *("--duration", str(max(1, round(duration))), "--output", str(folded)),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     output = subprocess.run(
         [
             "taskset",
@@ -229,6 +249,8 @@ def run_wrk(url: str, script: Path, duration: float, connections: int) -> Figure
         check=True,
         timeout=duration + 60,
     ).stdout
+    if sampler is not None:
+        sampler.wait(timeout=60)
     rate, p50, total = _RATE.search(output), _P50.search(output), _TOTAL.search(output)
     if rate is None or p50 is None or total is None:
         raise RuntimeError(f"cannot read wrk's output:\n{output}")
@@ -242,12 +264,14 @@ def run_wrk(url: str, script: Path, duration: float, connections: int) -> Figure
 
 
 @contextlib.contextmanager
-def process(command: list[str], env: dict[str, str] | None = None) -> Iterator[None]:
+def process(
+    command: list[str], env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     child = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT
     )
     try:
-        yield
+        yield child
     finally:
         child.terminate()
         try:
@@ -337,16 +361,16 @@ async def pending_tokens(store: Store, slug: str, count: int) -> list[str]:
             *(
                 store.submit(
                     slug,
-                    booking_id,
-                    sealed=sealed,
-                    summary=encrypted,
-                    token_hash=token_hash,
-                    mail_job=b"job",
-                    ttl=3600,
-                    now_ms=now_ms,
-                    slot_id=None,
-                    slot_end_ms=None,
-                    profile_version=version,
+                    NewBooking(
+                        booking_id,
+                        sealed=sealed,
+                        summary=encrypted,
+                        token_hash=token_hash,
+                        mail_job=b"job",
+                        ttl=3600,
+                        now_ms=now_ms,
+                        profile_version=version,
+                    ),
                 )
                 for _, token_hash, booking_id, encrypted in batch
             )
@@ -430,6 +454,8 @@ def print_table(results: dict[str, Figure], wake: list[float]) -> None:
     print("\n| target | figure | met |")
     print("|---|---|---|")
     for name, reference, minimum in TARGETS:
+        if name not in results or (reference is not None and reference not in results):
+            continue
         base = bare if reference is None else results[reference].requests_per_s
         ratio = results[name].requests_per_s / base if base else 0.0
         against = "bare aiohttp" if reference is None else reference
@@ -446,80 +472,157 @@ def print_table(results: dict[str, Figure], wake: list[float]) -> None:
     )
 
 
-async def measure(arguments: argparse.Namespace, redis_url: str, work: Path) -> None:
-    relay_port, bare_port = free_port(), free_port()
-    relay_url, bare_url = f"http://127.0.0.1:{relay_port}", f"http://127.0.0.1:{bare_port}"
-    relay_command = ["taskset", "-c", SERVER_CORE, sys.executable, "bench/serve_relay.py"]
-    if arguments.python_parser:
-        relay_command.append("--python-parser")
-    bare_command = [
-        "taskset",
-        "-c",
-        SERVER_CORE,
-        sys.executable,
-        "bench/bare_app.py",
-        str(bare_port),
-    ]
+def step_scripts(chosen: list[str] | None) -> dict[str, str]:
+    """Each step's wrk script; with `chosen`, only the baseline and the matching steps."""
+    scripts = {
+        "bare aiohttp form POST": bare_lua(),
+        "form GET (20 slots)": get_lua("/p/p20?lang=de"),
+        "form GET (3,000 slots)": get_lua("/p/p3000?lang=de"),
+        "profile API GET (20 slots)": get_lua("/api/v1/practices/p20"),
+        "profile API GET (3,000 slots)": get_lua("/api/v1/practices/p3000"),
+        "JSON submit (20 slots)": submit_lua("/api/v1/practices/p20/bookings", form=False),
+        "JSON submit (3,000 slots)": submit_lua("/api/v1/practices/p3000/bookings", form=False),
+        "form submit (20 slots)": submit_lua("/p/p20?lang=de", form=True),
+        "form submit (3,000 slots)": submit_lua("/p/p3000?lang=de", form=True),
+    }
+    if chosen:
+        scripts = {
+            name: step
+            for name, step in scripts.items()
+            if name.startswith("bare") or any(part in name for part in chosen)
+        }
+    return scripts
+
+
+async def connected_redis(redis_url: str, seconds: float = 30.0) -> Redis:
     redis = Redis.from_url(redis_url)
-    store = Store(redis)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + seconds
     while True:
         try:
             await redis.ping()
-            break
         except Exception:
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.1)
-    with process(relay_command, relay_env(redis_url, relay_port)), process(bare_command):
-        await wait_http(f"{relay_url}/healthz")
+        else:
+            return redis
+
+
+@dataclass(frozen=True)
+class Relay:
+    """A relay under test: `suffix` names it in the table ("" for the working tree)."""
+
+    suffix: str
+    url: str
+    pid: int
+
+
+def relay_command(tree: Path, python_parser: bool) -> list[str]:
+    command = ["taskset", "-c", SERVER_CORE, sys.executable, str(tree / "bench/serve_relay.py")]
+    return [*command, "--python-parser"] if python_parser else command
+
+
+def baseline_tree(revision: str, work: Path) -> Path:
+    """The relay as it was at `revision`, unpacked (git archive) into `work`."""
+    tree = work / "baseline"
+    tree.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", revision], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree
+
+
+async def start_relays(
+    arguments: argparse.Namespace, redis_url: str, work: Path, stack: contextlib.ExitStack
+) -> list[Relay]:
+    trees = [("", ROOT)]
+    if arguments.baseline:
+        trees.append((f" @ {arguments.baseline}", baseline_tree(arguments.baseline, work)))
+    relays = []
+    for suffix, tree in trees:
+        port = free_port()
+        env = relay_env(redis_url, port) | {"PYTHONPATH": str(tree)}
+        child = stack.enter_context(process(relay_command(tree, arguments.python_parser), env))
+        relays.append(Relay(suffix, f"http://127.0.0.1:{port}", child.pid))
+        await wait_http(f"{relays[-1].url}/healthz")
+    return relays
+
+
+async def measure(arguments: argparse.Namespace, redis_url: str, work: Path) -> None:
+    bare_port = free_port()
+    bare_url = f"http://127.0.0.1:{bare_port}"
+    bare_command = ["taskset", "-c", SERVER_CORE, sys.executable, "bench/bare_app.py"]
+    redis = await connected_redis(redis_url)
+    store = Store(redis)
+    chosen = arguments.steps
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(process([*bare_command, str(bare_port)]))
+        relays = await start_relays(arguments, redis_url, work, stack)
         await wait_http(f"{bare_url}/")
         small, large = await register(store, "p20"), await register(store, "p3000")
-        await publish(relay_url, small, profile(slots(1, 4, DOCTORS)))
-        await publish(relay_url, large, profile(slots(30, 20, DOCTORS)))
-        scripts = {
-            "bare aiohttp form POST": (bare_url, bare_lua()),
-            "form GET (20 slots)": (relay_url, get_lua("/p/p20?lang=de")),
-            "form GET (3,000 slots)": (relay_url, get_lua("/p/p3000?lang=de")),
-            "profile API GET (20 slots)": (relay_url, get_lua("/api/v1/practices/p20")),
-            "profile API GET (3,000 slots)": (relay_url, get_lua("/api/v1/practices/p3000")),
-            "JSON submit (20 slots)": (
-                relay_url,
-                submit_lua("/api/v1/practices/p20/bookings", form=False),
-            ),
-            "JSON submit (3,000 slots)": (
-                relay_url,
-                submit_lua("/api/v1/practices/p3000/bookings", form=False),
-            ),
-            "form submit (20 slots)": (relay_url, submit_lua("/p/p20?lang=de", form=True)),
-            "form submit (3,000 slots)": (relay_url, submit_lua("/p/p3000?lang=de", form=True)),
-        }
-        token_file = work / "tokens.txt"
-        figures: dict[str, list[Figure]] = {name: [] for name in [*scripts, "confirm"]}
+        await publish(relays[0].url, small, profile(slots(1, 4, DOCTORS)))
+        await publish(relays[0].url, large, profile(slots(30, 20, DOCTORS)))
+        # Each step against each relay in turn: (name, relay or None for the bare app, lua)
+        steps: list[tuple[str, Relay | None, str]] = []
+        for name, lua in step_scripts(chosen).items():
+            if name.startswith("bare"):
+                steps.append((name, None, lua))
+            else:
+                steps += [(name + relay.suffix, relay, lua) for relay in relays]
+        with_confirm = not chosen or any(part in "confirm" for part in chosen)
+        confirms = [("confirm" + relay.suffix, relay) for relay in relays if with_confirm]
+        figures: dict[str, list[Figure]] = {name: [] for name, *_ in [*steps, *confirms]}
+        token_file, script = work / "tokens.txt", work / "step.lua"
+
+        def sampled(name: str, relay: Relay | None, repetition: int) -> tuple[int, Path] | None:
+            if arguments.py_spy is None or relay is None:
+                return None
+            slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+            return relay.pid, arguments.py_spy / f"{slug}-{repetition}.txt"
+
         for repetition in range(1, arguments.repetitions + 1):
-            for name, (url, lua) in scripts.items():
-                script = work / "step.lua"
+            for name, relay, lua in steps:
                 script.write_text(lua)
-                figure = run_wrk(url, script, arguments.duration, arguments.connections)
-                figures[name].append(figure)
-            # Enough pending bookings that no confirm meets an already confirmed one.
-            expected = max(f.requests_per_s for f in figures["bare aiohttp form POST"])
-            count = int(expected * arguments.duration * 0.6) + 1000
-            token_file.write_text("\n".join(await pending_tokens(store, "p20", count)) + "\n")
-            script = work / "step.lua"
-            script.write_text(confirm_lua(token_file))
-            figures["confirm"].append(
-                run_wrk(relay_url, script, arguments.duration, arguments.connections)
-            )
+                url = bare_url if relay is None else relay.url
+                figures[name].append(
+                    run_wrk(
+                        url,
+                        script,
+                        arguments.duration,
+                        arguments.connections,
+                        sampled(name, relay, repetition),
+                    )
+                )
+            for name, relay in confirms:
+                # Enough pending bookings that no confirm meets an already confirmed one.
+                expected = max(f.requests_per_s for f in figures["bare aiohttp form POST"])
+                count = int(expected * arguments.duration * 0.6) + 1000
+                tokens_now = await pending_tokens(store, "p20", count)
+                token_file.write_text("\n".join(tokens_now) + "\n")
+                script.write_text(confirm_lua(token_file))
+                figures[name].append(
+                    run_wrk(
+                        relay.url,
+                        script,
+                        arguments.duration,
+                        arguments.connections,
+                        sampled(name, relay, repetition),
+                    )
+                )
             print(f"repetition {repetition} of {arguments.repetitions} done", flush=True)
-        wake = await wake_latency(relay_url, store, small)
+        wake = await wake_latency(relays[0].url, store, small)
     await redis.aclose()
     print(
         f"\n{arguments.repetitions} interleaved repetitions of {arguments.duration:g} s, "
         f"{arguments.connections} connections; relay on core {SERVER_CORE}, wrk on core "
         f"{LOAD_CORE}; redis-py parser: {'Python' if arguments.python_parser else 'hiredis'}"
     )
-    print_table({name: median_figure(values) for name, values in figures.items()}, wake)
+    print_table({name: median_figure(values) for name, values in figures.items() if values}, wake)
+    if arguments.py_spy is not None:
+        print("\nWhere the relay's time goes (py-spy, inclusive):")
+        for folded in sorted(arguments.py_spy.glob("*.txt")):
+            print(profile_summary(folded))
 
 
 def main() -> None:
@@ -535,6 +638,23 @@ def main() -> None:
         choices=("auto", "asyncio", "uvloop"),
         default="auto",
         help="RELAY_EVENT_LOOP of the relay under test",
+    )
+    parser.add_argument(
+        "--steps",
+        nargs="+",
+        metavar="PART",
+        help="run only the steps whose names contain one of these (the baseline always runs)",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also run every step against the relay at git revision REV, interleaved",
+    )
+    parser.add_argument(
+        "--py-spy",
+        type=Path,
+        metavar="DIR",
+        help="sample the relay with py-spy during each step; folded stacks into DIR",
     )
     parser.add_argument("--memory", action="store_true", help="also run bench/memory_bench.py")
     parser.add_argument("--mail", action="store_true", help="also run bench/mail_bench.py")

@@ -30,11 +30,16 @@ from relay.errors import ProofOfWorkRequired, RateLimited, RecipientLimited
 from relay.metrics import Metrics
 from relay.pow import Challenge, InvalidSolution, ProofOfWork
 from relay.settings import Settings
-from relay.store import LimitPolicy, Store
+from relay.store import Admission, AdmissionTicket, LimitPolicy, Store
 
 # How far the difficulty rises in a flood: maxnumber doubles with each doubling of the
 # pressure, at most this many times the base.
 MAX_DIFFICULTY_FACTOR = 8
+# From this pressure on (see relay/store.py, _STATE_OF_LIMITS; a proof of work is asked
+# for from 1), and after any refusal, this process admits submissions before sealing them
+# for a while (Limits.admit_with_submit).
+ADMIT_FIRST_PRESSURE = 0.5
+ADMIT_FIRST_SECONDS = 10.0
 # Retry-After when a flood, not the network, asks for a proof: the flood rate is measured
 # over a minute.
 FLOOD_RETRY_AFTER = 60
@@ -97,6 +102,8 @@ class Limits:
         )
         # (kind, network id) -> monotonic time until which failures are refused anyway.
         self._guessing: dict[tuple[str, str], float] = {}
+        # Monotonic time until which submissions are admitted before they are sealed.
+        self._admit_first_until = 0.0
 
     # Identities
 
@@ -157,18 +164,17 @@ class Limits:
 
     # Submissions
 
-    async def admit_submission(
+    def ticket(
         self, practice: str, *, network: str, email: str, proof: str | None, member: str
-    ) -> None:
-        """Counts one submission for its network and recipient, or raises the refusal:
-        RateLimited (network), RecipientLimited, ProofOfWorkRequired."""
+    ) -> AdmissionTicket:
+        """One submission to count, with its proof of work checked here (no round trip)."""
         solved = None
         if proof:
             try:
                 solved = self.pow.verify(proof, now=self._clock())
             except InvalidSolution:
                 solved = None
-        admission = await self.store.admit(
+        return AdmissionTicket(
             self.policy,
             network_id=self.network_id(network),
             recipient_id=self.recipient_id(email),
@@ -178,7 +184,24 @@ class Limits:
             proof_marker=None if solved is None else solved.marker,
             proof_expires_ms=0 if solved is None else solved.expires_at * 1000,
         )
+
+    def admit_with_submit(self) -> bool:
+        """Whether a submission may be counted in the same round trip that stores it
+        (Store.admit_and_submit), or must be admitted before it is sealed: on a Cluster,
+        and while refusals or pressure were seen lately, when cheap refusals matter more
+        than one round trip less (a refusal in the joint trip has paid for the sealing)."""
+        return self.store.one_node and time.monotonic() >= self._admit_first_until
+
+    async def admit_submission(self, ticket: AdmissionTicket, *, proof: str | None) -> None:
+        """Counts one submission for its network and recipient, or raises the refusal."""
+        self.settle(await self.store.admit(ticket), proof=proof)
+
+    def settle(self, admission: Admission, *, proof: str | None) -> None:
+        """Raises the refusal an admission holds: RateLimited (network), RecipientLimited,
+        ProofOfWorkRequired; counts it in the metrics either way."""
         outcome, detail = admission.outcome, admission.detail
+        if outcome != "ok" or admission.pressure >= ADMIT_FIRST_PRESSURE:
+            self._admit_first_until = time.monotonic() + ADMIT_FIRST_SECONDS
         if outcome == "ok":
             if detail:
                 self.metrics.pow_challenges.labels(event="solved").inc()

@@ -37,12 +37,12 @@ from relay.fields import ErrorCode
 from relay.limits import Limits
 from relay.mail_jobs import mail_job_context, summary_context
 from relay.metrics import Metrics
-from relay.practice_cache import CachedPractice, PracticeCache
+from relay.practice_cache import CachedPractice, PracticeCache, PublicBody
 from relay.profile import Profile, parse_profile, profile_to_json
 from relay.sealing import DataCipher, decode_public_key, seal_booking
 from relay.settings import Settings
 from relay.slot_index import FreeSlots
-from relay.store import Confirmed, InboxBatch, Outcome, Practice, Store
+from relay.store import Confirmed, InboxBatch, NewBooking, Outcome, Practice, Store
 from relay.wakeups import Wakeups
 
 log = logging.getLogger(__name__)
@@ -160,8 +160,8 @@ class RelayService:
         cached, free = await self._free_slots(slug)
         return PublicProfile(cached.practice, cached.profile, free)
 
-    async def profile_json(self, slug: str) -> bytes:
-        """`GET /api/v1/practices/{practice}`: the public profile as JSON bytes."""
+    async def profile_json(self, slug: str) -> PublicBody:
+        """`GET /api/v1/practices/{practice}`: the public profile as JSON (and gzip) bytes."""
         cached, free = await self._free_slots(slug)
         return self.practices.public_json(cached, free)
 
@@ -201,10 +201,14 @@ class RelayService:
         # Names this submission in the limits' logs; unrelated to the booking id, so the
         # logs never link a booking to a network or an address.
         admission = str(uuid.uuid4())
-        # Before anything is sealed or stored: refused submissions cost little.
-        await self.limits.admit_submission(
+        ticket = self.limits.ticket(
             slug, network=client_network, email=request.email, proof=proof, member=admission
         )
+        # One round trip counts and stores the submission, unless the limits ask to be
+        # checked before anything is sealed, so that refusals cost little.
+        with_submit = self.limits.admit_with_submit()
+        if not with_submit:
+            await self.limits.admit_submission(ticket, proof=proof)
         token = self._token(slug, booking_id, request.email)
         _, token_hash = _parse_token(token)
         expires_at = now + timedelta(seconds=self.settings.pending_ttl)
@@ -212,47 +216,48 @@ class RelayService:
         # practice is loaded again and the booking checked and sealed again, once.
         for _attempt in range(2):
             practice, profile = cached.practice, cached.profile
-            sealed = seal_booking(
-                request.document(
-                    booking_id=booking_id,
-                    practice=slug,
-                    submitted_at=now,
-                    consent_at=now,
-                    language=lang,
-                ),
-                signing_key=self.signing_key,
-                practice_key=practice.public_key,
-            )
-            summary = self.cipher.encrypt_json(
-                _summary(request, practice.name, profile.time_zone, lang),
-                context=summary_context(slug, booking_id),
-            )
-            mail_job = self._mail_job(
-                slug,
+            booking = NewBooking(
                 booking_id,
-                request.email,
-                token,
-                practice=practice,
-                profile=profile,
-                expires_at=expires_at,
-            )
-            try:
-                stored = await self.store.submit(
+                sealed=seal_booking(
+                    request.document(
+                        booking_id=booking_id,
+                        practice=slug,
+                        submitted_at=now,
+                        consent_at=now,
+                        language=lang,
+                    ),
+                    signing_key=self.signing_key,
+                    practice_key=practice.public_key,
+                ),
+                summary=self.cipher.encrypt_json(
+                    _summary(request, practice.name, profile.time_zone, lang),
+                    context=summary_context(slug, booking_id),
+                ),
+                token_hash=token_hash,
+                mail_job=self._mail_job(
                     slug,
                     booking_id,
-                    sealed=sealed,
-                    summary=summary,
-                    token_hash=token_hash,
-                    mail_job=mail_job,
-                    ttl=self.settings.pending_ttl,
-                    now_ms=int(now.timestamp() * 1000),
-                    slot_id=request.slot.id if request.slot else None,
-                    slot_end_ms=int(request.slot.end.timestamp() * 1000) if request.slot else None,
-                    profile_version=cached.version,
-                    slot_start_ms=(
-                        int(request.slot.start.timestamp() * 1000) if request.slot else None
-                    ),
-                )
+                    request.email,
+                    token,
+                    practice=practice,
+                    profile=profile,
+                    expires_at=expires_at,
+                ),
+                ttl=self.settings.pending_ttl,
+                now_ms=int(now.timestamp() * 1000),
+                profile_version=cached.version,
+                slot_id=request.slot.id if request.slot else None,
+                slot_start_ms=int(request.slot.start.timestamp() * 1000) if request.slot else None,
+                slot_end_ms=int(request.slot.end.timestamp() * 1000) if request.slot else None,
+            )
+            try:
+                if with_submit:
+                    admitted, stored = await self.store.admit_and_submit(ticket, booking)
+                    # Raises a refusal (nothing was stored then). A re-run after "stale"
+                    # finds the submission counted already and admits it.
+                    self.limits.settle(admitted, proof=proof)
+                else:
+                    stored = await self.store.submit(slug, booking)
             except SlotTaken:
                 # The patient's own pending request for this slot: send its mail again.
                 resent = await self._resend_held(slug, request, practice, profile, admission)

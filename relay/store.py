@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
 from relay.errors import PracticeExists, PracticeNotFound, SlotTaken, TokenGone
@@ -626,6 +627,26 @@ return {'ok', proved, pressure}
 """
 )
 
+# _ADMIT, then, if it admits, _SUBMIT: a submission's one round trip on one Redis node.
+# Each script runs as a function whose parameters KEYS and ARGV shadow the script's own,
+# so both keep their numbering. KEYS: _ADMIT's, then _SUBMIT's; ARGV: the number of
+# _ADMIT's KEYS and of its ARGV, _ADMIT's ARGV, then _SUBMIT's.
+# Returns _ADMIT's answer, with _SUBMIT's as a fourth element when admitted.
+# Retry-safe: both parts are (see there).
+_ADMIT_AND_SUBMIT = (
+    "local function admit(KEYS, ARGV)\n"
+    + _ADMIT
+    + "end\nlocal function submit(KEYS, ARGV)\n"
+    + _SUBMIT
+    + """end
+local key_count, arg_count = tonumber(ARGV[1]), tonumber(ARGV[2])
+local admission = admit({unpack(KEYS, 1, key_count)}, {unpack(ARGV, 3, 2 + arg_count)})
+if admission[1] ~= 'ok' then return admission end
+local stored = submit({unpack(KEYS, key_count + 1)}, {unpack(ARGV, 3 + arg_count)})
+return {admission[1], admission[2], admission[3], stored}
+"""
+)
+
 # One hit in a sliding window log, unless the log is full: a mail resent to a recipient,
 # a failed token guess of a network.
 # KEYS: log; ARGV: now ms, window ms, limit, member
@@ -732,6 +753,24 @@ class Availability:
 
 
 SubmitResult = Literal["stored", "stale"]
+
+
+@dataclass(frozen=True)
+class NewBooking:
+    """A sealed booking to store pending confirmation (Store.submit). `mail_job`: the
+    confirmation mail job's ciphertext; the slot fields stay None for a wish."""
+
+    booking_id: str
+    sealed: bytes
+    summary: bytes
+    token_hash: str
+    mail_job: bytes
+    ttl: int
+    now_ms: int
+    profile_version: int
+    slot_id: str | None = None
+    slot_start_ms: int | None = None
+    slot_end_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -962,6 +1001,7 @@ class Store:
     _sweep_expired = _Script(_SWEEP_EXPIRED)
     _limit_state = _Script(_LIMIT_STATE)
     _admit = _Script(_ADMIT)
+    _admit_and_submit = _Script(_ADMIT_AND_SUBMIT)
     _log_hit = _Script(_LOG_HIT)
     _resend_mail = _Script(_RESEND_MAIL)
     _cancel_state = _Script(_CANCEL_STATE)
@@ -969,6 +1009,8 @@ class Store:
 
     def __init__(self, redis: Any) -> None:
         self.redis = redis
+        # One node holds every key, so one script may touch a practice's and the limits'.
+        self.one_node = not isinstance(redis, RedisCluster)
 
     async def ping(self) -> bool:
         return bool(await self.redis.ping())
@@ -1078,59 +1120,30 @@ class Store:
 
     # Bookings
 
-    async def submit(
-        self,
-        practice: str,
-        booking_id: str,
-        *,
-        sealed: bytes,
-        summary: bytes,
-        token_hash: str,
-        mail_job: bytes,
-        ttl: int,
-        now_ms: int,
-        slot_id: str | None,
-        slot_end_ms: int | None,
-        profile_version: int,
-        slot_start_ms: int | None = None,
-    ) -> SubmitResult:
+    async def submit(self, practice: str, booking: NewBooking) -> SubmitResult:
         """Stores a pending booking, its token, summary, mail job and slot hold at once,
-        if the practice is still at `profile_version`: "stale" (nothing stored) if not.
-        `mail_job`: the job's ciphertext."""
-        booking = StoredBooking(
-            booking_id, slot_id or "", slot_end_ms or 0, summary, sealed, slot_start_ms or 0
-        )
-        keys = [
-            booking_key(practice, token_hash),
-            token_key(practice, token_hash),
-            mail_job_key(practice, booking_id),
-            mail_queue_key(practice),
-            pending_key(practice),
-            practice_key(practice),
-            held_key(practice),
-        ]
-        if slot_id is not None:
-            keys.append(hold_key(practice, slot_id))
-        stored = await self._submit(
+        if the practice is still at `profile_version`: "stale" (nothing stored) if not."""
+        keys, args = _submit_call(practice, booking)
+        stored = await self._submit(self.redis, keys, args)
+        return _submitted(stored, practice, booking.slot_id)
+
+    async def admit_and_submit(
+        self, ticket: AdmissionTicket, booking: NewBooking
+    ) -> tuple[Admission, SubmitResult | Literal["refused"]]:
+        """`admit` and `submit` in one round trip, on one Redis node only (a Cluster keeps
+        the limits' keys in other slots than the practice's): the submission is counted
+        and the booking stored, or, refused by a limit, nothing is stored."""
+        admit_keys, admit_args = _admit_call(ticket)
+        keys, args = _submit_call(ticket.practice, booking)
+        outcome = await self._admit_and_submit(
             self.redis,
-            keys,
-            [
-                booking_id,
-                pack_booking(booking),
-                pack_mail_job(mail_job),
-                ttl,
-                now_ms,
-                profile_version,
-                slot_id or "",
-            ],
+            [*admit_keys, *keys],
+            [len(admit_keys), len(admit_args), *admit_args, *args],
         )
-        if stored == -2:
-            return "stale"
-        if stored == -1:
-            raise PracticeNotFound(practice)
-        if not stored:
-            raise SlotTaken(slot_id)
-        return "stored"
+        admission = Admission(outcome[0].decode(), int(outcome[1]), float(outcome[2]))
+        if admission.outcome != "ok":
+            return admission, "refused"
+        return admission, _submitted(outcome[3], ticket.practice, booking.slot_id)
 
     async def pending(self, practice: str, token_hash: str) -> PendingBooking | None:
         """What a confirmation page shows, None once confirmed; changes nothing (mail
@@ -1346,31 +1359,9 @@ class Store:
         mode, count, until_soft_ms, pressure = await self._limit_state(self.redis, keys, args)
         return LimitState(mode.decode(), int(count), int(until_soft_ms), float(pressure))
 
-    async def admit(
-        self,
-        policy: LimitPolicy,
-        *,
-        network_id: str,
-        recipient_id: str,
-        practice: str,
-        member: str,
-        now_ms: int,
-        proof_marker: str | None,
-        proof_expires_ms: int,
-    ) -> Admission:
+    async def admit(self, ticket: AdmissionTicket) -> Admission:
         """Admits one submission against every limit at once, or says which refuses it."""
-        keys, args = _limit_keys(policy, network_id, practice, now_ms)
-        keys.append(recipient_log_key(recipient_id))
-        if proof_marker is not None:
-            keys.append(proof_key(proof_marker))
-        args += [
-            policy.hard_limit,
-            policy.recipient_window_ms,
-            policy.recipient_limit,
-            member,
-            proof_expires_ms,
-            2 * FLOOD_BUCKET_MS,
-        ]
+        keys, args = _admit_call(ticket)
         outcome, detail, pressure = await self._admit(self.redis, keys, args)
         return Admission(outcome.decode(), int(detail), float(pressure))
 
@@ -1445,6 +1436,21 @@ class LimitState:
 
 
 @dataclass(frozen=True)
+class AdmissionTicket:
+    """One submission to count against the abuse limits (Store.admit). `member` is random,
+    not the booking id: the logs link no booking to a network or an address."""
+
+    policy: LimitPolicy
+    network_id: str
+    recipient_id: str
+    practice: str
+    member: str
+    now_ms: int
+    proof_marker: str | None
+    proof_expires_ms: int
+
+
+@dataclass(frozen=True)
 class Admission:
     """`outcome`: ok, network, recipient, pow or pow_used; `detail`: for ok 1 if a proof
     of work was used, else the ms until the refusing limit may let the request through."""
@@ -1479,6 +1485,68 @@ def _limit_keys(
         policy.practice_flood,
     ]
     return keys, args
+
+
+def _admit_call(ticket: AdmissionTicket) -> tuple[list[str], list[str | int]]:
+    """KEYS and ARGV of _ADMIT."""
+    policy = ticket.policy
+    keys, args = _limit_keys(policy, ticket.network_id, ticket.practice, ticket.now_ms)
+    keys.append(recipient_log_key(ticket.recipient_id))
+    if ticket.proof_marker is not None:
+        keys.append(proof_key(ticket.proof_marker))
+    args += [
+        policy.hard_limit,
+        policy.recipient_window_ms,
+        policy.recipient_limit,
+        ticket.member,
+        ticket.proof_expires_ms,
+        2 * FLOOD_BUCKET_MS,
+    ]
+    return keys, args
+
+
+def _submit_call(practice: str, booking: NewBooking) -> tuple[list[str], list[str | int | bytes]]:
+    """KEYS and ARGV of _SUBMIT."""
+    stored = StoredBooking(
+        booking.booking_id,
+        booking.slot_id or "",
+        booking.slot_end_ms or 0,
+        booking.summary,
+        booking.sealed,
+        booking.slot_start_ms or 0,
+    )
+    keys = [
+        booking_key(practice, booking.token_hash),
+        token_key(practice, booking.token_hash),
+        mail_job_key(practice, booking.booking_id),
+        mail_queue_key(practice),
+        pending_key(practice),
+        practice_key(practice),
+        held_key(practice),
+    ]
+    if booking.slot_id is not None:
+        keys.append(hold_key(practice, booking.slot_id))
+    args: list[str | int | bytes] = [
+        booking.booking_id,
+        pack_booking(stored),
+        pack_mail_job(booking.mail_job),
+        booking.ttl,
+        booking.now_ms,
+        booking.profile_version,
+        booking.slot_id or "",
+    ]
+    return keys, args
+
+
+def _submitted(stored: int, practice: str, slot_id: str | None) -> SubmitResult:
+    """_SUBMIT's answer: "stored" or "stale", or the error it means."""
+    if stored == -2:
+        return "stale"
+    if stored == -1:
+        raise PracticeNotFound(practice)
+    if not stored:
+        raise SlotTaken(slot_id)
+    return "stored"
 
 
 def _booking_keys(practice: str, token_hash: str) -> list[str]:

@@ -9,7 +9,7 @@ import base64
 import contextlib
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import aiohttp
@@ -17,6 +17,7 @@ import pytest
 from nacl.public import PrivateKey
 from redis.asyncio import Redis
 
+from relay.store import Store, pending_key
 from tests.conftest import PracticeHandle, RelayFactory, RunningRelay
 from tests.helpers import (
     READY_SECONDS,
@@ -110,20 +111,44 @@ def _wish() -> dict[str, Any]:
     return booking_json(slot_times(days_ahead=3)[0][0], appointment_type="Kontrolle")
 
 
-async def test_json_submit_is_one_round_trip_in_the_practice_slot(
-    relay_factory: RelayFactory, redis_url: str
-) -> None:
-    """A JSON submit sends one command for the practice (its script) besides the limits."""
+async def test_json_submit_is_one_round_trip(relay_factory: RelayFactory, redis_url: str) -> None:
+    """On one Redis node a JSON submit is one command: the script that counts it against
+    the abuse limits and stores it (Store.admit_and_submit)."""
     relay = await relay_factory(**QUIET)
     practice = await practice_with_profile(relay)
     async with aiohttp.ClientSession() as http, counted(redis_url) as commands:
         response = await submit(http, relay.url, practice.slug, _wish())
         assert response.status == 202
-    practice_commands = commands.touching(practice.slug)
-    assert [c[0].upper() for c in practice_commands] == ["EVALSHA"], practice_commands
-    # Everything else is the abuse limits' (a global key, outside the practice's slot).
-    others = [c for c in commands.seen if c not in practice_commands]
-    assert all(any("{limits}" in arg for arg in c) for c in others), others
+    assert scripts(commands) == [Store._admit_and_submit.sha], commands.seen
+    assert any("{limits}" in arg for arg in commands.seen[0])
+
+
+async def test_after_a_refusal_submissions_are_admitted_before_they_are_sealed(
+    relay_factory: RelayFactory, redis_url: str
+) -> None:
+    """Once a limit refused a submission, the process checks the limits first (a refusal
+    then costs no sealing) and stores in a second script, as it always does on a Cluster;
+    the refused submission stored nothing."""
+    relay = await relay_factory(submit_limit=1, pow="off", **QUIET)
+    practice = await practice_with_profile(relay)
+    pending_before = await relay.store.redis.zcard(pending_key(practice.slug))
+    async with aiohttp.ClientSession() as http:
+        async with counted(redis_url) as commands:
+            refused = await submit(http, relay.url, practice.slug, _wish())
+            assert refused.status == 429
+        assert scripts(commands) == [Store._admit_and_submit.sha]
+        relay.service.limits.policy = replace(relay.service.limits.policy, soft_limit=2)
+        async with counted(redis_url) as commands:
+            accepted = await submit(http, relay.url, practice.slug, _wish())
+            assert accepted.status == 202
+        assert scripts(commands) == [Store._admit.sha, Store._submit.sha]
+    # The accepted one, not the refused one.
+    assert await relay.store.redis.zcard(pending_key(practice.slug)) == pending_before + 1
+
+
+def scripts(commands: Commands) -> list[str]:
+    """The SHAs of the scripts the clients ran."""
+    return [c[1] for c in commands.seen if c[0].upper() == "EVALSHA"]
 
 
 async def test_form_submit_is_one_round_trip_in_the_practice_slot(

@@ -21,6 +21,7 @@ from relay.store import (
     Confirmed,
     MailJob,
     MailSettlement,
+    NewBooking,
     Store,
     StoredBooking,
     booking_key,
@@ -96,17 +97,19 @@ def new_booking(*, slot: bool = True) -> tuple[str, StoredBooking]:
 async def submit(store: Store, token_hash: str, booking: StoredBooking) -> None:
     await store.submit(
         PRACTICE,
-        booking.booking_id,
-        sealed=booking.sealed,
-        summary=booking.summary,
-        token_hash=token_hash,
-        mail_job=b"job",
-        ttl=TTL,
-        now_ms=now_ms(),
-        slot_id=booking.slot_id or None,
-        slot_end_ms=booking.slot_end_ms or None,
-        profile_version=(await store.practice(PRACTICE)).profile_version,
-        slot_start_ms=booking.slot_start_ms or None,
+        NewBooking(
+            booking.booking_id,
+            sealed=booking.sealed,
+            summary=booking.summary,
+            token_hash=token_hash,
+            mail_job=b"job",
+            ttl=TTL,
+            now_ms=now_ms(),
+            profile_version=(await store.practice(PRACTICE)).profile_version,
+            slot_id=booking.slot_id or None,
+            slot_start_ms=booking.slot_start_ms or None,
+            slot_end_ms=booking.slot_end_ms or None,
+        ),
     )
 
 
