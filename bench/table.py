@@ -15,6 +15,10 @@ no slot), so thousands of them do not use up the calendar; what a slot adds (one
 and one ZADD in the submit script) does not depend on the calendar's size. The relay
 runs with RELAY_MAIL_WORKER=off: mails only queue (bench/mail_bench.py measures sending).
 Confirm posts confirm pending bookings the bench stored beforehand through relay.store.
+The profile API steps send `Accept-Encoding: gzip`, as real clients (browsers, practice
+front ends) do, and get the body the relay compressed once per profile version and held
+slots; "profile API GET (3,000 slots, identity)" asks without it (the 400 KB plain JSON).
+The form GET steps send no Accept-Encoding.
 
 `--python-parser` runs the relay with redis-py's pure-Python reply parser instead of
 hiredis. `--memory` and `--mail` also run bench/memory_bench.py and bench/mail_bench.py
@@ -181,8 +185,13 @@ end
 """
 
 
-def get_lua(path: str) -> str:
-    return f'wrk.method = "GET"\nwrk.path = {lua_string(path)}\n'
+def get_lua(path: str, *, accept_gzip: bool = False) -> str:
+    """A GET of `path`; `accept_gzip` sends `Accept-Encoding: gzip`, as browsers and
+    practice front ends do (the profile API then answers its compressed body)."""
+    lua = f'wrk.method = "GET"\nwrk.path = {lua_string(path)}\n'
+    if accept_gzip:
+        lua += 'wrk.headers["Accept-Encoding"] = "gzip"\n'
+    return lua
 
 
 def bare_lua() -> str:
@@ -478,8 +487,10 @@ def step_scripts(chosen: list[str] | None) -> dict[str, str]:
         "bare aiohttp form POST": bare_lua(),
         "form GET (20 slots)": get_lua("/p/p20?lang=de"),
         "form GET (3,000 slots)": get_lua("/p/p3000?lang=de"),
-        "profile API GET (20 slots)": get_lua("/api/v1/practices/p20"),
-        "profile API GET (3,000 slots)": get_lua("/api/v1/practices/p3000"),
+        "profile API GET (20 slots)": get_lua("/api/v1/practices/p20", accept_gzip=True),
+        "profile API GET (3,000 slots)": get_lua("/api/v1/practices/p3000", accept_gzip=True),
+        # Without Accept-Encoding: the 400 KB plain JSON (no target).
+        "profile API GET (3,000 slots, identity)": get_lua("/api/v1/practices/p3000"),
         "JSON submit (20 slots)": submit_lua("/api/v1/practices/p20/bookings", form=False),
         "JSON submit (3,000 slots)": submit_lua("/api/v1/practices/p3000/bookings", form=False),
         "form submit (20 slots)": submit_lua("/p/p20?lang=de", form=True),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,8 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 
 from relay.app import create_app
 from relay.settings import SmtpSettings
-from tests.conftest import RunningRelay, new_settings
+from tests.conftest import PracticeHandle, RunningRelay, new_settings
+from tests.helpers import profile_json, put_profile
 
 DOCUMENT = Path(__file__).parent.parent / "relay" / "web" / "openapi.json"
 # Besides /api/, the operator endpoints belong to the document; pages do not.
@@ -78,3 +80,47 @@ async def test_relay_serves_the_document(relay: RunningRelay) -> None:
         assert response.content_type == "application/json"
         assert response.charset == "utf-8"
         assert await response.read() == DOCUMENT.read_bytes()
+
+
+async def test_profile_answers_carry_the_documented_headers(
+    relay: RunningRelay, practice: PracticeHandle
+) -> None:
+    """The profile's 200 (gzip and plain) and 304 answers carry every header the document
+    declares required for them, with the documented values."""
+    document = load()
+    operation = document["paths"]["/api/v1/practices/{practice}"]["get"]
+    declared = document["components"]["headers"]
+    url = f"{relay.url}/api/v1/practices/{practice.slug}"
+    async with aiohttp.ClientSession(
+        auto_decompress=False, skip_auto_headers=["Accept-Encoding"]
+    ) as http:
+        await put_profile(http, relay.url, practice.token, profile_json())
+        async with http.get(url, headers={"Accept-Encoding": "gzip"}) as packed:
+            assert packed.status == 200
+            gzip_headers = packed.headers
+        async with http.get(url) as plain:
+            assert plain.status == 200
+            assert "Content-Encoding" not in plain.headers
+        async with http.get(url, headers={"If-None-Match": gzip_headers["ETag"]}) as unchanged:
+            assert unchanged.status == 304
+        content_encoding = operation["responses"]["200"]["headers"]["Content-Encoding"]
+        assert gzip_headers["Content-Encoding"] == content_encoding["schema"]["const"]
+        for status, headers in (
+            ("200", gzip_headers),
+            ("200", plain.headers),
+            ("304", unchanged.headers),
+        ):
+            for name, reference in operation["responses"][status]["headers"].items():
+                spec = (
+                    declared[reference["$ref"].rsplit("/", 1)[1]]
+                    if "$ref" in reference
+                    else reference
+                )
+                if not spec.get("required"):
+                    continue
+                assert name in headers, (status, name)
+                schema = spec["schema"]
+                if "const" in schema:
+                    assert headers[name] == schema["const"], (status, name)
+                if "pattern" in schema:
+                    assert re.fullmatch(schema["pattern"], headers[name]), (status, name)

@@ -27,9 +27,61 @@ POW_HEADER = "X-Terminrelay-Pow"
 
 @routes.get("/api/v1/practices/{practice}")
 async def practice_profile(request: web.Request) -> web.Response:
-    # Serialised once per profile version and set of held slots (relay/practice_cache.py).
+    # Serialised, hashed and compressed once per profile version and set of held slots
+    # (relay/practice_cache.py): a request only picks the bytes.
     body = await request.app[SERVICE].profile_json(request.match_info["practice"])
-    return web.Response(body=body, content_type="application/json", charset="utf-8")
+    headers = {
+        "ETag": body.etag,
+        "Vary": "Accept-Encoding",
+        # Public data that changes with every booking: a client may keep it but asks
+        # again each time, and an unchanged profile costs a 304 without a body.
+        "Cache-Control": "no-cache",
+    }
+    if _matches_etag(request.headers.get("If-None-Match"), body.etag):
+        return web.Response(status=304, headers=headers)
+    if _accepts_gzip(request.headers.get("Accept-Encoding")):
+        headers["Content-Encoding"] = "gzip"
+        return web.Response(
+            body=body.gzipped, content_type="application/json", charset="utf-8", headers=headers
+        )
+    return web.Response(
+        body=body.json, content_type="application/json", charset="utf-8", headers=headers
+    )
+
+
+def _accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether Accept-Encoding admits gzip (RFC 9110 12.5.3): named, or `*`, with q > 0."""
+    if not accept_encoding:
+        return False
+    named: float | None = None
+    anything: float | None = None
+    for element in accept_encoding.split(","):
+        coding, _, parameters = element.partition(";")
+        coding = coding.strip().lower()
+        weight = 1.0
+        for parameter in parameters.split(";"):
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value.strip())
+                except ValueError:
+                    weight = 0.0
+        if coding in ("gzip", "x-gzip"):
+            named = weight
+        elif coding == "*":
+            anything = weight
+    chosen = named if named is not None else anything
+    return chosen is not None and chosen > 0
+
+
+def _matches_etag(if_none_match: str | None, etag: str) -> bool:
+    """If-None-Match's weak comparison (RFC 9110 13.1.2): `*` or any tag with our opaque
+    part, W/ or not."""
+    if not if_none_match:
+        return False
+    ours = etag.removeprefix("W/")
+    tags = (tag.strip() for tag in if_none_match.split(","))
+    return any(tag == "*" or tag.removeprefix("W/") == ours for tag in tags)
 
 
 @routes.post("/api/v1/practices/{practice}/bookings")
