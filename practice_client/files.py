@@ -26,19 +26,32 @@ writes a batch's files as a group and keeps every guarantee of a single write:
   acknowledges only then.
 So a batch costs one fsync per file (in parallel) and two directory syncs (one when it
 has only markers), instead of two fsyncs per file.
+
+On Linux a larger batch goes further: its temp files are all written first, then one
+syncfs(2) on the directory flushes their data to stable storage together (one journal
+commit and one cache flush instead of one per file), and only then is each file fsynced,
+which finds nothing left to write and costs next to nothing, but still reports a write
+error of that very file (syncfs reports them only since Linux 5.8, and on some file
+systems, such as NFS, does not commit at all: there the fsync does the work as before).
+So the guarantee is the per-file fsync's, whatever syncfs did. The price: syncfs also
+flushes what other programs wrote to that file system and not yet synced, which the
+kernel would write within half a minute anyway.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import re
 import secrets
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 try:
     import fcntl
@@ -143,6 +156,15 @@ def is_temp_name(name: str) -> bool:
 # 16 to 64; in bench/drain_bench.py 4 and 16 threads were no faster than 8. It also
 # bounds the descriptors open at once.
 WRITE_THREADS = 8
+# From this many files on a batch is synced with one syncfs (Linux); fewer (a booking
+# arriving alone) are fsynced one by one and flush nothing of other programs. Measured on
+# ext4 (2 cores): 2,000 files took 270-300 ms and 360-410 ms of CPU with fsync in 8
+# threads, 110-170 ms and 80-130 ms of CPU with syncfs and an fsync each after it.
+SYNCFS_MIN_FILES = 8
+# A batch holds every one of its files open until they are synced; beyond this many it
+# takes the path of one fsync per file, which holds WRITE_THREADS at a time. A poll
+# brings at most 100 bookings of at most 3 files.
+SYNCFS_MAX_FILES = 512
 
 SyncFile = Callable[[int], None]
 SyncDirectory = Callable[[Path], None]
@@ -239,10 +261,47 @@ class DurableBatch:
         return {group.key: group.error for group in groups if group.error is not None}
 
     def _write_temps(self, groups: list[_Group]) -> None:
-        """Write and fsync every temp file, several at once; a failure becomes its group's
-        error. All writes have ended on return (also on an exception): no temp file can
-        appear after the caller deleted the leftovers."""
+        """Write and fsync every temp file; a failure becomes its group's error. All
+        writes have ended on return (also on an exception): no temp file can appear after
+        the caller deleted the leftovers."""
         jobs = [(group, temp, data) for group in groups for _, temp, data in group.files]
+        if SYNCFS_MIN_FILES <= len(jobs) <= SYNCFS_MAX_FILES and _syncfs_available():
+            self._write_temps_then_syncfs(jobs)
+        else:
+            self._write_and_fsync_temps(jobs)
+
+    def _write_temps_then_syncfs(self, jobs: list[tuple[_Group, Path, bytes]]) -> None:
+        """Write every temp file, flush them all with one syncfs, then fsync each (see the
+        module docstring): the same guarantee as `_write_and_fsync_temps`, a fraction of
+        the disk waits."""
+        written: list[tuple[_Group, int]] = []
+        try:
+            for group, temp, data in jobs:
+                if group.error is not None:
+                    continue  # a file of its group failed: its marker will not be renamed
+                try:
+                    descriptor = _create_new_file(temp, self.access.mode, self.access.group)
+                except OSError as error:
+                    group.error = error
+                    continue
+                written.append((group, descriptor))
+                try:
+                    _write_all(descriptor, data)
+                except OSError as error:
+                    group.error = error
+            _syncfs(self.directory)
+            for group, descriptor in written:
+                if group.error is None:
+                    try:
+                        self._fsync(descriptor)
+                    except OSError as error:
+                        group.error = error
+        finally:
+            for _, descriptor in written:
+                os.close(descriptor)
+
+    def _write_and_fsync_temps(self, jobs: list[tuple[_Group, Path, bytes]]) -> None:
+        """Write and fsync every temp file, several at once."""
 
         def write(job: tuple[_Group, Path, bytes]) -> OSError | None:
             _, temp, data = job
@@ -376,6 +435,20 @@ def make_directory(directory: Path, access: FileAccess) -> None:
 def _write_new_file(
     path: Path, data: bytes, mode: int, group: int | None, sync: SyncFile | None = None
 ) -> None:
+    descriptor = _create_new_file(path, mode, group)
+    try:
+        _write_all(descriptor, data)
+        (sync or os.fsync)(descriptor)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        raise
+    finally:
+        os.close(descriptor)
+
+
+def _create_new_file(path: Path, mode: int, group: int | None) -> int:
+    """A descriptor of the new file `path`, with `mode` and `group`, before any byte."""
     # Created owner-only; widened to `mode` (exactly, whatever the umask) only after the
     # group is set, so a group reader never sees the file under the wrong group.
     descriptor = os.open(path, _NEW_FILE, mode & OWNER_ONLY)
@@ -390,15 +463,51 @@ def _write_new_file(
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         raise
+    return descriptor
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    # os.write may write less than asked (a signal, a full pipe); a file object would
+    # loop the same way, at the cost of a buffer per file.
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
+
+
+@functools.cache
+def _syncfs_function() -> Callable[[int], int] | None:
+    """libc's syncfs (Linux), or None where there is none."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes  # noqa: PLC0415 - only here, so that starting the client stays quick
+
     try:
-        with os.fdopen(descriptor, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            (sync or os.fsync)(stream.fileno())
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        raise
+        function = ctypes.CDLL(None, use_errno=True).syncfs
+    except (AttributeError, OSError):
+        return None
+    function.argtypes = [ctypes.c_int]
+    function.restype = ctypes.c_int
+    return cast(Callable[[int], int], function)
+
+
+def _syncfs_available() -> bool:
+    return _syncfs_function() is not None
+
+
+def _syncfs(directory: Path) -> None:
+    """Flush the file system holding `directory` to stable storage (syncfs(2))."""
+    function = _syncfs_function()
+    if function is None:
+        raise RuntimeError("syncfs is not available here")
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        if function(descriptor) != 0:
+            import ctypes  # noqa: PLC0415 - loaded already by _syncfs_function
+
+            number = ctypes.get_errno()
+            raise OSError(number, os.strerror(number), str(directory))
+    finally:
+        os.close(descriptor)
 
 
 def fsync_directory(directory: Path) -> None:

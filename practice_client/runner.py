@@ -45,6 +45,9 @@ from practice_client.retry import (
 from practice_client.sink import DEFAULT_FORMATS, BookingSink, usable_booking_id
 
 T = TypeVar("T")
+# An item that opened: its document and the booking it concerns (its own id, or the
+# booking a cancellation cancels).
+_Opened = tuple[InboxItem, dict[str, object], str]
 
 log = logging.getLogger(__name__)
 
@@ -211,33 +214,77 @@ class _Delivery:
         self._key_file_stamp = _stamp(config.key_file)
 
     async def loop(self) -> int:
+        """Poll, open and stage a batch while the one before is made durable.
+
+        A batch's commit waits on the disk, in a thread; meanwhile the next batch is
+        fetched, opened and staged, which needs the processor. Its commit starts only
+        after the one before is durable and acknowledged, and a batch touching a booking
+        of the one in flight (a redelivery, a cancellation) waits for it before staging,
+        so each batch sees the files of the one before as a serial run would.
+        """
         undelivered: set[str] = set()
-        while True:
-            relay_key = await self._call(self._check_relay)
-            wait = 0 if self.once else self.config.wait
-            started = time.monotonic()
-            log.debug("polling the inbox (wait %d s)", wait)
-            answer = await self._call(
-                functools.partial(self.relay.fetch_inbox, wait=wait, limit=self.config.limit)
-            )
-            items, self.in_flight = answer.items, answer.in_flight
-            log.debug("the inbox handed out %d item(s)", len(items))
-            self.counts.fetched += len(items)
-            if not items:
-                if self.once:
+        previous: _Commit | None = None
+        stop_after = False  # --once: a batch of items that had all failed before came back
+        try:
+            while True:
+                relay_key = await self._call(self._check_relay)
+                wait = 0 if self.once else self.config.wait
+                started = time.monotonic()
+                log.debug("polling the inbox (wait %d s)", wait)
+                answer = await self._call(
+                    functools.partial(self.relay.fetch_inbox, wait=wait, limit=self.config.limit)
+                )
+                items = answer.items
+                log.debug("the inbox handed out %d item(s)", len(items))
+                if not items and previous is not None:
+                    # Our own batch, unacknowledged yet, counted as in flight: finish it and
+                    # ask again, so that the count means other clients only.
+                    stop_after |= await self._finished(previous, undelivered)
+                    previous = None
+                    continue
+                if previous is not None and not previous.item_ids.isdisjoint(i.id for i in items):
+                    # Handed out again before the batch in flight was acknowledged (a relay
+                    # without a visibility timeout): what that batch acknowledged is done.
+                    stop_after |= await self._finished(previous, undelivered)
+                    items = [item for item in items if item.id not in previous.acknowledged]
+                    previous = None
+                    if not items:
+                        continue
+                self.in_flight = answer.in_flight
+                self.counts.fetched += len(items)
+                if not items:
+                    if self.once:
+                        return self._once_result()
+                    await self._pause_if_too_quick(started, wait)
+                    continue
+                opened = self._open_all(items, relay_key)
+                if previous is not None and previous.touches(opened):
+                    stop_after |= await self._finished(previous, undelivered)
+                    previous = None
+                repeated = all(item.id in undelivered for item in items)
+                commit = await self._stage(items, opened)
+                if previous is not None:
+                    stop_after |= await self._finished(previous, undelivered)
+                previous = self._start(commit, repeated=repeated)
+                if stop_after:
+                    # Draining is done, not stuck; what was fetched meanwhile is finished too.
+                    await self._finished(previous, undelivered)
+                    previous = None
                     return self._once_result()
-                await self._pause_if_too_quick(started, wait)
-                continue
-            delivered = await self._deliver(items, relay_key)
-            if delivered:
-                await self._call(functools.partial(self.relay.ack, delivered), interruptible=False)
-                log.info("acknowledged %d booking(s)", len(delivered))
-            elif self.once and all(item.id in undelivered for item in items):
-                # Only items that failed before come back: draining is done, not stuck.
-                return self._once_result()
-            undelivered.update(item.id for item in items if item.id not in delivered)
-            if self.stop.is_set():
-                raise StopRequestedError
+                if self.stop.is_set():
+                    raise StopRequestedError
+        finally:
+            if previous is not None:
+                # Whatever ends the loop, a staged batch is made durable and acknowledged.
+                await previous.done()
+
+    async def _finished(self, commit: _Commit, undelivered: set[str]) -> bool:
+        """Wait for a batch's commit and acknowledgement; whether `--once` may stop:
+        nothing of it was delivered and its items had all failed before in this run."""
+        delivered = await commit.done()
+        undelivered.update(item_id for item_id in commit.item_ids if item_id not in delivered)
+        # Only items that failed before came back: draining is done, not stuck.
+        return self.once and not delivered and commit.repeated
 
     def _once_result(self) -> int:
         self._summarise()
@@ -365,9 +412,25 @@ class _Delivery:
         log.info("reloaded key file: %d key(s)", len(self.ring.pairs))
         return True
 
-    async def _deliver(self, items: Sequence[InboxItem], relay_key: bytes) -> list[str]:
-        """Open and write the items, make them durable, run the hook; the ids that may be
-        acknowledged.
+    def _open_all(self, items: Sequence[InboxItem], relay_key: bytes) -> list[_Opened]:
+        """The items that open, each with its document and the booking it concerns."""
+        opened = []
+        for item in items:
+            document = self._open(item, relay_key)
+            if document is None:
+                continue
+            if document_type(document) == CANCELLATION:
+                opened.append((item, document, str(document["booking_id"])))
+            else:
+                opened.append((item, document, item.id))
+        return opened
+
+    async def _stage(
+        self,
+        items: Sequence[InboxItem],
+        opened: list[_Opened],
+    ) -> _Commit:
+        """Stage the opened items' files in a batch, for `_start` to commit.
 
         The files of all items go to disk together (one DurableBatch), so a batch costs
         two directory syncs instead of two per file; nothing is acknowledged, and no hook
@@ -376,12 +439,7 @@ class _Delivery:
         delivered: list[str] = []
         batch = self.sink.batch()
         staged: list[_Staged] = []
-        for item in items:
-            document = self._open(item, relay_key)
-            if document is None:
-                continue
-            cancelling = document_type(document) == CANCELLATION
-            booking_id = str(document["booking_id"]) if cancelling else item.id
+        for item, document, booking_id in opened:
             if booking_id in batch:
                 # A booking and its cancellation in one batch: what the second does depends
                 # on the files of the first, so those go to disk first.
@@ -389,12 +447,24 @@ class _Delivery:
                 batch, staged = self.sink.batch(), []
             step = (
                 self._stage_cancel(batch, item, document)
-                if cancelling
+                if document_type(document) == CANCELLATION
                 else self._stage_write(batch, item, document)
             )
             if step is not None:
                 staged.append(step)
-        delivered += await self._complete(batch, staged)
+        return _Commit(items, batch, staged, delivered)
+
+    def _start(self, commit: _Commit, *, repeated: bool) -> _Commit:
+        commit.repeated = repeated
+        commit.task = asyncio.create_task(self._commit_and_acknowledge(commit))
+        return commit
+
+    async def _commit_and_acknowledge(self, commit: _Commit) -> list[str]:
+        delivered = commit.delivered + await self._complete(commit.batch, commit.staged)
+        if delivered:
+            await self._call(functools.partial(self.relay.ack, delivered), interruptible=False)
+            log.info("acknowledged %d booking(s)", len(delivered))
+        commit.acknowledged = frozenset(delivered)
         return delivered
 
     async def _complete(self, batch: DurableBatch, staged: list[_Staged]) -> list[str]:
@@ -584,6 +654,38 @@ class _Delivery:
             return self.sink.read_booking(booking_id).get("status") == "cancelled"
         except (OSError, ValueError):
             return False
+
+
+class _Commit:
+    """A staged batch; once started, a task commits it in a thread, then reports, runs the
+    hook and acknowledges, while the next batch is fetched and staged."""
+
+    def __init__(
+        self,
+        items: Sequence[InboxItem],
+        batch: DurableBatch,
+        staged: list[_Staged],
+        delivered: list[str],
+    ) -> None:
+        self.batch = batch
+        self.staged = staged
+        self.delivered = delivered  # committed already (a booking and its cancellation)
+        self.item_ids = frozenset(item.id for item in items)
+        # The bookings whose files the batch writes or reads.
+        self.bookings = frozenset(step.booking_id for step in staged)
+        self.repeated = False  # its items had all failed before in this run
+        self.acknowledged: frozenset[str] = frozenset()  # once done
+        self.task: asyncio.Task[list[str]] | None = None
+
+    def touches(self, opened: list[_Opened]) -> bool:
+        """Whether items of a later batch concern a booking of this one."""
+        return any(booking_id in self.bookings for _, _, booking_id in opened)
+
+    async def done(self) -> list[str]:
+        """The ids acknowledged, once the batch is durable and they are."""
+        if self.task is None:
+            raise RuntimeError("the batch was never started")
+        return await self.task
 
 
 @dataclass(frozen=True)

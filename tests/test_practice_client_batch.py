@@ -82,6 +82,58 @@ def test_data_is_synced_before_names_and_markers_after_a_directory_sync(tmp_path
     assert set(os.listdir(tmp_path)) == second
 
 
+@pytest.mark.skipif(not files._syncfs_available(), reason="syncfs(2) is Linux only")
+def test_a_large_batch_is_flushed_by_one_syncfs_before_each_file_is_fsynced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From SYNCFS_MIN_FILES files on: every temp written, one syncfs, then an fsync of
+    each file (which still reports its own errors), then the two directory syncs."""
+    recorder = Recorder(tmp_path)
+    real_syncfs = files._syncfs
+
+    def syncfs(directory: Path) -> None:
+        real_syncfs(directory)
+        recorder.events.append(("syncfs", recorder.names()))
+
+    monkeypatch.setattr(files, "_syncfs", syncfs)
+    batch = recorder.batch()
+    ids = [f"b{number}" for number in range(files.SYNCFS_MIN_FILES)]
+    stage_bookings(batch, tmp_path, ids)
+
+    assert batch.commit() == {}
+
+    kinds = [kind for kind, _ in recorder.events]
+    assert kinds == ["syncfs"] + ["file"] * 2 * len(ids) + ["directory"] * 2
+    assert recorder.events[0][1] == frozenset()  # nothing renamed before the data is synced
+    assert set(os.listdir(tmp_path)) == {f"{i}.{ext}" for i in ids for ext in ("ics", "json")}
+
+
+@pytest.mark.skipif(not files._syncfs_available(), reason="syncfs(2) is Linux only")
+def test_a_file_whose_fsync_fails_after_the_syncfs_fails_only_its_booking(
+    tmp_path: Path,
+) -> None:
+    """The per-file fsync after syncfs reports an error of that file: its booking gets no
+    .json and no temp file stays; the other bookings of the batch are complete."""
+    descriptors: list[int] = []
+
+    def sync_file(descriptor: int) -> None:
+        descriptors.append(descriptor)
+        if len(descriptors) == 3:  # the .ics of the second booking
+            raise OSError(5, "Input/output error")
+        os.fsync(descriptor)
+
+    batch = DurableBatch(tmp_path, sync_file=sync_file)
+    ids = [f"b{number}" for number in range(files.SYNCFS_MIN_FILES)]
+    stage_bookings(batch, tmp_path, ids)
+
+    failed = batch.commit()
+
+    assert set(failed) == {"b1"}
+    assert set(os.listdir(tmp_path)) == {
+        f"{i}.{ext}" for i in ids if i != "b1" for ext in ("ics", "json")
+    }
+
+
 def test_a_batch_of_markers_alone_syncs_the_directory_once(tmp_path: Path) -> None:
     """Only .json files (or kept cancellations): nothing to order before them, one sync."""
     recorder = Recorder(tmp_path)
