@@ -8,7 +8,7 @@ asks /healthz and /readyz every 100 ms, each on a fresh connection as a health c
 Per level it prints the answers per status code, p50/p99 latency and the longest /readyz
 and /healthz answer.
 
-    .venv/bin/python bench/concurrency_sweep.py [--levels 100,500,1000,2000] [--seconds 8]
+    .venv/bin/python -m bench.concurrency_sweep [--levels 100,500,1000,2000] [--seconds 8]
 
 Bounded: every level stops after --seconds (long polls wait at most until then), the whole
 run after the levels; the relay, Redis and the sink are stopped at the end.
@@ -43,6 +43,7 @@ from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 from redis.asyncio import Redis
 
+from bench.unlimited import UNLIMITED
 from relay import registry
 from relay.dev import free_port, start_redis_server
 from relay.metrics import Metrics
@@ -322,13 +323,7 @@ async def sweep(levels: list[int], seconds: float, extra_env: dict[str, str]) ->
                 RELAY_DATA_KEYS=base64.b64encode(data_key).decode(),
                 RELAY_PORT=str(port),
                 RELAY_PUBLIC_URL=f"http://127.0.0.1:{port}",
-                # Every client is 127.0.0.1, one network and a flood to the abuse limits;
-                # this sweep measures the request path (bench/abuse_bench.py the limits).
-                RELAY_SUBMIT_LIMIT="100000",
-                RELAY_SUBMIT_HARD_LIMIT="1000000",
-                RELAY_FLOOD_RELAY="10000000",
-                RELAY_FLOOD_PRACTICE="1000000",
-                RELAY_POW="off",
+                **UNLIMITED,
                 **extra_env,
             )
             url = f"http://127.0.0.1:{port}"

@@ -1,7 +1,7 @@
 """Complete bookings per second: submits at full speed, each confirmation mail received by
 an aiosmtpd sink; the relay pinned to one core, everything else on the other.
 
-    .venv/bin/python bench/mail_bench.py [--seconds 10] [--clients 50] [--mail-concurrency 8]
+    .venv/bin/python -m bench.mail_bench [--seconds 10] [--clients 50] [--mail-concurrency 8]
                                          [--mode inline|separate]
 
 `inline`: `relay serve` sends the mails itself. `separate`: `relay serve` with
@@ -49,6 +49,7 @@ from aiosmtplib.email import flatten_message
 from nacl.public import PrivateKey
 from redis.asyncio import Redis
 
+from bench.unlimited import UNLIMITED
 from relay import mail, registry
 from relay.dev import free_port
 from relay.localtime import format_datetime
@@ -195,8 +196,12 @@ def run(args: argparse.Namespace, work: Path) -> None:
         redis_command += ["--bind", "127.0.0.1", "--dir", str(work), "--save", ""]
         processes.append(subprocess.Popen(redis_command, stdout=subprocess.DEVNULL))
         sink = subprocess.Popen(
-            pinned(LOAD_CORE, sys.executable, __file__, "sink", str(smtp_port), str(sink_out)),
+            pinned(
+                LOAD_CORE,
+                *(sys.executable, "-m", "bench.mail_bench", "sink", str(smtp_port), str(sink_out)),
+            ),
             stdout=subprocess.PIPE,
+            cwd=ROOT,
         )
         processes.append(sink)
         assert sink.stdout is not None
@@ -211,7 +216,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
             "RELAY_SIGNING_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
             "RELAY_DATA_KEYS": base64.b64encode(secrets.token_bytes(32)).decode(),
             "RELAY_PORT": str(relay_port),
-            "RELAY_SUBMIT_LIMIT": "100000",
+            **UNLIMITED,
             "RELAY_LOG_LEVEL": "WARNING",
             "RELAY_MAIL_CONCURRENCY": str(args.mail_concurrency),
             "RELAY_MAIL_WORKER": "off" if args.mode == "separate" else "inline",

@@ -1,6 +1,6 @@
 """Redis memory per pending booking, before and after the compact layout, in one run.
 
-    .venv/bin/python bench/memory_bench.py [--bookings 10000] [--practices 10]
+    .venv/bin/python -m bench.memory_bench [--bookings 10000] [--practices 10]
 
 Submits the bookings through the relay's own submit path (`RelayService.submit`, no HTTP)
 against a real redis-server, twice on a flushed database:

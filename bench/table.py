@@ -55,6 +55,7 @@ from nacl.public import PrivateKey
 from redis.asyncio import Redis
 
 from bench.profiles import profile_summary
+from bench.unlimited import UNLIMITED
 from relay import registry, tokens
 from relay.dev import free_port, start_redis_server
 from relay.sealing import DataCipher
@@ -425,15 +426,7 @@ def relay_env(redis_url: str, port: int) -> dict[str, str]:
         RELAY_PORT=str(port),
         RELAY_PUBLIC_URL=f"http://127.0.0.1:{port}",
         RELAY_MAIL_WORKER="off",
-        # The abuse limits (relay/limits.py) raised out of the way: every request is a new
-        # patient from a new network, and the bench measures the path, not refusals.
-        RELAY_SUBMIT_LIMIT="100000",
-        RELAY_SUBMIT_HARD_LIMIT="1000000",
-        RELAY_RECIPIENT_LIMIT="1000",
-        RELAY_POW="off",
-        RELAY_FLOOD_RELAY="10000000",
-        RELAY_FLOOD_PRACTICE="1000000",
-        RELAY_GUESS_LIMIT="1000000",
+        **UNLIMITED,
         RELAY_TRUSTED_PROXIES="127.0.0.1/32",
         RELAY_LOG_LEVEL="INFO",
         RELAY_EVENT_LOOP=EVENT_LOOP[0] if EVENT_LOOP else "auto",
@@ -689,10 +682,13 @@ def main() -> None:
         redis_process.terminate()
         redis_process.wait()
         shutil.rmtree(work, ignore_errors=True)
-    for flag, script in ((arguments.memory, "memory_bench.py"), (arguments.mail, "mail_bench.py")):
-        if flag and (ROOT / "bench" / script).is_file():
-            print(f"\n$ python bench/{script}", flush=True)
-            subprocess.run([sys.executable, f"bench/{script}"], cwd=ROOT, check=False)
+    for flag, module in (
+        (arguments.memory, "bench.memory_bench"),
+        (arguments.mail, "bench.mail_bench"),
+    ):
+        if flag:
+            print(f"\n$ python -m {module}", flush=True)
+            subprocess.run([sys.executable, "-m", module], cwd=ROOT, check=False)
 
 
 if __name__ == "__main__":

@@ -24,17 +24,13 @@ _NOT_DIALLED = re.compile(r"[^0-9+]")
 class Appointment:
     date: str
     time: str
-    minutes: int | None
+    # "20 Minuten" / "20 minutes"; None without an end (a wish).
+    duration: str | None
     doctor: str | None
     appointment_type: str | None
     wish: bool
     # The practice's note for this type of appointment ("please bring …").
     type_note: str | None
-
-    def duration(self, lang: str) -> str | None:
-        if self.minutes is None:
-            return None
-        return page_text(lang, "duration_minutes", minutes=self.minutes)
 
 
 @dataclass(frozen=True)
@@ -74,10 +70,11 @@ def appointment(summary: Mapping[str, object], profile: Profile | None, lang: st
     kind = profile.appointment_type(kind_name) if profile and kind_name else None
     # Summaries written before "kind" existed say "wish" instead.
     wish = summary.get("kind") == "wish" if "kind" in summary else bool(summary.get("wish"))
+    minutes = int((end - start).total_seconds() // 60) if end is not None else 0
     return Appointment(
         date=format_day(start.date(), lang),
         time=time,
-        minutes=int((end - start).total_seconds() // 60) if end is not None else None,
+        duration=page_text(lang, "duration_minutes", minutes=minutes) if minutes else None,
         doctor=_text(summary.get("doctor")),
         appointment_type=kind_name,
         wish=wish,

@@ -19,6 +19,7 @@ from aiohttp import web
 from relay import tokens
 from relay.appkeys import SERVICE, SETTINGS, TEMPLATES
 from relay.booking import form_contradictions, form_to_data
+from relay.cancellation import ConfirmedLinks
 from relay.errors import (
     PracticeNotFound,
     ProofOfWorkRequired,
@@ -35,13 +36,14 @@ from relay.service import PublicProfile, Submitted
 from relay.store import Outcome
 from relay.web import form as booking_form
 from relay.web import picker
-from relay.web.appointment import appointment, practice_card
+from relay.web.appointment import Appointment, appointment, practice_card
 from relay.web.bodies import read_form
 from relay.web.form_pages import FORM_PAGES, FormPages
-from relay.web.i18n import LANGUAGES, page_text, page_texts
+from relay.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, page_text, page_texts
 from relay.web.language import request_language as language
 from relay.web.middleware import CLIENT_NETWORK, FRAME_ANCESTORS, REQUEST_ID
 from relay.web.origin import is_cross_site_post
+from relay.web.page_shells import PAGE_SHELLS, Hole, PageShells
 
 STATIC = Path(__file__).parent / "static"
 # Known at start-up from the folder itself, so a request never makes the file system look
@@ -62,6 +64,19 @@ def _static_versions() -> dict[str, str]:
 _STATIC_URLS = _static_versions()
 
 
+class _Texts(dict[str, str]):
+    """A language's page texts that templates read as `t.name` at the cost of an attribute:
+    Jinja2 tries getattr before the item, and on a plain dict that first try fails (an
+    exception caught) for each of the dozens of texts a page shows."""
+
+    def __init__(self, texts: Mapping[str, str]) -> None:
+        super().__init__(texts)
+        self.__dict__.update(texts)
+
+
+_TEXTS = {lang: _Texts(page_texts(lang)) for lang in LANGUAGES}
+
+
 def render(
     request: web.Request,
     template: str,
@@ -72,24 +87,37 @@ def render(
 ) -> web.Response:
     """A page in `lang` (default: the request's language), with the layout's context."""
     lang = lang or language(request)
-    other = next(code for code in LANGUAGES if code != lang)
-    html = (
+    html = _html(request, template, lang, switch_url=_switch_url(request, lang), **context)
+    return web.Response(text=html, status=status, content_type="text/html")
+
+
+def _switch_url(request: web.Request, lang: str) -> str:
+    # The switch keeps the page (the path) and changes only the language.
+    return f"{quote(request.path)}?lang={_other_language(lang)}"
+
+
+def _other_language(lang: str) -> str:
+    return next(code for code in LANGUAGES if code != lang)
+
+
+def _html(
+    request: web.Request, template: str, lang: str, *, switch_url: str | None, **context: object
+) -> str:
+    return (
         request.app[TEMPLATES]
         .get_template(template)
         .render(
             lang=lang,
-            other_lang=other,
-            t=page_texts(lang),
+            other_lang=_other_language(lang),
+            t=_TEXTS.get(lang) or _TEXTS[DEFAULT_LANGUAGE],
             path=request.path,
-            # The switch keeps the page (the path) and changes only the language.
-            switch_url=f"{quote(request.path)}?lang={other}",
+            switch_url=switch_url,
             static=_STATIC_URLS,
             # Every page links the operator's legal notice (Impressum) when it is set.
             imprint_url=request.app[SETTINGS].operator.imprint_url,
             **context,
         )
     )
-    return web.Response(text=html, status=status, content_type="text/html")
 
 
 def error_page(request: web.Request, status: int) -> web.Response:
@@ -332,25 +360,43 @@ def _sent_page(
     slug = quote(public.practice.slug)
     if notice is None and submitted.resent:
         notice = Notice(page_text(lang, "resent_title"), page_text(lang, "resent_text"))
-    return render(
-        request,
-        "sent.html",
-        status,
-        practice=public.practice,
-        minutes=minutes,
-        lead=page_text(
+    # What differs between two patients of a practice; the rest is kept rendered
+    # (relay/web/page_shells.py). A notice (a resend, a limit) is rare: rendered as is.
+    values: dict[str, str | None] = {
+        "switch_url": _switch_url(request, lang),
+        "lead": page_text(
             lang,
             "sent_lead",
             minutes=minutes,
             expires=format_datetime(submitted.expires_at, zone, lang),
         ),
-        expiry=page_text(lang, "sent_expiry", minutes=minutes),
-        again_url=f"/p/{slug}?lang={lang}",
-        card=practice_card(public.practice.name, public.profile.details),
-        resend_url=f"/p/{slug}/resend?lang={lang}",
-        resend_token=submitted.resend_token,
-        notice=notice,
-    )
+        "resend_token": submitted.resend_token,
+    }
+
+    def build(hole: Hole) -> str:
+        return _html(
+            request,
+            "sent.html",
+            lang,
+            switch_url=hole("switch_url"),
+            practice=public.practice,
+            minutes=minutes,
+            lead=hole("lead"),
+            expiry=page_text(lang, "sent_expiry", minutes=minutes),
+            again_url=f"/p/{slug}?lang={lang}",
+            card=practice_card(public.practice.name, public.profile.details),
+            resend_url=f"/p/{slug}/resend?lang={lang}",
+            resend_token=hole("resend_token"),
+            notice=notice,
+        )
+
+    if notice is None:
+        key = ("sent.html", lang, public.practice.slug)
+        owners = (public.practice, public.profile)
+        html = request.app[PAGE_SHELLS].render(key, owners, values, build)
+    else:
+        html = build(values.__getitem__)
+    return web.Response(text=html, status=status, content_type="text/html")
 
 
 async def resend_post(request: web.Request) -> web.Response:
@@ -474,20 +520,54 @@ async def _result_page(
     profile = await _profile_of(request, slug)
     name = str(summary["practice_name"]) if summary else (profile.name if profile else None)
     shown = appointment(summary, profile, lang) if summary and outcome == "confirmed" else None
-    links = None
+    links = ConfirmedLinks(None, None)
     if outcome in ("confirmed", "already"):
         links = request.app[SERVICE].cancellations.links(
             token, booking_id=booking_id, summary=summary if outcome == "confirmed" else None
         )
-    return render(
-        request,
-        "result.html",
-        outcome=outcome,
-        practice_name=name,
-        appointment=shown,
-        card=practice_card(name, profile.details) if profile and name else None,
-        links=links,
-    )
+    # What differs between two patients of a practice; the rest is kept rendered
+    # (relay/web/page_shells.py).
+    values: dict[str, str | None] = {
+        "switch_url": _switch_url(request, lang),
+        "practice_name": name,
+        "date": shown.date if shown else None,
+        "time": shown.time if shown else None,
+        "duration": shown.duration if shown else None,
+        "doctor": shown.doctor if shown else None,
+        "appointment_type": shown.appointment_type if shown else None,
+        "type_note": shown.type_note if shown else None,
+        "cancel_path": links.cancel_path,
+        "calendar_path": links.calendar_path,
+    }
+
+    def build(hole: Hole) -> str:
+        held_name = hole("practice_name")
+        held = None
+        if shown is not None:
+            held = Appointment(
+                date=hole("date") or "",
+                time=hole("time") or "",
+                duration=hole("duration"),
+                doctor=hole("doctor"),
+                appointment_type=hole("appointment_type"),
+                wish=shown.wish,
+                type_note=hole("type_note"),
+            )
+        return _html(
+            request,
+            "result.html",
+            lang,
+            switch_url=hole("switch_url"),
+            outcome=outcome,
+            practice_name=held_name,
+            appointment=held,
+            card=practice_card(held_name, profile.details) if profile and held_name else None,
+            links=ConfirmedLinks(hole("cancel_path"), hole("calendar_path")),
+        )
+
+    key = ("result.html", lang, outcome, slug, shown is not None, shown is not None and shown.wish)
+    html = request.app[PAGE_SHELLS].render(key, (profile,), values, build)
+    return web.Response(text=html, content_type="text/html")
 
 
 async def _profile_of(request: web.Request, slug: str) -> Profile | None:
@@ -519,6 +599,7 @@ def setup(app: web.Application) -> None:
     # Innermost, so security headers and the request log still see the page it renders.
     app.middlewares.append(http_error_pages)
     app[FORM_PAGES] = FormPages()
+    app[PAGE_SHELLS] = PageShells()
     app.router.add_get("/p/{practice}", booking_page)
     app.router.add_post("/p/{practice}", booking_post)
     app.router.add_post("/p/{practice}/resend", resend_post)
