@@ -142,24 +142,11 @@ class Cancellations:
 
     # At confirmation
 
-    def cancel_token(self, confirmation_token: str) -> str | None:
-        """The cancel token belonging to a confirmation token; None for a malformed one."""
-        parts = tokens.split_token(confirmation_token)
-        return None if parts is None else self._cancel_token(*parts)
-
     def _cancel_token(self, slug: str, secret: str) -> str:
+        """The cancel token belonging to a confirmation token's parts."""
         message = f"{slug}\0{secret}".encode()
         digest = hmac.digest(self._token_key, message, "sha256")[:_SECRET_BYTES]
         return f"{slug}.{base64.urlsafe_b64encode(digest).decode()}"
-
-    def cancel_path(self, confirmation_token: str) -> str | None:
-        token = self.cancel_token(confirmation_token)
-        return None if token is None else f"{CANCEL_PATH}{token}"
-
-    def cancel_url(self, confirmation_token: str) -> str | None:
-        """The cancel link as mailed and put into the calendar file."""
-        path = self.cancel_path(confirmation_token)
-        return None if path is None else f"{self.settings.public_url}{path}"
 
     def cancel_until(self, summary: Mapping[str, object], now: datetime) -> datetime | None:
         """Until when the booking may be cancelled by its link: the start of a published
