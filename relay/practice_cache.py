@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import gzip
 import hashlib
 from dataclasses import dataclass, field
 
 import orjson
 
+from relay.encoded import Encoded
 from relay.profile import Profile, profile_from_json, profile_to_json
 from relay.slot_index import FreeSlots, SlotIndex
 from relay.store import Practice, Store
@@ -51,32 +51,22 @@ def _cached(practice: Practice, profile_json: bytes) -> CachedPractice:
     return CachedPractice(practice, profile, SlotIndex(profile), head)
 
 
-class PublicBody:
-    """The profile API's answer for one profile version and set of held slots: the JSON,
-    its ETag, and (made on first use, then kept) the same JSON gzip-compressed.
+class PublicBody(Encoded):
+    """The profile API's answer for one profile version and set of held slots: the JSON
+    (`identity`), its ETag, and (made on first use, then kept) the same JSON gzip-compressed.
 
     With 3,000 slots the JSON is about 400 KB and compresses to about 14 KB: writing it
     cost more than everything else the request does. Compressing takes about 3 ms, so it
-    happens once per body, never per request (aiohttp's enable_compression would)."""
+    happens once per body, never per request (relay/encoded.py)."""
 
-    __slots__ = ("_gzipped", "etag", "json")
+    __slots__ = ("etag",)
 
     def __init__(self, json: bytes) -> None:
-        self.json = json
+        super().__init__(json)
         # Weak: the identity and the gzip body are the same profile (RFC 9110 8.8.1), and
         # a hash of the content, so a practice removed and added again (its version back
         # at 1) cannot match a stale copy.
         self.etag = f'W/"{hashlib.blake2b(json, digest_size=12).hexdigest()}"'
-        self._gzipped: bytes | None = None
-
-    @property
-    def gzipped(self) -> bytes:
-        if self._gzipped is None:
-            # Level 6 (zlib's default): 14 KB for 3,000 slots in about 3 ms; level 9 would
-            # save 3 KB for three times the time, paid again whenever a slot is held.
-            # mtime=0: the same JSON always compresses to the same bytes.
-            self._gzipped = gzip.compress(self.json, compresslevel=6, mtime=0)
-        return self._gzipped
 
 
 class PracticeCache:

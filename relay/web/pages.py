@@ -38,6 +38,7 @@ from relay.web import form as booking_form
 from relay.web import picker
 from relay.web.appointment import Appointment, appointment, practice_card
 from relay.web.bodies import read_form
+from relay.web.encoding import encoded_response
 from relay.web.form_pages import FORM_PAGES, FormPages
 from relay.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, page_text, page_texts
 from relay.web.language import request_language as language
@@ -260,15 +261,23 @@ async def booking_page(request: web.Request) -> web.Response:
         # The page shows the time to the minute (the earliest wish) and today's date.
         int(now.timestamp() // 60),
     )
-    body = pages.get(key, public.practice, public.profile)
-    if body is None:
+    cached = pages.get(key, public.practice, public.profile)
+    if cached is None:
         page = _form_page(request, public, state=state, now=now)
         if page.status != 200 or not isinstance(page.body, bytes):
             return page
         # Kept encoded: a 3,000-slot page is not encoded again for every view.
-        body = page.body
-        pages.put(key, public.practice, public.profile, body)
-    return web.Response(body=body, content_type="text/html", charset="utf-8")
+        cached = pages.put(key, public.practice, public.profile, page.body)
+    # Compressed (once per cached page) only here. BREACH recovers a secret from the size
+    # of compressed HTML that also reflects an attacker's input; this page reflects the
+    # path and the picker's query but holds no secret: it is the same bytes for every
+    # patient of the key (no session or cookie, no CSRF token: posts are checked by
+    # origin, relay/web/origin.py; no per-user data). A page with a proof-of-work
+    # challenge (public and signed anyway), values, errors or a notice is not cached and
+    # goes out uncompressed (the branch above, booking_post). Pages with tokens (the sent
+    # page's resend token, /c/... confirmation, /x/... cancel, result pages) never come
+    # here: never compress them.
+    return encoded_response(request, cached, content_type="text/html")
 
 
 async def booking_post(request: web.Request) -> web.Response:

@@ -15,6 +15,7 @@ from relay.pow import MAX_PAYLOAD
 from relay.registry import SLUG
 from relay.service import utc_iso
 from relay.web.bodies import read_json
+from relay.web.encoding import encoded_response
 from relay.web.i18n import page_text
 from relay.web.language import request_language
 from relay.web.middleware import CLIENT_NETWORK
@@ -39,39 +40,8 @@ async def practice_profile(request: web.Request) -> web.Response:
     }
     if _matches_etag(request.headers.get("If-None-Match"), body.etag):
         return web.Response(status=304, headers=headers)
-    if _accepts_gzip(request.headers.get("Accept-Encoding")):
-        headers["Content-Encoding"] = "gzip"
-        return web.Response(
-            body=body.gzipped, content_type="application/json", charset="utf-8", headers=headers
-        )
-    return web.Response(
-        body=body.json, content_type="application/json", charset="utf-8", headers=headers
-    )
-
-
-def _accepts_gzip(accept_encoding: str | None) -> bool:
-    """Whether Accept-Encoding admits gzip (RFC 9110 12.5.3): named, or `*`, with q > 0."""
-    if not accept_encoding:
-        return False
-    named: float | None = None
-    anything: float | None = None
-    for element in accept_encoding.split(","):
-        coding, _, parameters = element.partition(";")
-        coding = coding.strip().lower()
-        weight = 1.0
-        for parameter in parameters.split(";"):
-            name, _, value = parameter.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    weight = float(value.strip())
-                except ValueError:
-                    weight = 0.0
-        if coding in ("gzip", "x-gzip"):
-            named = weight
-        elif coding == "*":
-            anything = weight
-    chosen = named if named is not None else anything
-    return chosen is not None and chosen > 0
+    # The profile is public: no secret for a compression side channel to reveal.
+    return encoded_response(request, body, content_type="application/json", headers=headers)
 
 
 def _matches_etag(if_none_match: str | None, etag: str) -> bool:
