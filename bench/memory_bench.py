@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import secrets
 import shutil
-import struct
 import tempfile
 import time
 from collections.abc import Sequence
@@ -58,38 +57,12 @@ from relay.store import (
     token_key,
     unpack_booking,
 )
+from tests.legacy import OLD_SUBMIT, old_pad
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DOCTORS = ("Dr. med. Anna Beispiel", "Dr. med. Bernd Muster")
 TYPES = ("Erstgespräch", "Kontrolle")
 TARGET_QUEUED, TARGET_SENT = 2600, 2000
-
-# The submit script of relays before the compact layout, as it was.
-OLD_SUBMIT = """
-local ttl = tonumber(ARGV[6])
-if KEYS[6] then
-  if not redis.call('SET', KEYS[6], ARGV[1], 'NX', 'EX', ttl) then return 0 end
-end
-redis.call('HSET', KEYS[1], 'sealed', ARGV[2], 'summary', ARGV[3], 'token', ARGV[4],
-           'slot', ARGV[8], 'slot_end', ARGV[9])
-redis.call('EXPIRE', KEYS[1], ttl)
-redis.call('SET', KEYS[2], ARGV[1], 'EX', ttl)
-redis.call('HSET', KEYS[3], 'job', ARGV[5], 'attempts', 0)
-redis.call('EXPIRE', KEYS[3], ttl)
-local now = tonumber(ARGV[7])
-redis.call('ZADD', KEYS[4], now, ARGV[1])
-redis.call('EXPIRE', KEYS[4], ttl)
-redis.call('ZADD', KEYS[5], now + ttl * 1000, ARGV[1])
-redis.call('EXPIRE', KEYS[5], ttl + 3600)
-return 1
-"""
-OLD_PAD_CLASSES = (2048, 8192)
-
-
-def old_pad(message: bytes) -> bytes:
-    framed_length = 4 + len(message)
-    size_class = next(size for size in OLD_PAD_CLASSES if framed_length <= size)
-    return struct.pack(">I", len(message)) + message + bytes(size_class - framed_length)
 
 
 class OldLayoutStore(Store):

@@ -25,17 +25,7 @@ from relay.sealing import (
     padme,
     seal_booking,
 )
-
-# Relays before the floor-and-Padmé scheme padded to these fixed classes; bookings sealed
-# then may still wait in an inbox (RELAY_INBOX_TTL, two weeks by default).
-OLD_PAD_CLASSES = (2048, 8192)
-
-
-def old_pad(message: bytes) -> bytes:
-    """The padding of those relays, kept here to build boxes in the old format."""
-    framed_length = 4 + len(message)
-    size_class = next(size for size in OLD_PAD_CLASSES if framed_length <= size)
-    return struct.pack(">I", len(message)) + message + bytes(size_class - framed_length)
+from tests.legacy import OLD_PAD_CLASSES, old_pad
 
 
 def booking_document(practice: str, note: str = "") -> dict[str, object]:

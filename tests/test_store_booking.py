@@ -34,30 +34,10 @@ from relay.store import (
     token_key,
     unpack_booking,
 )
+from tests.legacy import OLD_SUBMIT
 
 PRACTICE = "praxis-store"
 TTL = 600
-
-# The submit script of relays before layout 1, kept to write bookings as they did: the
-# booking a hash, the token key holding its id.
-OLD_SUBMIT = """
-local ttl = tonumber(ARGV[6])
-if KEYS[6] then
-  if not redis.call('SET', KEYS[6], ARGV[1], 'NX', 'EX', ttl) then return 0 end
-end
-redis.call('HSET', KEYS[1], 'sealed', ARGV[2], 'summary', ARGV[3], 'token', ARGV[4],
-           'slot', ARGV[8], 'slot_end', ARGV[9])
-redis.call('EXPIRE', KEYS[1], ttl)
-redis.call('SET', KEYS[2], ARGV[1], 'EX', ttl)
-redis.call('HSET', KEYS[3], 'job', ARGV[5], 'attempts', 0)
-redis.call('EXPIRE', KEYS[3], ttl)
-local now = tonumber(ARGV[7])
-redis.call('ZADD', KEYS[4], now, ARGV[1])
-redis.call('EXPIRE', KEYS[4], ttl)
-redis.call('ZADD', KEYS[5], now + ttl * 1000, ARGV[1])
-redis.call('EXPIRE', KEYS[5], ttl + 3600)
-return 1
-"""
 
 
 @pytest.fixture
