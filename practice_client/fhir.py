@@ -38,6 +38,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
+from practice_client.moments import aware_time
+
 Status = Literal["proposed", "cancelled"]
 
 BOOKING_SYSTEM = "urn:terminrelay:booking"
@@ -160,12 +162,12 @@ def appointment(
         resource["cancelationReason"] = {
             "coding": [{"system": CANCELLATION_SYSTEM, "code": "pat", "display": "Patient"}]
         }
-    start, end = _moment(booking.get("start")), _moment(booking.get("end"))
+    start, end = aware_time(booking.get("start")), aware_time(booking.get("end"))
     if start is not None and end is not None and start < end:
         resource["start"], resource["end"] = _instant(start), _instant(end)
     elif start is not None:
         resource["requestedPeriod"] = [{"start": _instant(start)}]
-    created = _moment(booking.get("submitted_at"))
+    created = aware_time(booking.get("submitted_at"))
     if created is not None:
         resource["created"] = _instant(created)
     note = _text(booking.get("note"))
@@ -255,17 +257,6 @@ def _extensions(booking: Mapping[str, object]) -> list[dict[str, Any]]:
 
 def _text(value: object) -> str:
     return value.strip() if isinstance(value, str) else ""
-
-
-def _moment(value: object) -> datetime | None:
-    """A time with its offset; None for anything else (FHIR instants need an offset)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
 
 
 def _instant(moment: datetime) -> str:

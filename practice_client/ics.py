@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 
+from practice_client.moments import iso_time
+
 PRODID = "-//Terminrelay//practice-client//EN"
 # RFC 5545 3.1: content lines SHOULD NOT exceed 75 octets; icalendar folds a line once it
 # would reach this many, so its first part holds at most 74 and each continuation, with
@@ -139,13 +141,8 @@ def _folded(line: str) -> bytes:
 
 def _moment(value: object) -> datetime | None:
     """UTC, so the calendar needs no VTIMEZONE; a time without offset stays floating."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is None else moment.astimezone(UTC)
+    moment = iso_time(value)
+    return moment if moment is None or moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _summary(booking: Mapping[str, object]) -> str:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from practice_client.busy import Busy
+from practice_client.moments import aware_time
 from practice_client.sink import usable_booking_id
 
 log = logging.getLogger(__name__)
@@ -56,22 +57,11 @@ def _booked(path: Path) -> Busy | None:
         return None
     if not isinstance(document, dict) or document.get("status") == "cancelled":
         return None
-    start = _moment(document.get("start"))
+    start = aware_time(document.get("start"))
     if start is None:
         return None
-    end = _moment(document.get("end"))
+    end = aware_time(document.get("end"))
     if end is None or end <= start:
         end = start + _INSTANT
     doctor = document.get("doctor")
     return Busy(start, end, frozenset({doctor}) if isinstance(doctor, str) else None)
-
-
-def _moment(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    # The relay writes times with their offset; a time without one cannot be placed.
-    return moment if moment.tzinfo is not None else None

@@ -14,7 +14,6 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import IntEnum
 from pathlib import Path
 from typing import TypeVar
@@ -34,6 +33,7 @@ from practice_client.keys import (
     read_pinned_relay_key,
     relay_key_path,
 )
+from practice_client.moments import iso_time
 from practice_client.os_errors import explain_os_error
 from practice_client.retry import (
     RelayUnreachableError,
@@ -712,7 +712,7 @@ class _Counts:
 
 def appointment_time(document: dict[str, object]) -> str:
     """`2026-12-01 09:00-09:20 +01:00`, in the booking's own offset; never a name."""
-    start, end = _moment(document.get("start")), _moment(document.get("end"))
+    start, end = iso_time(document.get("start")), iso_time(document.get("end"))
     if start is None:
         return "no appointment time (a request without a time)"
     text = start.strftime("%Y-%m-%d %H:%M")
@@ -720,15 +720,6 @@ def appointment_time(document: dict[str, object]) -> str:
         text += end.strftime("-%H:%M")
     # isoformat with minutes ends in the offset, e.g. +01:00, or nothing if there is none
     return f"{text} {start.isoformat(timespec='minutes')[16:] or '(no offset)'}"
-
-
-def _moment(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 async def fetch_practice_key(relay: RelayClient, slug: str) -> bytes:
