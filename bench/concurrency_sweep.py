@@ -55,6 +55,7 @@ from relay.wakeups import Wakeups
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SLUG = "sweep"
+ROOT = Path(__file__).resolve().parent.parent
 LONG_POLLS = 500
 TOKENS = 200
 PROBE_EVERY = 0.1
@@ -254,7 +255,9 @@ async def run_level(
     # The prober is its own process: in this one, thousands of client tasks would delay
     # its reading of the answer, and the figure would measure the bench, not the relay.
     prober = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--probe", url, str(seconds), stdout=subprocess.PIPE
+        *(sys.executable, "-m", "bench.concurrency_sweep", "--probe", url, str(seconds)),
+        stdout=subprocess.PIPE,
+        cwd=ROOT,
     )
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
         await asyncio.gather(
