@@ -38,13 +38,13 @@ from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from relay import registry
+from relay.abuse.limits import Limits
+from relay.abuse.pow import InvalidSolution, ProofOfWork, solve
 from relay.dev import free_port
-from relay.limits import Limits
-from relay.metrics import Metrics
-from relay.pow import InvalidSolution, ProofOfWork, solve
+from relay.ops.metrics import Metrics
+from relay.practice import registry
 from relay.settings import Settings, SmtpSettings
-from relay.store import Store
+from relay.storage.store import Store
 from tests.browser.test_patient_journey import CHROMIUM, CHROMIUM_ARGS
 from tests.browser.test_proof_of_work import fill_booking
 from tests.helpers import booking_json, profile_json, wish_booking_json

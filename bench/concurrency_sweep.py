@@ -44,14 +44,14 @@ from nacl.signing import SigningKey
 from redis.asyncio import Redis
 
 from bench.unlimited import UNLIMITED
-from relay import registry
+from relay.booking.service import RelayService
+from relay.crypto.sealing import DataCipher
 from relay.dev import free_port, start_redis_server
-from relay.metrics import Metrics
-from relay.sealing import DataCipher
-from relay.service import RelayService
+from relay.ops.metrics import Metrics
+from relay.practice import registry
 from relay.settings import Settings, SmtpSettings
-from relay.store import Store
-from relay.wakeups import Wakeups
+from relay.storage.store import Store
+from relay.storage.wakeups import Wakeups
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SLUG = "sweep"

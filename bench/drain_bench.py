@@ -42,12 +42,12 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from bench.profiles import profile_summary
-from practice_client.keys import KeyPair, create_key_file
-from relay import registry
+from practice_client.relay.keys import KeyPair, create_key_file
 from relay.app import create_app
-from relay.appkeys import SERVICE, STORE
 from relay.dev import free_port, start_redis_server
+from relay.practice import registry
 from relay.settings import Settings, SmtpSettings
+from relay.web.appkeys import SERVICE, STORE
 from relay.web.server import RelayRunner
 
 ROOT = Path(__file__).resolve().parent.parent

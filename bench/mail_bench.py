@@ -50,10 +50,12 @@ from nacl.public import PrivateKey
 from redis.asyncio import Redis
 
 from bench.unlimited import UNLIMITED
-from relay import mail, registry
 from relay.dev import free_port
-from relay.localtime import format_datetime
-from relay.store import Store, mail_queue_key
+from relay.mail import worker as mail
+from relay.mail.compose import ConfirmationMail
+from relay.practice import registry
+from relay.practice.localtime import format_datetime
+from relay.storage.store import Store, mail_queue_key
 
 RELAY_CORE, LOAD_CORE = "0", "1"
 SLUG = "bench"
@@ -131,7 +133,7 @@ def build_costs() -> None:
         "time_zone": "Europe/Berlin",
     }
     environment = mail.templates()
-    new = mail.ConfirmationMail(mail_from="termine@relay.test", domain="relay.test")
+    new = ConfirmationMail(mail_from="termine@relay.test", domain="relay.test")
     rows = [
         ("EmailMessage (before)", lambda: old_mail(job, environment)),
         ("EmailMessage, policy=SMTP", lambda: old_mail_smtp_policy(job, environment)),

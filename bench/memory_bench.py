@@ -15,7 +15,7 @@ For each it prints `INFO used_memory` per booking with every mail queued, then a
 after every mail job is settled as sent (claimed and marked done through the store, as the
 worker does), and the keys of one booking with their encoding and `MEMORY USAGE` (zset
 entries as their share of the zset). The abuse-limit logs the submissions leave behind
-(relay/limits.py: per network and recipient, for their own windows) are measured apart
+(relay/abuse/limits.py: per network and recipient, for their own windows) are measured apart
 and deleted first. AOF is off: the figures are the data set alone.
 """
 
@@ -38,14 +38,14 @@ from aiohttp import web
 from nacl.public import PrivateKey, SealedBox
 from redis.asyncio import Redis
 
-from relay import registry, tokens
 from relay.app import create_app
-from relay.appkeys import SERVICE, STORE
+from relay.booking.service import RelayService
+from relay.crypto import tokens
+from relay.crypto.sealing import PAD_FLOOR
 from relay.dev import free_port, start_redis_server, wait_for_redis
-from relay.sealing import PAD_FLOOR
-from relay.service import RelayService
+from relay.practice import registry
 from relay.settings import Settings, SmtpSettings
-from relay.store import (
+from relay.storage.store import (
     LIMITS_PREFIX,
     Store,
     booking_key,
@@ -57,6 +57,7 @@ from relay.store import (
     token_key,
     unpack_booking,
 )
+from relay.web.appkeys import SERVICE, STORE
 from tests.legacy import OLD_SUBMIT, old_pad
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -186,7 +187,7 @@ async def submit_all(
 
 
 async def drop_limit_logs(raw: Redis) -> None:
-    """Deletes the abuse-limit logs (relay/limits.py): they follow networks and recipients
+    """Deletes the abuse-limit logs (relay/abuse/limits.py): they follow networks and recipients
     for their own windows, not bookings, and are counted apart."""
     keys = [key async for key in raw.scan_iter(match=LIMITS_PREFIX + "*", count=1000)]
     for start in range(0, len(keys), 500):

@@ -27,11 +27,11 @@ from aiosmtpd.controller import Controller
 from nacl.public import PrivateKey
 from redis.asyncio import Redis
 
-from relay import registry
 from relay.app import create_app
-from relay.appkeys import SERVICE, STORE
 from relay.dev import free_port
+from relay.practice import registry
 from relay.settings import Settings, SmtpSettings
+from relay.web.appkeys import SERVICE, STORE
 
 BERLIN = ZoneInfo("Europe/Berlin")
 LATENCY_RUNS = 50

@@ -64,11 +64,12 @@ from redis.asyncio import Redis
 
 from bench.profiles import profile_summary
 from bench.unlimited import UNLIMITED
-from relay import registry, tokens
+from relay.booking.service import summary_context
+from relay.crypto import tokens
+from relay.crypto.sealing import DataCipher
 from relay.dev import free_port, start_redis_server
-from relay.sealing import DataCipher
-from relay.service import summary_context
-from relay.store import NewBooking, Store
+from relay.practice import registry
+from relay.storage.store import NewBooking, Store
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""Relay settings that raise the abuse limits (relay/limits.py) out of a bench's way.
+"""Relay settings that raise the abuse limits (relay/abuse/limits.py) out of a bench's way.
 
 A load generator is one client network flooding one practice: with the product's limits
 it would measure refusals. The request-path benches measure the path, and

@@ -17,17 +17,21 @@ from urllib.parse import urlsplit
 
 from practice_client import check as checking
 from practice_client import commands
-from practice_client.handover_options import (
+from practice_client.calendar.slot_options import (
+    add_slot_source_options,
+    publish_every,
+    slot_source,
+)
+from practice_client.handover.options import (
     add_handover_options,
     credential_token_file,
     handover,
     read_token_file,
 )
-from practice_client.keys import decode_key
+from practice_client.handover.sink import DEFAULT_FORMATS
 from practice_client.publisher import run_with_publishing
+from practice_client.relay.keys import decode_key
 from practice_client.runner import MAX_WAIT, ConfigError, ExitCode, RunConfig, run
-from practice_client.sink import DEFAULT_FORMATS
-from practice_client.slot_options import add_slot_source_options, publish_every, slot_source
 
 log = logging.getLogger("practice_client")
 

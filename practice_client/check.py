@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO, TypeVar
 
-from practice_client.api import AuthError, RelayClient, RelayRequestError
-from practice_client.files import OWNER_ONLY, temp_name_for
-from practice_client.keys import (
+from practice_client.handover.files import OWNER_ONLY, temp_name_for
+from practice_client.os_errors import explain_os_error
+from practice_client.relay.api import AuthError, RelayClient, RelayRequestError
+from practice_client.relay.keys import (
     KeyFileError,
     KeyRing,
     decode_key,
@@ -29,8 +30,7 @@ from practice_client.keys import (
     read_pinned_relay_key,
     relay_key_path,
 )
-from practice_client.os_errors import explain_os_error
-from practice_client.retry import RelayUnreachableError, RetryPolicy, call_with_retries
+from practice_client.relay.retry import RelayUnreachableError, RetryPolicy, call_with_retries
 from practice_client.runner import (
     ExitCode,
     TokenError,

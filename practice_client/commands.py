@@ -12,9 +12,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from practice_client.api import AuthError, RelayClient, RelayRequestError
-from practice_client.busy import CalendarUnavailableError
-from practice_client.keys import (
+from practice_client.calendar.busy import CalendarUnavailableError
+from practice_client.calendar.opening_hours import RulesError
+from practice_client.calendar.slots import (
+    SlotSource,
+    body_size,
+    build_profile,
+    relay_problems,
+    summary_lines,
+)
+from practice_client.relay.api import AuthError, RelayClient, RelayRequestError
+from practice_client.relay.keys import (
     KeyFileError,
     KeyPair,
     KeyRing,
@@ -22,8 +30,7 @@ from practice_client.keys import (
     load_key_ring,
     save_key_ring,
 )
-from practice_client.opening_hours import RulesError
-from practice_client.retry import RelayUnreachableError, RetryPolicy, call_with_retries
+from practice_client.relay.retry import RelayUnreachableError, RetryPolicy, call_with_retries
 from practice_client.runner import (
     ConfigError,
     ExitCode,
@@ -32,13 +39,6 @@ from practice_client.runner import (
     explain_failure,
     fetch_practice_key,
     practice_slug,
-)
-from practice_client.slots import (
-    SlotSource,
-    body_size,
-    build_profile,
-    relay_problems,
-    summary_lines,
 )
 
 T = TypeVar("T")

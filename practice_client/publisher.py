@@ -15,17 +15,22 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from practice_client.api import AuthError, RelayClient, RelayRequestError, RelayUnavailableError
-from practice_client.busy import CalendarUnavailableError
-from practice_client.opening_hours import RulesError
-from practice_client.runner import ExitCode, RunConfig, run
-from practice_client.slots import (
+from practice_client.calendar.busy import CalendarUnavailableError
+from practice_client.calendar.opening_hours import RulesError
+from practice_client.calendar.slots import (
     BuiltProfile,
     SlotSource,
     build_profile,
     relay_problems,
     summary_lines,
 )
+from practice_client.relay.api import (
+    AuthError,
+    RelayClient,
+    RelayRequestError,
+    RelayUnavailableError,
+)
+from practice_client.runner import ExitCode, RunConfig, run
 
 log = logging.getLogger(__name__)
 

@@ -18,12 +18,15 @@ from enum import IntEnum
 from pathlib import Path
 from typing import TypeVar
 
-from practice_client.api import AuthError, InboxItem, RelayClient, RelayRequestError
-from practice_client.confirmed_at import checked_confirmed_at
-from practice_client.envelope import CANCELLATION, EnvelopeError, document_type, open_item
-from practice_client.files import DirectoryBusyError, DurableBatch, FileAccess
-from practice_client.hooks import Hook
-from practice_client.keys import (
+from practice_client.handover.files import DirectoryBusyError, DurableBatch, FileAccess
+from practice_client.handover.hooks import Hook
+from practice_client.handover.moments import iso_time
+from practice_client.handover.sink import DEFAULT_FORMATS, BookingSink, usable_booking_id
+from practice_client.os_errors import explain_os_error
+from practice_client.relay.api import AuthError, InboxItem, RelayClient, RelayRequestError
+from practice_client.relay.confirmed_at import checked_confirmed_at
+from practice_client.relay.envelope import CANCELLATION, EnvelopeError, document_type, open_item
+from practice_client.relay.keys import (
     KeyFileError,
     KeyRing,
     decode_key,
@@ -33,16 +36,13 @@ from practice_client.keys import (
     read_pinned_relay_key,
     relay_key_path,
 )
-from practice_client.moments import iso_time
-from practice_client.os_errors import explain_os_error
-from practice_client.retry import (
+from practice_client.relay.retry import (
     RelayUnreachableError,
     RetryPolicy,
     StopRequestedError,
     call_with_retries,
     until_stopped,
 )
-from practice_client.sink import DEFAULT_FORMATS, BookingSink, usable_booking_id
 
 T = TypeVar("T")
 # An item that opened: its document and the booking it concerns (its own id, or the

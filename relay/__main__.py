@@ -16,14 +16,15 @@ from typing import Any
 
 from aiohttp import web
 
-from relay import redis_connect, registry
 from relay.app import create_app, create_metrics_app, run_mail_worker
+from relay.crypto.sealing import decode_public_key
 from relay.dev import run_dev
 from relay.errors import PracticeExists, PracticeNotFound, SettingsError, ValidationFailed
-from relay.logs import configure_logging
-from relay.sealing import decode_public_key
+from relay.ops.logs import configure_logging
+from relay.practice import registry
 from relay.settings import Settings, redis_url_from_env
-from relay.store import Store
+from relay.storage import connect as redis_connect
+from relay.storage.store import Store
 from relay.web.server import RelayRunner
 
 log = logging.getLogger("relay")

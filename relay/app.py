@@ -13,26 +13,17 @@ from aiohttp import web
 from jinja2 import Environment, PackageLoader, select_autoescape
 from nacl.signing import SigningKey
 
-from relay import mail, redis_connect, wakeups
-from relay.appkeys import (
-    ERROR_PAGE,
-    MAIL_WORKER,
-    METRICS,
-    REDIS,
-    REDIS_PROBE,
-    SERVICE,
-    SETTINGS,
-    STORE,
-    TEMPLATES,
-    WAKEUPS,
-)
-from relay.background import background, sleep_unless
-from relay.metrics import Metrics
-from relay.sealing import DataCipher
-from relay.service import RelayService
+from relay.booking.service import RelayService
+from relay.crypto.sealing import DataCipher
+from relay.mail import worker as mail
+from relay.mail.compose import ConfirmationMail
+from relay.mail.smtp_pool import SmtpPool
+from relay.ops.background import background, sleep_unless
+from relay.ops.metrics import Metrics
 from relay.settings import Settings
-from relay.smtp_pool import SmtpPool
-from relay.store import Store
+from relay.storage import connect as redis_connect
+from relay.storage import wakeups
+from relay.storage.store import Store
 from relay.web import (
     cancel,
     middleware,
@@ -43,6 +34,18 @@ from relay.web import (
     privacy,
     public_api,
     server,
+)
+from relay.web.appkeys import (
+    ERROR_PAGE,
+    MAIL_WORKER,
+    METRICS,
+    REDIS,
+    REDIS_PROBE,
+    SERVICE,
+    SETTINGS,
+    STORE,
+    TEMPLATES,
+    WAKEUPS,
 )
 
 log = logging.getLogger(__name__)
@@ -167,7 +170,7 @@ def create_mail_worker(
         transport=SmtpPool(
             settings.smtp, size=settings.mail_concurrency, timeout=mail.SEND_TIMEOUT
         ),
-        mail=mail.ConfirmationMail(
+        mail=ConfirmationMail(
             mail_from=settings.mail_from,
             domain=urlsplit(settings.public_url).hostname or "localhost",
         ),

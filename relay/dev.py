@@ -33,14 +33,14 @@ from aiosmtpd.controller import Controller
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from practice_client.keys import KeyPair, create_key_file, load_key_ring
+from practice_client.relay.keys import KeyPair, create_key_file, load_key_ring
 from practice_client.runner import RunConfig
 from practice_client.runner import run as run_practice_client
-from relay import registry
 from relay.app import create_app
 from relay.errors import PracticeExists
+from relay.practice import registry
 from relay.settings import Settings, SmtpSettings
-from relay.store import Store
+from relay.storage.store import Store
 from relay.web.server import RelayRunner
 
 DEMO_SLUG = "demo"

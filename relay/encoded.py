@@ -1,5 +1,5 @@
 """A body that many clients fetch unchanged, kept with its gzip copy (made once, on first
-use): the public profile (relay/practice_cache.py) and the cached form pages
+use): the public profile (relay/practice/cache.py) and the cached form pages
 (relay/web/form_pages.py). relay/web/encoding.py chooses between them per request."""
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from relay.contact import email_problem, phone_problem, web_url_problem
 from relay.errors import SettingsError
-from relay.text import single_line_problem
+from relay.rules.contact import email_problem, phone_problem, web_url_problem
+from relay.rules.text import single_line_problem
 
 MAX_PENDING_TTL = 3600
 REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "redis+sentinel")
@@ -88,7 +88,7 @@ class Settings:
     log_level: str = "INFO"
     metrics_token: str | None = field(default=None, repr=False)
     metrics_port: int | None = None
-    # Abuse limits (relay/limits.py). Per client network (/24, /48) in a sliding window:
+    # Abuse limits (relay/abuse/limits.py). Per client network (/24, /48) in a sliding window:
     # up to submit_limit submissions need nothing, up to submit_hard_limit (at least
     # submit_limit) need a proof of work, beyond that none is taken until the window
     # slides. Without JavaScript, or with RELAY_POW=off, submit_limit is the limit.

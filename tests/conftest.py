@@ -27,12 +27,12 @@ from aiohttp import web
 from aiosmtpd.controller import Controller
 from nacl.public import PrivateKey
 
-from practice_client.keys import KeyPair, create_key_file
-from relay import registry
+from practice_client.relay.keys import KeyPair, create_key_file
 from relay.app import create_app
-from relay.appkeys import METRICS, SERVICE, STORE
 from relay.dev import free_port, start_redis_server
+from relay.practice import registry
 from relay.settings import Settings, SmtpSettings
+from relay.web.appkeys import METRICS, SERVICE, STORE
 from relay.web.server import RelayRunner
 from tests.helpers import READY_SECONDS, wait_until
 from tests.servers import ServerExited, ServerProcess

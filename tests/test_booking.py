@@ -1,4 +1,4 @@
-"""Validation of booking submissions and form posts (relay/booking.py)."""
+"""Validation of booking submissions and form posts (relay/booking/submission.py)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from relay import contact
-from relay.booking import BookingRequest, form_to_data, validate_booking
+from relay.booking.fields import FIELD_NAMES, field
+from relay.booking.submission import BookingRequest, form_to_data, validate_booking
 from relay.errors import ValidationFailed
-from relay.fields import FIELD_NAMES, field
-from relay.profile import Profile, parse_profile
+from relay.practice.profile import Profile, parse_profile
+from relay.rules import contact
 
 # 10:00 in Berlin on Monday, 1 June 2026.
 NOW = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
@@ -176,7 +176,7 @@ def test_valid_email_addresses(email: str) -> None:
 
 
 def test_booking_contact_fields_use_the_one_contact_rule() -> None:
-    """E-mail and phone bounds of the form equal relay/contact.py's, whose rule decides."""
+    """E-mail and phone bounds of the form equal relay/rules/contact.py's, whose rule decides."""
     assert field("email").max_length == contact.MAX_EMAIL_LENGTH
     assert field("phone").max_length == contact.MAX_PHONE_LENGTH
     for email in ("erika@example.de", "erika@example", "x" * 65 + "@example.de"):

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from practice_client.busy import (
+from practice_client.calendar.busy import (
     Busy,
     CalDavCalendar,
     CalendarUnavailableError,

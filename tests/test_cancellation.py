@@ -18,14 +18,14 @@ import pytest
 from icalendar import Calendar
 from nacl.signing import SigningKey
 
-from practice_client.envelope import EnvelopeError, open_item
-from practice_client.hooks import Hook
-from practice_client.keys import load_key_ring
+from practice_client.handover.hooks import Hook
+from practice_client.relay.envelope import EnvelopeError, open_item
+from practice_client.relay.keys import load_key_ring
 from practice_client.runner import RunConfig, run
-from relay.profile import profile_from_json
-from relay.sealing import seal_booking
-from relay.store import cancel_key, inbox_key
-from relay.tokens import token_hash
+from relay.crypto.sealing import seal_booking
+from relay.crypto.tokens import token_hash
+from relay.practice.profile import profile_from_json
+from relay.storage.store import cancel_key, inbox_key
 from tests.conftest import PracticeHandle, RedisServer, RunningRelay, SmtpSink, link_in
 from tests.helpers import (
     booking_json,

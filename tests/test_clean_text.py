@@ -18,9 +18,9 @@ import aiohttp
 import pytest
 from nacl.public import PrivateKey
 
-from relay import registry
 from relay.errors import ValidationFailed
-from relay.text import one_line, single_line_problem
+from relay.practice import registry
+from relay.rules.text import one_line, single_line_problem
 from relay.web.i18n import ERROR_MESSAGES
 from tests.conftest import PracticeHandle, RunningRelay, SmtpSink, link_in, subprocess_env
 from tests.helpers import (
@@ -380,7 +380,7 @@ async def test_a_name_stored_before_the_rule_still_gets_its_mail(
     ],
 )
 def test_single_line_rule(value: str, kind: str | None, position: int | None) -> None:
-    """relay/text.py: the first refused character, its class and position; letters pass."""
+    """relay/rules/text.py: the first refused character, its class and position; letters pass."""
     problem = single_line_problem(value)
     if kind is None:
         assert problem is None

@@ -14,8 +14,8 @@ import aiohttp
 import pytest
 from redis.exceptions import RedisClusterException, RedisError
 
-from relay import redis_connect
-from relay.store import LimitPolicy, Store
+from relay.storage import connect as redis_connect
+from relay.storage.store import LimitPolicy, Store
 from tests.conftest import LINK, RelayFactory, SmtpSink, link_in
 from tests.helpers import (
     NotReady,

@@ -6,7 +6,7 @@ import asyncio
 
 import aiohttp
 
-from relay.appkeys import METRICS
+from relay.web.appkeys import METRICS
 from tests.conftest import PracticeHandle, RedisServer, RunningRelay, SmtpSink, link_in
 from tests.helpers import booking_json, profile_json, put_profile, submit
 

@@ -7,10 +7,10 @@ import secrets
 import aiohttp
 from redis.asyncio import Redis
 
-from relay.mail_jobs import mail_job_context
-from relay.sealing import DataCipher
+from relay.crypto.sealing import DataCipher
+from relay.mail.jobs import mail_job_context
 from relay.settings import SmtpSettings
-from relay.store import unpack_booking
+from relay.storage.store import unpack_booking
 from tests.conftest import RelayFactory, SmtpSink, free_port, link_in
 from tests.helpers import submit, wish_booking_json
 
@@ -33,7 +33,7 @@ async def test_rotated_relay_sends_jobs_queued_under_the_old_key(
         assert (await submit(http, before.url, practice.slug, booking)).status == 202
     (job_key,) = [key async for key in before.store.redis.scan_iter("tr:{*}:m:*")]
     booking_id = job_key.decode().rsplit(":", 1)[1]
-    # One string: attempts, format, then the job's ciphertext (relay/store.py).
+    # One string: attempts, format, then the job's ciphertext (relay/storage/store.py).
     old_job = (await before.store.redis.get(job_key))[2:]
     assert old_job[:4] == DataCipher.key_id(old_key)
     await before.stop()

@@ -7,8 +7,8 @@ import asyncio
 import aiohttp
 import pytest
 
-from relay.appkeys import METRICS
 from relay.settings import SmtpSettings
+from relay.web.appkeys import METRICS
 from tests.conftest import RedisServer, RelayFactory, SmtpSink, free_port, link_in
 from tests.helpers import booking_json, profile_json, put_profile, submit, wish_booking_json
 

@@ -23,9 +23,9 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from practice_client.keys import KeyPair, create_key_file
-from relay import registry
-from relay.store import Store
+from practice_client.relay.keys import KeyPair, create_key_file
+from relay.practice import registry
+from relay.storage.store import Store
 from tests.conftest import SmtpSink, link_in, subprocess_env
 from tests.helpers import (
     READY_SECONDS,

@@ -1,4 +1,5 @@
-"""The booking field list, the shared value rules and the error vocabulary (relay/fields.py)."""
+"""The booking field list, the shared value rules and the error vocabulary
+(relay/booking/fields.py, relay/rules/values.py)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from relay import fields
-from relay.fields import (
-    FIELD_NAMES,
-    FIELDS,
+from relay.booking import fields
+from relay.booking.fields import FIELD_NAMES, FIELDS, field
+from relay.rules.values import (
     ErrorCode,
     InvalidValueError,
     clean_text,
-    field,
     parse_aware_datetime,
     require_bool,
     utc_iso,

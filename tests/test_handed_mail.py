@@ -8,7 +8,7 @@ import email.policy
 
 import aiohttp
 
-from relay.mail import ConfirmationMail
+from relay.mail.compose import ConfirmationMail
 from tests.conftest import PracticeHandle, RunningRelay, SmtpSink
 from tests.helpers import DOCTORS, booking_json, profile_json, put_profile, slot_times
 from tests.test_cancellation import book_and_confirm, mail_to

@@ -15,8 +15,8 @@ import aiohttp
 from redis.asyncio import Redis
 
 from practice_client.commands import publish
-from relay.profile import free_slots, profile_from_json
-from relay.store import held_key
+from relay.practice.profile import free_slots, profile_from_json
+from relay.storage.store import held_key
 from tests.conftest import PracticeHandle, RunningRelay
 from tests.helpers import BERLIN, booking_json
 

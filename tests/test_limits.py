@@ -18,12 +18,12 @@ import aiohttp
 import pytest
 import redis.asyncio
 
+from relay.abuse.limits import Limits, normalize_email
+from relay.abuse.pow import Challenge, solve
 from relay.errors import RateLimited, SettingsError
-from relay.limits import Limits, normalize_email
-from relay.metrics import Metrics
-from relay.pow import Challenge, solve
+from relay.ops.metrics import Metrics
 from relay.settings import Settings
-from relay.store import Store, mail_queue_key
+from relay.storage.store import Store, mail_queue_key
 from tests.conftest import (
     PracticeHandle,
     RelayFactory,

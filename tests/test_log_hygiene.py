@@ -19,7 +19,7 @@ from urllib.parse import quote, quote_plus
 import aiohttp
 import pytest
 
-from relay.logs import configure_logging
+from relay.ops.logs import configure_logging
 from tests.conftest import SmtpSink, link_in
 from tests.helpers import booking_json
 from tests.raw_http import SLUG, ServedRelay, http_request, served_relay

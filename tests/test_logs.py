@@ -1,4 +1,4 @@
-"""JSON log lines and IP truncation (relay/logs.py)."""
+"""JSON log lines and IP truncation (relay/ops/logs.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from relay.logs import configure_logging, truncate_ip
+from relay.ops.logs import configure_logging, truncate_ip
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ from email.message import EmailMessage
 import aiohttp
 import pytest
 
-from relay.mail import ConfirmationMail, subject, templates
+from relay.mail.compose import ConfirmationMail, subject, templates
 from relay.settings import SmtpSettings
 from tests.conftest import PracticeHandle, RelayFactory, RunningRelay, SmtpSink, free_port, link_in
 from tests.helpers import booking_json, profile_json, put_profile, submit, wish_booking_json

@@ -16,8 +16,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 
 from relay.__main__ import mail_worker
-from relay.appkeys import METRICS
 from relay.settings import SmtpSettings
+from relay.web.appkeys import METRICS
 from tests.conftest import RelayFactory, RunningRelay, free_port
 from tests.helpers import submit, wait_until_async, wish_booking_json
 

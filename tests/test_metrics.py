@@ -1,12 +1,12 @@
-"""Prometheus metrics (relay/metrics.py)."""
+"""Prometheus metrics (relay/ops/metrics.py)."""
 
 from __future__ import annotations
 
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-import relay.metrics
-from relay.metrics import BOOKING_EVENTS, MAIL_OUTCOMES, Metrics
+import relay.ops.metrics
+from relay.ops.metrics import BOOKING_EVENTS, MAIL_OUTCOMES, Metrics
 
 # Every metric family and the label names its samples may carry.
 DECLARED_LABELS = {
@@ -187,7 +187,7 @@ def test_samples_carry_only_declared_label_names() -> None:
 
 def test_module_docstring_documents_every_metric() -> None:
     """The operator-facing table in the module docstring names every metric."""
-    doc = relay.metrics.__doc__ or ""
+    doc = relay.ops.metrics.__doc__ or ""
     for family in Metrics().registry.collect():
         exported = family.name + ("_total" if family.type == "counter" else "")
         assert f"`{exported}`" in doc, exported

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from practice_client.durations import parse_duration
-from practice_client.opening_hours import (
+from practice_client.calendar.durations import parse_duration
+from practice_client.calendar.opening_hours import (
     Candidate,
     RulesError,
     candidate_slots,

@@ -18,8 +18,8 @@ import pytest
 from nacl.public import PrivateKey
 from redis.asyncio import Redis
 
-from relay import registry
-from relay.store import Store
+from relay.practice import registry
+from relay.storage.store import Store
 from tests.conftest import RelayFactory, SmtpSink, free_port, subprocess_env
 from tests.helpers import submit, wait_until_async, wish_booking_json
 

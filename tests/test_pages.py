@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 
-from relay.fields import FIELDS
+from relay.booking.fields import FIELDS
 from relay.web.i18n import PAGE_TEXTS
 from tests.conftest import PracticeHandle, RunningRelay, SmtpSink, link_in
 from tests.helpers import (

@@ -1,4 +1,4 @@
-"""relay/pow.py: ALTCHA challenges issued, solved, verified; forged, wrong, expired and
+"""relay/abuse/pow.py: ALTCHA challenges issued, solved, verified; forged, wrong, expired and
 malformed solutions refused; and the `altcha` library understands ours and we its."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import altcha
 import pytest
 
-from relay.pow import Challenge, InvalidSolution, ProofOfWork, encode_solution, solve
+from relay.abuse.pow import Challenge, InvalidSolution, ProofOfWork, encode_solution, solve
 
 KEY = secrets.token_bytes(32)
 NOW = 1_900_000_000.0

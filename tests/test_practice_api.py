@@ -11,7 +11,7 @@ import pytest
 from nacl.public import PrivateKey, SealedBox
 from nacl.signing import SigningKey
 
-from relay.sealing import PAD_FLOOR
+from relay.crypto.sealing import PAD_FLOOR
 from tests.conftest import PracticeHandle, RelayFactory, RunningRelay, SmtpSink, link_in
 from tests.helpers import booking_json, profile_json, put_profile, submit, wish_booking_json
 

@@ -1,4 +1,4 @@
-"""A batch of bookings made durable together (practice_client/files.py DurableBatch, and
+"""A batch of bookings made durable together (practice_client/handover/files.py DurableBatch, and
 the runner around it): file data synced before any name, each .json renamed only after
 a directory sync of the other files, the acknowledgement only after the last sync."""
 
@@ -14,10 +14,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from practice_client import files
-from practice_client.files import DurableBatch, is_temp_name
+from practice_client.handover import files
+from practice_client.handover.files import DurableBatch, is_temp_name
 from practice_client.runner import RunConfig, run
-from relay.store import inbox_key
+from relay.storage.store import inbox_key
 from tests.conftest import PracticeHandle, RedisServer, RunningRelay, SmtpSink
 from tests.helpers import profile_json, put_profile, wait_until_async, wish_booking_json
 from tests.test_cancellation import book_and_confirm, drain, the_booking

@@ -15,8 +15,8 @@ import pytest
 
 from practice_client.__main__ import main
 from practice_client.check import check
-from practice_client.keys import KeyPair, create_key_file, pin_relay_key
-from practice_client.retry import RetryPolicy
+from practice_client.relay.keys import KeyPair, create_key_file, pin_relay_key
+from practice_client.relay.retry import RetryPolicy
 from practice_client.runner import RunConfig, run
 from tests.test_practice_client_e2e import confirmed_booking, free_port, put_key
 

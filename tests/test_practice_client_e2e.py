@@ -25,8 +25,9 @@ import pytest
 
 from practice_client.__main__ import main
 from practice_client.commands import rotate_key
-from practice_client.envelope import EnvelopeError, open_item
-from practice_client.keys import (
+from practice_client.handover.sink import BookingSink
+from practice_client.relay.envelope import EnvelopeError, open_item
+from practice_client.relay.keys import (
     KeyPair,
     KeyRing,
     create_key_file,
@@ -35,9 +36,8 @@ from practice_client.keys import (
     read_pinned_relay_key,
     relay_key_path,
 )
-from practice_client.retry import RetryPolicy
+from practice_client.relay.retry import RetryPolicy
 from practice_client.runner import RunConfig, run
-from practice_client.sink import BookingSink
 from tests.helpers import READY_SECONDS
 
 if TYPE_CHECKING:

@@ -1,4 +1,5 @@
-"""Opening sealed bookings made by the relay's own sealing code (practice_client/envelope.py)."""
+"""Opening sealed bookings made by the relay's own sealing code
+(practice_client/relay/envelope.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import pytest
 from nacl.public import PublicKey, SealedBox
 from nacl.signing import SigningKey
 
-from practice_client.envelope import EnvelopeError, open_item
-from practice_client.keys import KeyPair, KeyRing
-from relay.sealing import canonical_json, pad, seal_booking
+from practice_client.relay.envelope import EnvelopeError, open_item
+from practice_client.relay.keys import KeyPair, KeyRing
+from relay.crypto.sealing import canonical_json, pad, seal_booking
 
 SLUG = "praxis-test"
 

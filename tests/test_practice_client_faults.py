@@ -24,7 +24,7 @@ import aiohttp
 import pytest
 from icalendar import Calendar
 
-from practice_client.files import is_temp_name
+from practice_client.handover.files import is_temp_name
 from tests.conftest import link_in, subprocess_env
 from tests.helpers import slot_times, wish_booking_json
 

@@ -1,4 +1,4 @@
-"""Bookings as FHIR R4 transaction Bundles (practice_client/fhir.py), validated with the
+"""Bookings as FHIR R4 transaction Bundles (practice_client/handover/fhir.py), validated with the
 `fhir.resources` models.
 
 fhir.resources 8 ships R5 as default and R4B (4.3.0); its exact-R4 (4.0.1) release (6.x)
@@ -23,11 +23,11 @@ from fhir.resources.R4B.appointment import Appointment
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.patient import Patient
 
-from practice_client import fhir
-from practice_client.received import received_bookings
-from practice_client.retry import RetryPolicy
+from practice_client.calendar.received import received_bookings
+from practice_client.handover import fhir
+from practice_client.handover.sink import BookingSink, parse_formats
+from practice_client.relay.retry import RetryPolicy
 from practice_client.runner import RunConfig, run
-from practice_client.sink import BookingSink, parse_formats
 from tests.test_practice_client_e2e import client_log, confirmed_booking
 from tests.test_practice_client_sink import NOW, booking
 

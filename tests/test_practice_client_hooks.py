@@ -1,4 +1,5 @@
-"""`--exec CMD` (practice_client/hooks.py): run per booking, acknowledge only on success."""
+"""`--exec CMD` (practice_client/handover/hooks.py): run per booking, acknowledge only on
+success."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ import aiohttp
 import pytest
 
 from practice_client.__main__ import main
-from practice_client.hooks import Hook, HookCommandError, hook_environment, split_command
-from practice_client.retry import RetryPolicy
+from practice_client.handover.hooks import Hook, HookCommandError, hook_environment, split_command
+from practice_client.relay.retry import RetryPolicy
 from practice_client.runner import RunConfig, run
 from tests.helpers import wait_until_async
 from tests.test_practice_client_e2e import client_log, confirmed_booking, raw_inbox

@@ -25,15 +25,15 @@ from nacl.public import PublicKey, SealedBox
 from nacl.signing import SigningKey
 
 from practice_client.__main__ import main
-from practice_client.confirmed_at import checked_confirmed_at
-from practice_client.envelope import MAX_SEALED_BASE64
-from practice_client.files import is_temp_name, locked_directory, temp_name_for
-from practice_client.keys import KeyPair, create_key_file
+from practice_client.handover.files import is_temp_name, locked_directory, temp_name_for
 from practice_client.limits import MAX_JSON_DEPTH, MAX_RESPONSE_BYTES, JsonRejectedError, load_json
-from practice_client.retry import RetryPolicy
+from practice_client.relay.confirmed_at import checked_confirmed_at
+from practice_client.relay.envelope import MAX_SEALED_BASE64
+from practice_client.relay.keys import KeyPair, create_key_file
+from practice_client.relay.retry import RetryPolicy
 from practice_client.runner import RunConfig, run
+from relay.crypto.sealing import canonical_json, pad
 from relay.dev import free_port
-from relay.sealing import canonical_json, pad
 
 SLUG = "praxis-test"
 TOKEN = f"{SLUG}.{'A' * 43}"

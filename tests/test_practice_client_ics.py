@@ -1,4 +1,4 @@
-"""The booking's .ics (practice_client/ics.py): byte for byte what icalendar writes, and
+"""The booking's .ics (practice_client/handover/ics.py): byte for byte what icalendar writes, and
 valid RFC 5545 that icalendar parses back, cancelled or not."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar, Event
 
-from practice_client import ics
-from practice_client.ics import render_calendar
+from practice_client.handover import ics
+from practice_client.handover.ics import render_calendar
 from tests.test_practice_client_sink import NOW, booking
 
 

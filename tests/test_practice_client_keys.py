@@ -1,4 +1,5 @@
-"""Key file, key rotation on disk and the pinned relay key (practice_client/keys.py, keygen)."""
+"""Key file, key rotation on disk and the pinned relay key (practice_client/relay/keys.py,
+keygen)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from practice_client.__main__ import main
-from practice_client.keys import (
+from practice_client.relay.keys import (
     KeyFileError,
     KeyPair,
     create_key_file,

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from practice_client.__main__ import main
-from practice_client.api import RelayUnavailableError
-from practice_client.keys import KeyPair, create_key_file
-from practice_client.retry import (
+from practice_client.relay.api import RelayUnavailableError
+from practice_client.relay.keys import KeyPair, create_key_file
+from practice_client.relay.retry import (
     RelayUnreachableError,
     RetryPolicy,
     StopRequestedError,

@@ -1,4 +1,5 @@
-"""Bookings written as {id}.json and {id}.ics (practice_client/sink.py, practice_client/ics.py)."""
+"""Bookings written as {id}.json and {id}.ics (practice_client/handover/sink.py,
+practice_client/handover/ics.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ import pytest
 from icalendar import Calendar
 
 from practice_client.__main__ import main
-from practice_client.files import FileAccess, parse_file_mode, resolve_group
-from practice_client.keys import KeyPair, create_key_file
-from practice_client.sink import BookingSink
+from practice_client.handover.files import FileAccess, parse_file_mode, resolve_group
+from practice_client.handover.sink import BookingSink
+from practice_client.relay.keys import KeyPair, create_key_file
 
 NOW = datetime(2026, 11, 22, 9, 15, tzinfo=UTC)
 

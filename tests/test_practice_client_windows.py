@@ -18,9 +18,12 @@ from pathlib import Path, PureWindowsPath
 
 import pytest
 
-from practice_client import files, handover_options, hooks, keys, runner
-from practice_client.files import FileAccess, locked_directory, write_atomically
-from practice_client.sink import BookingSink
+from practice_client import runner
+from practice_client.handover import files, hooks
+from practice_client.handover import options as handover_options
+from practice_client.handover.files import FileAccess, locked_directory, write_atomically
+from practice_client.handover.sink import BookingSink
+from practice_client.relay import keys
 from tests.test_practice_client_sink import NOW, booking
 
 # What Windows' os module lacks of the calls the client could reach.

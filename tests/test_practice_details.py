@@ -9,13 +9,13 @@ import aiohttp
 import pytest
 
 from relay.errors import ValidationFailed
-from relay.practice_details import (
+from relay.practice.details import (
     NO_DETAILS,
     DataProtectionOfficer,
     PracticeDetails,
     SupervisoryAuthority,
 )
-from relay.profile import parse_profile, profile_from_json, profile_to_json
+from relay.practice.profile import parse_profile, profile_from_json, profile_to_json
 from tests.conftest import PracticeHandle, RunningRelay
 from tests.helpers import profile_json, put_profile
 

@@ -16,8 +16,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from relay.booking.fields import FIELD_NAMES, FIELDS
 from relay.errors import SettingsError
-from relay.fields import FIELD_NAMES, FIELDS
 from relay.settings import OperatorSettings, Settings
 from relay.web.i18n import page_texts
 from tests.conftest import (

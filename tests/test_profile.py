@@ -1,4 +1,5 @@
-"""Practice profiles: validation of PUT /api/v1/profile, slot ids, storage (relay/profile.py)."""
+"""Practice profiles: validation of PUT /api/v1/profile, slot ids, storage
+(relay/practice/profile.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from relay.errors import ValidationFailed
-from relay.profile import (
+from relay.practice.profile import (
     MAX_SLOTS,
     AppointmentType,
     Profile,

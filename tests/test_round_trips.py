@@ -1,6 +1,6 @@
 """One Redis round trip per step: submit and confirm run one script in the practice's slot,
 with the practice taken from the process's cache and its version checked inside that
-script (relay/practice_cache.py). Counted by a real redis-server's MONITOR."""
+script (relay/practice/cache.py). Counted by a real redis-server's MONITOR."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pytest
 from nacl.public import PrivateKey
 from redis.asyncio import Redis
 
-from relay.store import Store, pending_key
+from relay.storage.store import Store, pending_key
 from tests.conftest import PracticeHandle, RelayFactory, RunningRelay
 from tests.helpers import (
     READY_SECONDS,

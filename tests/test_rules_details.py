@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from practice_client.__main__ import main
-from practice_client.opening_hours import RulesError, candidate_slots, parse_rules
-from practice_client.slots import profile_json, relay_problems
-from relay.practice_details import DataProtectionOfficer, PracticeDetails, SupervisoryAuthority
-from relay.profile import AppointmentType, parse_profile, profile_from_json
+from practice_client.calendar.opening_hours import RulesError, candidate_slots, parse_rules
+from practice_client.calendar.slots import profile_json, relay_problems
+from relay.practice.details import DataProtectionOfficer, PracticeDetails, SupervisoryAuthority
+from relay.practice.profile import AppointmentType, parse_profile, profile_from_json
 
 if TYPE_CHECKING:
     from tests.conftest import PracticeHandle, RunningRelay

@@ -21,7 +21,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from relay.appkeys import METRICS
+from relay.web.appkeys import METRICS
 from tests.conftest import PracticeHandle, RelayFactory, RunningRelay
 from tests.helpers import BERLIN, DOCTORS, booking_json, profile_json, put_profile, slot_times
 

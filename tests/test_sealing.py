@@ -12,10 +12,9 @@ import pytest
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from nacl.signing import SigningKey
 
-from practice_client.envelope import MAX_SEALED_BYTES, EnvelopeError, open_item
-from practice_client.keys import KeyPair, KeyRing
-from relay.errors import DecryptionFailed
-from relay.sealing import (
+from practice_client.relay.envelope import MAX_SEALED_BYTES, EnvelopeError, open_item
+from practice_client.relay.keys import KeyPair, KeyRing
+from relay.crypto.sealing import (
     PAD_FLOOR,
     PAD_MAX,
     DataCipher,
@@ -25,6 +24,7 @@ from relay.sealing import (
     padme,
     seal_booking,
 )
+from relay.errors import DecryptionFailed
 from tests.legacy import OLD_PAD_CLASSES, old_pad
 
 

@@ -1,5 +1,6 @@
-"""The slot index and its free-slot view (relay/slot_index.py) against the plain
-definition in relay/profile.py: the same free slots, in the same order, whatever is held."""
+"""The slot index and its free-slot view (relay/practice/slot_index.py) against the plain
+definition in relay/practice/profile.py: the same free slots, in the same order, whatever
+is held."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from relay.profile import Profile, Slot, default_profile, free_slots
-from relay.slot_index import SlotIndex
+from relay.practice.profile import Profile, Slot, default_profile, free_slots
+from relay.practice.slot_index import SlotIndex
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 DOCTORS = ("Dr. A", "Dr. B", "Dr. C")

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from practice_client.__main__ import main
-from practice_client.busy import IcsFile
-from practice_client.slots import SlotSource, body_size, build_profile, summary_lines
+from practice_client.calendar.busy import IcsFile
+from practice_client.calendar.slots import SlotSource, body_size, build_profile, summary_lines
 
 RULES = """
 name = "Praxis Dr. Beispiel"

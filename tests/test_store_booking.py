@@ -13,10 +13,10 @@ from dataclasses import replace
 import pytest
 from redis.asyncio import Redis
 
+from relay.crypto.sealing import DataCipher
 from relay.errors import SlotTaken, TokenGone
-from relay.mail_jobs import cancel_link_context, open_job, summary_context
-from relay.sealing import DataCipher
-from relay.store import (
+from relay.mail.jobs import cancel_link_context, open_job, summary_context
+from relay.storage.store import (
     AfterConfirm,
     Confirmed,
     MailJob,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from relay import redis_connect
 from relay.dev import free_port
-from relay.store import wake_channel
-from relay.wakeups import Wakeups
+from relay.storage import connect as redis_connect
+from relay.storage.store import wake_channel
+from relay.storage.wakeups import Wakeups
 from tests.conftest import RedisServer
 from tests.helpers import wait_until_async
 
@@ -36,7 +36,7 @@ async def test_cluster_subscriber_moves_past_a_dead_node(redis_server: RedisServ
             await wait_until_async(delivered, "a wake-up delivered through the live node")
     finally:
         stop.set()
-        listener.cancel()  # as relay/background.py does: listen() blocks on the socket
+        listener.cancel()  # as relay/ops/background.py does: listen() blocks on the socket
         publisher.close()
         with contextlib.suppress(asyncio.CancelledError):
             await listener

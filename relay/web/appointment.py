@@ -1,6 +1,6 @@
 """What the confirmation and result pages show: the appointment and the practice's contact.
 
-The appointment comes from the booking's encrypted summary (relay/service.py), which
+The appointment comes from the booking's encrypted summary (relay/booking/service.py), which
 holds no patient data; the practice's address and contact from its public profile.
 """
 
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from relay.localtime import format_clock, format_day
-from relay.practice_details import PracticeDetails
-from relay.profile import Profile
+from relay.practice.details import PracticeDetails
+from relay.practice.localtime import format_clock, format_day
+from relay.practice.profile import Profile
 from relay.web.i18n import page_text
 
 _NOT_DIALLED = re.compile(r"[^0-9+]")

@@ -1,4 +1,4 @@
-"""The patient's cancel link and calendar download (relay/cancellation.py).
+"""The patient's cancel link and calendar download (relay/booking/cancellation.py).
 
 - `GET /x/{token}` shows what would be cancelled (the practice; the relay keeps nothing
   else to show) and a button; it changes nothing, as mail scanners prefetch links.
@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from relay.appkeys import SERVICE
+from relay.booking.patient_calendar import render_patient_calendar
 from relay.errors import PracticeNotFound, TokenGone
-from relay.localtime import format_datetime
-from relay.patient_calendar import render_patient_calendar
-from relay.profile import Profile
+from relay.practice.localtime import format_datetime
+from relay.practice.profile import Profile
+from relay.web.appkeys import SERVICE
 from relay.web.appointment import practice_card
 from relay.web.bodies import read_form
 from relay.web.i18n import page_text
@@ -117,7 +117,7 @@ async def _gone(request: web.Request, token: str) -> web.Response:
 
 async def _guess_failed(request: web.Request) -> None:
     """A link that leads nowhere counts against the client's network like a wrong
-    confirmation link: past the limit, 429 instead of 410 (relay/limits.py)."""
+    confirmation link: past the limit, 429 instead of 410 (relay/abuse/limits.py)."""
     await request.app[SERVICE].limits.guess_failed(
         "confirm", request[CLIENT_NETWORK], request[REQUEST_ID]
     )

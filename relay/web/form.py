@@ -11,8 +11,8 @@ from dataclasses import dataclass, replace
 from dataclasses import field as member
 from datetime import datetime
 
-from relay.fields import FIELD_NAMES, FIELDS, Field, field
-from relay.profile import Profile, Slot
+from relay.booking.fields import FIELD_NAMES, FIELDS, Field, field
+from relay.practice.profile import Profile, Slot
 from relay.web.i18n import error_message, page_text
 from relay.web.picker import PickerState, PickerView, find_slot
 from relay.web.picker import build as build_picker

@@ -22,8 +22,8 @@ from collections.abc import Hashable
 from aiohttp import web
 
 from relay.encoded import Encoded
-from relay.profile import Profile
-from relay.store import Practice
+from relay.practice.profile import Profile
+from relay.storage.store import Practice
 
 # About 20-100 KB a page and its gzip copy: a few MB at most, however many practices and
 # picker states.

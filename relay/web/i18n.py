@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from relay.fields import Field
+    from relay.booking.fields import Field
 
 LANGUAGES = ("de", "en")
 DEFAULT_LANGUAGE = "de"
@@ -133,7 +133,7 @@ ERROR_MESSAGES: dict[str, dict[str, str]] = {
         "de": "Diese Zeitzone ist unbekannt (erwartet wird zum Beispiel Europe/Berlin).",
         "en": "This time zone is not known (expected for example Europe/Berlin).",
     },
-    # Characters relay/text.py refuses; invisible ones are often pasted unknowingly, so
+    # Characters relay/rules/text.py refuses; invisible ones are often pasted unknowingly, so
     # the messages suggest typing the entry again.
     "line_break": {
         "de": "Bitte schreiben Sie diese Angabe in eine Zeile, ohne Zeilenumbruch.",
@@ -371,7 +371,7 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
         "error_429_title": "Zu viele Anfragen",
         "error_429_text": "Von Ihrem Netz kamen gerade sehr viele Anfragen. Bitte versuchen Sie "
         "es in einigen Minuten erneut.",
-        # abuse limits (relay/limits.py) and the proof of work (static/pow.js)
+        # abuse limits (relay/abuse/limits.py) and the proof of work (static/pow.js)
         "limit_network_title": "Zu viele Anfragen aus Ihrem Netz",
         "limit_network_text": "Aus Ihrem Netz kamen gerade sehr viele Anfragen. Bitte senden "
         "Sie Ihre Anfrage in etwa {minutes} Minuten noch einmal. Ihre Angaben sind unten "
@@ -755,7 +755,7 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
         "error_429_title": "Too many requests",
         "error_429_text": "Very many requests came from your network just now. Please try again "
         "in a few minutes.",
-        # abuse limits (relay/limits.py) and the proof of work (static/pow.js)
+        # abuse limits (relay/abuse/limits.py) and the proof of work (static/pow.js)
         "limit_network_title": "Too many requests from your network",
         "limit_network_text": "Very many requests came from your network just now. Please send "
         "your request again in about {minutes} minutes. What you entered is kept below.",

@@ -20,7 +20,7 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from relay.appkeys import ERROR_PAGE, METRICS, SETTINGS
+from relay.booking.fields import FIELD_NAMES, field
 from relay.errors import (
     PracticeExists,
     PracticeNotFound,
@@ -34,9 +34,9 @@ from relay.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from relay.fields import FIELD_NAMES, field
-from relay.logs import truncate_ip
-from relay.redis_connect import as_redis_error
+from relay.ops.logs import truncate_ip
+from relay.storage.connect import as_redis_error
+from relay.web.appkeys import ERROR_PAGE, METRICS, SETTINGS
 from relay.web.i18n import error_message
 from relay.web.language import request_language
 

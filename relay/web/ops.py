@@ -7,12 +7,12 @@ import hmac
 
 from aiohttp import web
 
-from relay.appkeys import METRICS, REDIS_PROBE, SETTINGS
+from relay.web.appkeys import METRICS, REDIS_PROBE, SETTINGS
 
 routes = web.RouteTableDef()
 
 # Readiness asks Redis on its own two connections without retries (PROBE_LIMITS in
-# relay/redis_connect.py): requests queueing for the main pool must not delay it, and an
+# relay/storage/connect.py): requests queueing for the main pool must not delay it, and an
 # outage must show at once. A PING takes well under a millisecond; the 2 s allow for the
 # event loop being busy with a burst, so a loaded but healthy relay is not reported down.
 READY_TIMEOUT = 2.0

@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from relay.appkeys import SETTINGS
+from relay.web.appkeys import SETTINGS
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _ALLOWED_SITES = frozenset({"same-origin", "none"})

@@ -16,10 +16,11 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from relay import tokens
-from relay.appkeys import SERVICE, SETTINGS, TEMPLATES
-from relay.booking import form_contradictions, form_to_data
-from relay.cancellation import ConfirmedLinks
+from relay.abuse.pow import Challenge
+from relay.booking.cancellation import ConfirmedLinks
+from relay.booking.service import PublicProfile, Submitted
+from relay.booking.submission import form_contradictions, form_to_data
+from relay.crypto import tokens
 from relay.errors import (
     PracticeNotFound,
     ProofOfWorkRequired,
@@ -29,13 +30,12 @@ from relay.errors import (
     TokenGone,
     ValidationFailed,
 )
-from relay.localtime import format_datetime
-from relay.pow import Challenge
-from relay.profile import Profile
-from relay.service import PublicProfile, Submitted
-from relay.store import Outcome
+from relay.practice.localtime import format_datetime
+from relay.practice.profile import Profile
+from relay.storage.store import Outcome
 from relay.web import form as booking_form
 from relay.web import picker
+from relay.web.appkeys import SERVICE, SETTINGS, TEMPLATES
 from relay.web.appointment import Appointment, appointment, practice_card
 from relay.web.bodies import read_form
 from relay.web.encoding import encoded_response
@@ -506,7 +506,7 @@ async def confirmation_action(request: web.Request) -> web.Response:
 
 async def _guess_failed(request: web.Request) -> None:
     """A confirmation token that leads nowhere: counted for the client's network, which
-    past the limit gets 429 instead of 410 (relay/limits.py)."""
+    past the limit gets 429 instead of 410 (relay/abuse/limits.py)."""
     await request.app[SERVICE].limits.guess_failed(
         "confirm", request[CLIENT_NETWORK], request[REQUEST_ID]
     )
@@ -522,7 +522,7 @@ async def _result_page(
 ) -> web.Response:
     """Confirmed, already confirmed or withdrawn: with the appointment when the summary is
     at hand, what happens next, how to reach the practice; once confirmed, the calendar
-    download and the cancel link (relay/cancellation.py)."""
+    download and the cancel link (relay/booking/cancellation.py)."""
     lang = language(request)
     parts = tokens.split_token(token)
     slug = parts[0] if parts else ""

@@ -20,9 +20,9 @@ from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from relay.fields import InvalidValueError, parse_aware_datetime
-from relay.localtime import format_clock, format_day, format_day_short, format_week
-from relay.profile import Profile, Slot
+from relay.practice.localtime import format_clock, format_day, format_day_short, format_week
+from relay.practice.profile import Profile, Slot
+from relay.rules.values import InvalidValueError, parse_aware_datetime
 from relay.web.i18n import page_text
 
 # The submit button name of every picker control; its post re-renders, never submits.

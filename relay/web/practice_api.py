@@ -7,9 +7,9 @@ import re
 
 from aiohttp import web
 
-from relay.appkeys import SERVICE, SETTINGS
+from relay.booking.service import MAX_LIMIT, MAX_WAIT
 from relay.errors import Unauthorized, ValidationFailed
-from relay.service import MAX_LIMIT, MAX_WAIT
+from relay.web.appkeys import SERVICE, SETTINGS
 from relay.web.bodies import read_json, read_large_json
 from relay.web.middleware import CLIENT_NETWORK, REQUEST_ID
 
@@ -33,7 +33,7 @@ async def _practice(request: web.Request) -> str:
         return await service.authenticate(_authorization(request))
     except Unauthorized:
         # Only failures count, per client network; a valid token is never refused, so
-        # practices sharing a network with a guesser go on working (relay/limits.py).
+        # practices sharing a network with a guesser go on working (relay/abuse/limits.py).
         await service.limits.guess_failed("practice", request[CLIENT_NETWORK], request[REQUEST_ID])
         raise
 

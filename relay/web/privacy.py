@@ -3,7 +3,7 @@ practice, with every item Art. 13 GDPR asks for.
 
 Generated, never written by hand: what is collected and why comes from relay.fields.FIELDS
 (the list the form and the validator use), who is responsible from the practice's profile
-(relay/practice_details.py) and the operator's settings (RELAY_OPERATOR_*), and every
+(relay/practice/details.py) and the operator's settings (RELAY_OPERATOR_*), and every
 retention period from the settings the relay really runs with. A field added to FIELDS, a
 changed TTL or a new profile detail changes the notice too.
 """
@@ -16,11 +16,11 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from relay.appkeys import SERVICE, SETTINGS
-from relay.contact import tel_url
-from relay.fields import FIELDS
-from relay.practice_details import PracticeDetails
+from relay.booking.fields import FIELDS
+from relay.practice.details import PracticeDetails
+from relay.rules.contact import tel_url
 from relay.settings import OperatorSettings, Settings
+from relay.web.appkeys import SERVICE, SETTINGS
 from relay.web.i18n import page_text
 from relay.web.language import request_language
 from relay.web.pages import render

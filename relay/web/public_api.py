@@ -8,12 +8,13 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from relay.appkeys import SERVICE
+from relay.abuse.pow import MAX_PAYLOAD
+from relay.booking.fields import field
+from relay.booking.service import utc_iso
 from relay.errors import ProofOfWorkRequired, RateLimited, RecipientLimited, ValidationFailed
-from relay.fields import ErrorCode, field
-from relay.pow import MAX_PAYLOAD
-from relay.registry import SLUG
-from relay.service import utc_iso
+from relay.practice.registry import SLUG
+from relay.rules.values import ErrorCode
+from relay.web.appkeys import SERVICE
 from relay.web.bodies import read_json
 from relay.web.encoding import encoded_response
 from relay.web.i18n import page_text
@@ -29,7 +30,7 @@ POW_HEADER = "X-Terminrelay-Pow"
 @routes.get("/api/v1/practices/{practice}")
 async def practice_profile(request: web.Request) -> web.Response:
     # Serialised, hashed and compressed once per profile version and set of held slots
-    # (relay/practice_cache.py): a request only picks the bytes.
+    # (relay/practice/cache.py): a request only picks the bytes.
     body = await request.app[SERVICE].profile_json(request.match_info["practice"])
     headers = {
         "ETag": body.etag,
@@ -118,7 +119,7 @@ def _refused(body: Mapping[str, object], refusal: RateLimited) -> web.Response:
 
 @routes.get("/api/v1/challenge")
 async def challenge(request: web.Request) -> web.Response:
-    """A proof-of-work challenge (relay/pow.py) at the difficulty the relay asks for now;
+    """A proof-of-work challenge (relay/abuse/pow.py) at the difficulty the relay asks for now;
     `practice` names the practice the submission is for (its flood counts too)."""
     practice = request.query.get("practice")
     if practice is not None and not SLUG.fullmatch(practice):

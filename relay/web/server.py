@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import hdrs, web
 from aiohttp.http_exceptions import BadHttpMethod
 
-from relay.logs import truncate_ip
+from relay.ops.logs import truncate_ip
 
 log = logging.getLogger("relay.http")
 

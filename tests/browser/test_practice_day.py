@@ -26,7 +26,7 @@ import pytest
 from icalendar import Calendar
 from playwright.async_api import Browser, Locator, Page
 
-from relay.localtime import format_day
+from relay.practice.localtime import format_day
 from tests.browser.test_patient_journey import (  # noqa: F401 - `browser` is a fixture
     browser,
     check_page,

@@ -1,0 +1,80 @@
+"""Command-line options naming where slots come from, shared by `publish` and `run`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from practice_client.calendar.busy import BusySource, CalDavCalendar, IcsFile
+from practice_client.calendar.durations import parse_duration
+from practice_client.calendar.slots import SlotSource
+
+# Publishing more often than this only loads the calendar server and the relay.
+MIN_PUBLISH_EVERY_SECONDS = 60
+
+
+def add_slot_source_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "slots from opening hours and a calendar (see docs/opening-hours.md)"
+    )
+    group.add_argument(
+        "--rules", metavar="TOML", type=Path, help="opening-hours rules to build slots from"
+    )
+    calendars = group.add_mutually_exclusive_group()
+    calendars.add_argument(
+        "--busy-ics", metavar="FILE", type=Path, help="an .ics file whose events are busy times"
+    )
+    calendars.add_argument(
+        "--caldav", metavar="URL", help="a CalDAV calendar (collection URL) of busy times"
+    )
+    group.add_argument("--caldav-user", metavar="NAME", help="CalDAV user name")
+    group.add_argument(
+        "--caldav-password-file",
+        metavar="FILE",
+        type=Path,
+        help="file holding the CalDAV password (one line; keep it private)",
+    )
+
+
+def publish_every(text: str) -> float:
+    """argparse type of --publish-every: "15m" -> 900.0 seconds."""
+    try:
+        seconds = parse_duration(text).total_seconds()
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if seconds < MIN_PUBLISH_EVERY_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_PUBLISH_EVERY_SECONDS // 60}m")
+    return seconds
+
+
+def slot_source(args: argparse.Namespace, bookings_dir: Path | None) -> SlotSource | None:
+    """The slot source the options name, or None without --rules.
+
+    ValueError with a usage message for options that do not fit together.
+    """
+    calendar_options = [
+        option
+        for option, value in (
+            ("--busy-ics", args.busy_ics),
+            ("--caldav", args.caldav),
+            ("--caldav-user", args.caldav_user),
+            ("--caldav-password-file", args.caldav_password_file),
+        )
+        if value is not None
+    ]
+    if args.rules is None:
+        if calendar_options:
+            raise ValueError(f"{calendar_options[0]} needs --rules")
+        return None
+    if args.caldav is None and (args.caldav_user or args.caldav_password_file):
+        raise ValueError("--caldav-user and --caldav-password-file need --caldav")
+    calendar: BusySource | None = None
+    if args.busy_ics is not None:
+        calendar = IcsFile(args.busy_ics)
+    elif args.caldav is not None:
+        parts = urlsplit(args.caldav)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"--caldav must be an http:// or https:// URL, not {args.caldav!r}")
+        calendar = CalDavCalendar(args.caldav, args.caldav_user, args.caldav_password_file)
+    return SlotSource(args.rules, calendar, bookings_dir)

@@ -1,0 +1,294 @@
+"""Bookings out as files: `{id}.ics` and `{id}.fhir.json` if asked for, then `{id}.json`,
+each written atomically.
+
+The .json file is written last, so its presence means the booking is complete; it is also
+what de-duplicates a booking the relay delivers again. A crash between the files leaves
+others without the .json: the booking is not acknowledged, comes back, and is written
+again in full.
+
+A patient's cancellation rewrites the booking's files in place (`cancel`): the .json gains
+`"status": "cancelled"` and `cancelled_at`, the .ics STATUS:CANCELLED with SEQUENCE:1, the
+FHIR bundle status `cancelled`; again .json last, so it says "cancelled" only once the
+others do. Delivery is at least once and in no fixed order, so a cancellation may come
+before its booking: it is then kept as `{booking id}.cancellation.json` (no patient data:
+the ids and the time) and applied when the booking arrives, which is then written
+cancelled at once.
+
+The runner stages a whole batch of bookings (`batch`, `stage_write`, `stage_cancel`) and
+commits it at once (files.DurableBatch: parallel fsyncs, two directory syncs per batch);
+`write` and `cancel` are the same for one booking, durable when they return.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import re
+import stat
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from practice_client.handover.fhir import render_bundle
+from practice_client.handover.files import (
+    DurableBatch,
+    FileAccess,
+    locked_directory,
+    make_directory,
+    posix_permissions_supported,
+    remove_stale_temps,
+)
+from practice_client.handover.ics import render_calendar
+from practice_client.limits import JsonRejectedError, load_json
+
+log = logging.getLogger(__name__)
+
+# Booking ids become file names: nothing that could leave the directory or hide a file.
+_SAFE_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]{0,127}")
+
+# Bookings hold health data; by default only the client's own user may read them.
+BOOKING_FILE_MODE = 0o600
+
+# Every format the client writes, in the order the files are written: `json` last.
+FORMATS = ("ics", "fhir", "json")
+DEFAULT_FORMATS = ("json", "ics")
+_SUFFIXES = {"json": ".json", "ics": ".ics", "fhir": ".fhir.json"}
+# A cancellation that came before its booking, until the booking arrives.
+KEPT_CANCELLATION_SUFFIX = ".cancellation.json"
+# A booking file the client wrote is a few kilobytes; anything far larger is not one.
+MAX_BOOKING_FILE_BYTES = 1024 * 1024
+
+# What `cancel` did: rewrote the booking's files, found them cancelled already, kept the
+# cancellation for a booking not written yet, or found it kept already.
+CancelOutcome = Literal["applied", "applied_before", "kept", "kept_before"]
+
+
+def usable_booking_id(booking_id: str) -> bool:
+    """Whether `booking_id` is safe as a file name and in a log line."""
+    return _SAFE_ID.fullmatch(booking_id) is not None
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """`json,ics,fhir` as a tuple; ValueError for an unknown format or one without json."""
+    names = [name.strip().lower() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in _SUFFIXES]
+    if unknown:
+        raise ValueError(
+            f"unknown format {unknown[0]!r}; choose from {', '.join(sorted(_SUFFIXES))}"
+        )
+    if "json" not in names:
+        raise ValueError(
+            "the formats must include json: {id}.json marks a booking as completely written"
+        )
+    return tuple(dict.fromkeys(names))
+
+
+class BookingSink:
+    def __init__(
+        self,
+        out_dir: Path,
+        *,
+        formats: Sequence[str] = DEFAULT_FORMATS,
+        access: FileAccess | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.out_dir = out_dir
+        self.formats = tuple(name for name in FORMATS if name in formats)
+        if "json" not in self.formats:
+            raise ValueError("the formats must include json")
+        self.access = access or FileAccess()
+        self._clock = clock
+
+    def prepare(self) -> None:
+        """Create the output directory if needed; OSError if that is impossible."""
+        if self.out_dir.exists() and not self.out_dir.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "Not a directory", str(self.out_dir))
+        make_directory(self.out_dir, self.access)
+        self._warn_if_closed()
+
+    def _warn_if_closed(self) -> None:
+        """An existing folder is not changed; say so if it keeps the group readers out."""
+        if self.access.is_default or not posix_permissions_supported():
+            return
+        status = self.out_dir.stat()
+        wanted = self.access.directory_mode
+        group_ok = self.access.group is None or status.st_gid == self.access.group
+        if stat.S_IMODE(status.st_mode) & wanted != wanted or not group_ok:
+            log.warning(
+                "the output folder %s has mode %04o and group %d, so the readers meant by "
+                "--file-mode/--group may not be able to open it; run: chgrp GROUP %s && "
+                "chmod %04o %s",
+                self.out_dir,
+                stat.S_IMODE(status.st_mode),
+                status.st_gid,
+                self.out_dir,
+                wanted,
+                self.out_dir,
+            )
+
+    @contextlib.contextmanager
+    def claimed(self) -> Iterator[int]:
+        """Hold the output directory for this process; yields how many stale temps went.
+
+        Temp files of writes a crash interrupted hold plaintext bookings; they are removed
+        here, under the lock, so they cannot belong to another running client.
+        """
+        self.prepare()
+        with locked_directory(self.out_dir):
+            yield remove_stale_temps(self.out_dir)
+
+    def paths(self, booking_id: str) -> tuple[Path, Path]:
+        """(.json, .ics) of a booking; ValueError for an id unfit as a file name."""
+        files = self._files(booking_id)
+        return files["json"], self.out_dir / f"{booking_id}.ics"
+
+    def files(self, booking_id: str) -> list[Path]:
+        """The files of a booking in this sink's formats: .json first, then .ics, .fhir.json."""
+        files = self._files(booking_id)
+        return [files[name] for name in ("json", "ics", "fhir") if name in self.formats]
+
+    def _files(self, booking_id: str) -> dict[str, Path]:
+        if not usable_booking_id(booking_id):
+            raise ValueError("booking id is not usable as a file name")
+        return {name: self.out_dir / f"{booking_id}{_SUFFIXES[name]}" for name in self.formats}
+
+    def batch(self) -> DurableBatch:
+        """An empty batch of writes into the output folder, for `stage_write`/`stage_cancel`."""
+        return DurableBatch(self.out_dir, access=self.access)
+
+    def write(
+        self, booking: Mapping[str, object], *, cancellation: Mapping[str, object] | None = None
+    ) -> bool:
+        """Write a booking durably now; False if it was written before (a redelivery)."""
+        batch = self.batch()
+        written = self.stage_write(batch, booking, cancellation=cancellation)
+        if written:
+            _commit(batch)
+        return written
+
+    def cancel(self, notice: Mapping[str, object]) -> CancelOutcome:
+        """Apply a cancellation notice durably now (see `stage_cancel`)."""
+        batch = self.batch()
+        outcome = self.stage_cancel(batch, notice)
+        if len(batch):
+            _commit(batch)
+        return outcome
+
+    def stage_write(
+        self,
+        batch: DurableBatch,
+        booking: Mapping[str, object],
+        *,
+        cancellation: Mapping[str, object] | None = None,
+    ) -> bool:
+        """Stage a booking's files in `batch`; False if it was written before (a redelivery).
+        With the `cancellation` kept for it (kept_cancellation), it is written cancelled.
+
+        Decided from the files on disk: a batch must not hold the same booking twice.
+        """
+        booking_id = str(booking["id"])
+        files = self._files(booking_id)
+        if files["json"].exists():
+            return False
+        if cancellation is not None:
+            booking = _cancelled(booking, cancellation)
+        batch.add(
+            booking_id,
+            [(files[name], self._render(name, booking)) for name in self.formats],  # json last
+            # Applied once the booking's .json carries it.
+            remove_after=[self._kept_path(booking_id)] if cancellation is not None else [],
+        )
+        return True
+
+    def stage_cancel(self, batch: DurableBatch, notice: Mapping[str, object]) -> CancelOutcome:
+        """Stage a cancellation notice (envelope-checked) in `batch`: its booking's files
+        rewritten, or the notice kept until the booking arrives."""
+        booking_id = str(notice["booking_id"])
+        json_path = self._files(booking_id)["json"]
+        if json_path.exists():
+            booking = self.read_booking(booking_id)
+            if booking.get("status") == "cancelled":
+                return "applied_before"
+            cancelled = _cancelled(booking, notice)
+            # Every format written before is rewritten, also one no longer asked for:
+            # no file may go on saying the appointment stands.
+            paths = [
+                (name, self.out_dir / f"{booking_id}{_SUFFIXES[name]}") for name in FORMATS
+            ]  # json last
+            batch.add(
+                booking_id,
+                [
+                    (path, self._render(name, cancelled))
+                    for name, path in paths
+                    if name in self.formats or path.exists()
+                ],
+            )
+            return "applied"
+        kept = self._kept_path(booking_id)
+        if kept.exists():
+            return "kept_before"
+        record = {
+            "type": "cancellation",
+            "id": notice["id"],
+            "booking_id": booking_id,
+            "cancelled_at": notice["cancelled_at"],
+        }
+        batch.add(booking_id, [(kept, _json_bytes(record))])
+        return "kept"
+
+    def kept_cancellation(self, booking_id: str) -> dict[str, object] | None:
+        """The cancellation kept for a booking not yet written, if any."""
+        path = self._kept_path(booking_id)
+        if not path.exists():
+            return None
+        return _read_json(path)
+
+    def read_booking(self, booking_id: str) -> dict[str, object]:
+        """A booking's .json as written; ValueError if it is not a booking document."""
+        return _read_json(self._files(booking_id)["json"])
+
+    def _kept_path(self, booking_id: str) -> Path:
+        if not usable_booking_id(booking_id):
+            raise ValueError("booking id is not usable as a file name")
+        return self.out_dir / f"{booking_id}{KEPT_CANCELLATION_SUFFIX}"
+
+    def _render(self, name: str, booking: Mapping[str, object]) -> bytes:
+        if name == "ics":
+            return render_calendar(booking, now=self._clock())
+        if name == "fhir":
+            cancelled = booking.get("status") == "cancelled"
+            return render_bundle(booking, status="cancelled" if cancelled else "proposed")
+        return _json_bytes(booking)
+
+
+def _commit(batch: DurableBatch) -> None:
+    """Commit a batch of one booking; its OSError if it failed."""
+    for error in batch.commit().values():
+        raise error
+
+
+def _cancelled(
+    booking: Mapping[str, object], cancellation: Mapping[str, object]
+) -> dict[str, object]:
+    return {**booking, "status": "cancelled", "cancelled_at": cancellation["cancelled_at"]}
+
+
+def _read_json(path: Path) -> dict[str, object]:
+    """A JSON object the client wrote; ValueError if it is not one (or far too large)."""
+    if path.stat().st_size > MAX_BOOKING_FILE_BYTES:
+        raise ValueError(f"{path.name} is larger than any booking file")
+    try:
+        document = load_json(path.read_bytes())
+    except (JsonRejectedError, ValueError) as error:
+        raise ValueError(f"{path.name} is not readable JSON: {error}") from error
+    if not isinstance(document, dict):
+        # ValueError, like every other way a file can fail to be a booking here.
+        raise ValueError(f"{path.name} is not a JSON object")  # noqa: TRY004
+    return document
+
+
+def _json_bytes(booking: Mapping[str, object]) -> bytes:
+    return (json.dumps(booking, ensure_ascii=False, sort_keys=True, indent=2) + "\n").encode()

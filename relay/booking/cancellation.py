@@ -1,0 +1,315 @@
+"""After confirming: the cancel link, the calendar link, the "handed over" mail; and the
+patient's cancellation itself.
+
+What the relay keeps for a confirmed booking is one key, `tr:{p}:x:{hash of the cancel
+token}` (relay/storage/store.py): the booking id and, for a published slot, the slot's id (public
+profile data, so that cancelling offers the slot again), expiring when the appointment
+starts (a wish: RELAY_WISH_CANCEL_HOURS after confirming). No name, no address, no time.
+
+- **Cancel token** `{slug}.{secret}`, like the confirmation token. The secret is derived
+  from the confirmation token under a relay key, not drawn: confirming twice (a retry, a
+  double click, the "already confirmed" page) gives the same link without storing it.
+- **Calendar link** `/calendar/{sealed}.ics`: the appointment from the encrypted summary,
+  sealed again under the data keys *into the link itself*, valid for a day. The relay
+  stores nothing for it; the download is built from the link alone (relay/web/cancel.py).
+- **The second mail** ("your request was handed to the practice") is queued by the confirm
+  script, put together from the booking's encrypted summary and the cancel link the page
+  encrypted (relay/mail/jobs.py): confirming is one round trip, nothing is read first. It
+  names the practice, the time and the cancel link; not the doctor or the type of
+  appointment (docs/protocol.md says why).
+- **Cancelling** seals a signed notice `{"type": "cancellation", ...}` to the practice like
+  a booking and puts it into the practice's inbox (docs/protocol.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from nacl.signing import SigningKey
+
+from relay.crypto import tokens
+from relay.crypto.sealing import DataCipher, seal_booking
+from relay.errors import DecryptionFailed, TokenGone
+from relay.mail.jobs import cancel_link_context, is_wish
+from relay.ops.metrics import Metrics
+from relay.settings import Settings
+from relay.storage.store import AfterConfirm, Store
+from relay.storage.wakeups import Wakeups
+
+CANCEL_PATH = "/x/"
+CALENDAR_PATH = "/calendar/"
+# The calendar link works for a day: long enough for a page left open on a phone, short
+# enough that a link copied out of a browser's history soon shows nothing.
+CALENDAR_LINK_SECONDS = 24 * 3600
+# The "handed to the practice" mail is tried for as long as a confirmation mail could be.
+HANDED_MAIL_TTL = 3600
+# What the calendar link carries (short keys keep the link short).
+_CALENDAR_FIELDS = (
+    "practice_name",
+    "doctor",
+    "appointment_type",
+    "start",
+    "end",
+    "time_zone",
+    "kind",
+    "lang",
+)
+_SECRET_BYTES = 24
+
+CancelOutcome = Literal["cancelled", "already"]
+
+
+def calendar_context() -> bytes:
+    return b"calendar link"
+
+
+def notice_document(
+    *, notice_id: str, booking_id: str, practice: str, cancelled_at: datetime
+) -> dict[str, object]:
+    """The signed cancellation notice (docs/protocol.md, "Cancellation notice")."""
+    return {
+        "type": "cancellation",
+        "id": notice_id,
+        "booking_id": booking_id,
+        "practice": practice,
+        "cancelled_at": _utc_iso(cancelled_at),
+    }
+
+
+@dataclass(frozen=True)
+class ConfirmedLinks:
+    """What the result page offers after confirming, as paths on the relay; None where
+    there is nothing to offer."""
+
+    cancel_path: str | None
+    calendar_path: str | None
+
+
+@dataclass(frozen=True)
+class CancelView:
+    """What the cancel page may show: the practice and whether the link still works."""
+
+    practice: str
+    state: Literal["active", "cancelled"]
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CalendarEntry:
+    """A calendar link opened: the appointment (the summary's fields), its stable uid and
+    the cancel link, if the booking had one."""
+
+    practice: str
+    uid: str
+    appointment: dict[str, object]
+    cancel_url: str | None
+
+
+class Cancellations:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: Store,
+        cipher: DataCipher,
+        signing_key: SigningKey,
+        metrics: Metrics,
+        wakeups: Wakeups,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.cipher = cipher
+        self.signing_key = signing_key
+        self.metrics = metrics
+        self.wakeups = wakeups
+        self._clock = clock
+        self._token_key = hmac.new(
+            settings.signing_key, b"terminrelay cancel token", hashlib.sha256
+        ).digest()
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+    # At confirmation
+
+    def _cancel_token(self, slug: str, secret: str) -> str:
+        """The cancel token belonging to a confirmation token's parts."""
+        message = f"{slug}\0{secret}".encode()
+        digest = hmac.digest(self._token_key, message, "sha256")[:_SECRET_BYTES]
+        return f"{slug}.{base64.urlsafe_b64encode(digest).decode()}"
+
+    def cancel_until(self, summary: Mapping[str, object], now: datetime) -> datetime | None:
+        """Until when the booking may be cancelled by its link: the start of a published
+        slot; a wish, whose time the practice has yet to agree, for a set time. None if
+        that has passed already."""
+        if is_wish(summary):
+            return now + timedelta(hours=self.settings.wish_cancel_hours)
+        start = datetime.fromisoformat(str(summary["start"]))
+        return start if start > now else None
+
+    def after_confirm(self, confirmation_token: str) -> AfterConfirm | None:
+        """What the confirm script also writes: the cancel record and the second mail.
+        Made from the token alone, before confirming, as the page reads nothing first: the
+        script takes the cancel record's end from the booking (its slot's start; a wish:
+        `wish_cancel_hours` after confirming) and the second mail's address and time from
+        the booking's summary; the page adds the cancel link, encrypted."""
+        parts = tokens.split_token(confirmation_token)
+        if parts is None:
+            return None
+        cancel_token = self._cancel_token(*parts)
+        cancel_link = self.cipher.encrypt_json(
+            {"link": f"{self.settings.public_url}{CANCEL_PATH}{cancel_token}"},
+            context=cancel_link_context(parts[0]),
+        )
+        return AfterConfirm(
+            cancel_token_hash=_secret_hash(cancel_token),
+            wish_cancel_ms=self.settings.wish_cancel_hours * 3_600_000,
+            cancel_link=cancel_link,
+            mail_ttl=HANDED_MAIL_TTL,
+        )
+
+    def links(
+        self,
+        confirmation_token: str,
+        *,
+        booking_id: str | None,
+        summary: Mapping[str, object] | None,
+    ) -> ConfirmedLinks:
+        """The result page's cancel and calendar links. Without the summary (a second
+        click) only the cancel link, which the token alone gives."""
+        parts = tokens.split_token(confirmation_token)
+        if parts is None:
+            return ConfirmedLinks(None, None)
+        cancel_path = f"{CANCEL_PATH}{self._cancel_token(*parts)}"
+        if summary is None or booking_id is None:
+            return ConfirmedLinks(cancel_path, None)
+        now = self.now()
+        until = self.cancel_until(summary, now)
+        cancel_url = f"{self.settings.public_url}{cancel_path}" if until is not None else ""
+        entry = {field: summary.get(field) for field in _CALENDAR_FIELDS}
+        entry["kind"] = "wish" if is_wish(summary) else "slot"
+        sealed = self.cipher.encrypt_json(
+            {
+                "practice": parts[0],
+                "uid": calendar_uid(booking_id),
+                "appointment": entry,
+                "cancel_url": cancel_url,
+                "expires": int(now.timestamp()) + CALENDAR_LINK_SECONDS,
+            },
+            context=calendar_context(),
+        )
+        blob = base64.urlsafe_b64encode(sealed).rstrip(b"=").decode()
+        shown_cancel = cancel_path if until is not None else None
+        return ConfirmedLinks(shown_cancel, f"{CALENDAR_PATH}{blob}.ics")
+
+    def calendar_entry(self, blob: str) -> CalendarEntry:
+        """The appointment a calendar link carries; TokenGone if it is not the relay's
+        or older than a day."""
+        try:
+            sealed = base64.urlsafe_b64decode(blob + "=" * (-len(blob) % 4))
+            opened = self.cipher.decrypt_json(sealed, context=calendar_context())
+            expires = int(str(opened["expires"]))
+            appointment = opened["appointment"]
+        except (DecryptionFailed, binascii.Error, ValueError, KeyError):
+            raise TokenGone from None
+        if expires < self._clock() or not isinstance(appointment, dict):
+            raise TokenGone
+        return CalendarEntry(
+            practice=str(opened["practice"]),
+            uid=str(opened["uid"]),
+            appointment=appointment,
+            cancel_url=str(opened.get("cancel_url") or "") or None,
+        )
+
+    # The cancel link
+
+    async def view(self, cancel_token: str) -> CancelView:
+        """What the link leads to; changes nothing. TokenGone if expired or unknown."""
+        slug, token_hash = _parse(cancel_token)
+        found = await self.store.cancel_state(slug, token_hash)
+        if found.state == "gone":
+            raise TokenGone
+        if found.state == "cancelled":
+            return CancelView(slug, "cancelled", None)
+        return CancelView(slug, "active", self.now() + timedelta(milliseconds=found.expires_in_ms))
+
+    async def cancel(self, cancel_token: str) -> CancelOutcome:
+        """Seals a cancellation notice to the practice and puts it into its inbox."""
+        slug, token_hash = _parse(cancel_token)
+        found = await self.store.cancel_state(slug, token_hash)
+        if found.state == "gone":
+            raise TokenGone
+        if found.state == "cancelled":
+            return "already"
+        practice = await self.store.practice(slug)
+        now = self.now()
+        notice_id = str(uuid.uuid4())
+        sealed = seal_booking(
+            notice_document(
+                notice_id=notice_id,
+                booking_id=found.booking_id,
+                practice=slug,
+                cancelled_at=now,
+            ),
+            signing_key=self.signing_key,
+            practice_key=practice.public_key,
+        )
+        outcome = await self.store.cancel(
+            slug,
+            token_hash,
+            booking_id=found.booking_id,
+            notice_id=notice_id,
+            sealed=sealed,
+            cancelled_at=_utc_iso(now),
+            now_ms=int(now.timestamp() * 1000),
+            inbox_ttl=self.settings.inbox_ttl,
+        )
+        if outcome == "gone":
+            raise TokenGone
+        if outcome != "cancelled":
+            # "already": a second click raced this one; "changed" cannot happen for a
+            # record the relay wrote, and is answered like it.
+            return "already"
+        self.metrics.bookings.labels(event="cancelled").inc()
+        self.wakeups.wake(slug)
+        return "cancelled"
+
+
+def calendar_uid(booking_id: str) -> str:
+    """`str(uuid.uuid5(uuid.NAMESPACE_URL, f"terminrelay:{booking_id}"))`, the calendar
+    event's stable uid, without building a UUID object on every confirmation."""
+    # SHA-1 because RFC 4122 says so for version 5: it names, it protects nothing.
+    name = _UID_NAMESPACE + booking_id.encode()
+    digest = bytearray(hashlib.sha1(name, usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    hex_ = digest.hex()
+    return f"{hex_[:8]}-{hex_[8:12]}-{hex_[12:16]}-{hex_[16:20]}-{hex_[20:]}"
+
+
+_UID_NAMESPACE = uuid.NAMESPACE_URL.bytes + b"terminrelay:"
+
+
+def _parse(cancel_token: str) -> tuple[str, str]:
+    parts = tokens.split_token(cancel_token)
+    if parts is None:
+        raise TokenGone
+    return parts[0], tokens.token_hash(parts[1])
+
+
+def _secret_hash(token: str) -> str:
+    return _parse(token)[1]
+
+
+def _utc_iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -1,0 +1,133 @@
+"""Sign, pad and seal bookings for a practice; encrypt what the relay must read back.
+
+The format of a sealed booking is fixed in docs/protocol.md. Plaintext bookings exist only
+as arguments and return values here: nothing in this module stores or logs them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import struct
+from collections.abc import Mapping, Sequence
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from nacl.exceptions import CryptoError
+from nacl.public import PublicKey, SealedBox
+from nacl.signing import SigningKey
+
+from relay.errors import DecryptionFailed
+
+# Padded sizes (the privacy argument is in docs/protocol.md, "Padding"): every booking
+# fills at least PAD_FLOOR bytes, so all bookings without a note or with a short one
+# (about 630 to 760 bytes) have the same size; above it a booking is padded to the next
+# Padmé length, which costs at most 12 % and reveals only the top bits of the length. The
+# floor also keeps a typical pending booking, with its summary, in one 1,280-byte
+# allocation of Redis (bench/memory_bench.py). The validator's length limits keep every
+# booking within PAD_MAX, the cap practice clients enforce (practice_client/relay/envelope.py).
+PAD_FLOOR = 768
+PAD_MAX = 8192
+_LENGTH = struct.Struct(">I")
+
+_NONCE_BYTES = 12
+_KEY_ID_BYTES = 4
+
+
+def canonical_json(document: Mapping[str, object]) -> bytes:
+    """The booking document as signed: UTF-8, sorted keys, no insignificant white space."""
+    return json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+def padme(length: int) -> int:
+    """The Padmé length for `length` bytes (Nikitin et al., PETS 2019): round up so that
+    only the top log2(log2(length)) + 1 bits of the length stay significant."""
+    if length < 2:
+        return length
+    exponent = length.bit_length() - 1
+    dropped_bits = exponent - exponent.bit_length()
+    mask = (1 << dropped_bits) - 1
+    return (length + mask) & ~mask
+
+
+def padded_size(framed_length: int) -> int:
+    """How many bytes a message of `framed_length` bytes (length prefix included) fills."""
+    size = max(PAD_FLOOR, padme(framed_length))
+    if size > PAD_MAX:
+        raise ValueError(f"message of {framed_length} bytes exceeds the largest padded size")
+    return size
+
+
+def pad(message: bytes) -> bytes:
+    """Length-prefix `message` and fill it with zeros up to its padded size."""
+    framed_length = _LENGTH.size + len(message)
+    return _LENGTH.pack(len(message)) + message + bytes(padded_size(framed_length) - framed_length)
+
+
+def seal_booking(
+    document: Mapping[str, object], *, signing_key: SigningKey, practice_key: bytes
+) -> bytes:
+    """Sign, pad and seal a booking document to the practice's Curve25519 public key."""
+    signed = signing_key.sign(canonical_json(document))
+    return SealedBox(PublicKey(practice_key)).encrypt(pad(bytes(signed)))
+
+
+def decode_public_key(text: str) -> bytes:
+    """A 32-byte public key from standard base64; ValueError otherwise."""
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
+    except (ValueError, TypeError) as error:
+        raise ValueError("not valid base64") from error
+    if len(raw) != 32:
+        raise ValueError("a public key has 32 bytes")
+    try:
+        PublicKey(raw)
+    except CryptoError as error:  # pragma: no cover - any 32 bytes form a Curve25519 key
+        raise ValueError("not a Curve25519 public key") from error
+    return raw
+
+
+class DataCipher:
+    """AES-256-GCM for data the relay reads back (mail jobs, confirmation summaries).
+
+    Ciphertexts start with a 4-byte key id (a hash of the key), so keys can rotate: the
+    first key encrypts, every key decrypts. `context` is bound as associated data so a
+    ciphertext copied to another key or purpose does not decrypt.
+    """
+
+    def __init__(self, keys: Sequence[bytes]) -> None:
+        if not keys:
+            raise ValueError("at least one data key is needed")
+        self._ciphers = {self.key_id(key): AESGCM(key) for key in keys}
+        self._current = self.key_id(keys[0])
+
+    @staticmethod
+    def key_id(key: bytes) -> bytes:
+        return hashlib.sha256(b"terminrelay data key id\0" + key).digest()[:_KEY_ID_BYTES]
+
+    def encrypt(self, plaintext: bytes, *, context: bytes) -> bytes:
+        nonce = os.urandom(_NONCE_BYTES)
+        sealed = self._ciphers[self._current].encrypt(nonce, plaintext, context)
+        return self._current + nonce + sealed
+
+    def decrypt(self, ciphertext: bytes, *, context: bytes) -> bytes:
+        key_id = ciphertext[:_KEY_ID_BYTES]
+        nonce = ciphertext[_KEY_ID_BYTES : _KEY_ID_BYTES + _NONCE_BYTES]
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
+            raise DecryptionFailed
+        try:
+            return cipher.decrypt(nonce, ciphertext[_KEY_ID_BYTES + _NONCE_BYTES :], context)
+        except InvalidTag as error:
+            raise DecryptionFailed from error
+
+    def encrypt_json(self, value: Mapping[str, object], *, context: bytes) -> bytes:
+        return self.encrypt(canonical_json(value), context=context)
+
+    def decrypt_json(self, ciphertext: bytes, *, context: bytes) -> dict[str, object]:
+        value = json.loads(self.decrypt(ciphertext, context=context))
+        if not isinstance(value, dict):
+            raise DecryptionFailed
+        return value

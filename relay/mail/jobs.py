@@ -1,0 +1,85 @@
+"""What a queued mail job holds, and how the worker opens it.
+
+Two kinds of job wait in a practice's mail queue (relay/storage/store.py, `pack_mail_job`):
+
+- **sealed** (the confirmation mail, and jobs of earlier relays): one ciphertext under the
+  data keys holding everything the mail needs (the confirmation token rather than the
+  link, which is RELAY_PUBLIC_URL in front of it), bound to the practice and the job's id.
+- **handed** (the mail after confirming, "handed to the practice"): put together by the
+  confirm script, which cannot decrypt, so that confirming is one Redis round trip with
+  nothing read before it. It joins the booking's encrypted summary (the address, the
+  practice, the time; bound to the booking's id) with the cancel link the page encrypted
+  (bound to the practice and this purpose; the page does not know the booking's id
+  before confirming) and the cancel record's end, which the script worked out. The two
+  ciphertexts are paired only by that atomic script: pairing others needs write access to
+  Redis, which could as well replace a practice's public key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from relay.crypto.sealing import DataCipher
+from relay.storage.store import MailJob
+
+# Suffix of the second mail's queue entry and job key: `m:{id}.h` beside `m:{id}` (the
+# confirm script writes the same suffix).
+HANDED_MAIL_SUFFIX = ".h"
+
+
+def mail_job_context(practice: str, job_id: str) -> bytes:
+    return f"mail:{practice}:{job_id}".encode()
+
+
+def summary_context(practice: str, booking_id: str) -> bytes:
+    return f"summary:{practice}:{booking_id}".encode()
+
+
+def cancel_link_context(practice: str) -> bytes:
+    """The cancel link the confirm page encrypts for the second mail."""
+    return f"mail:{practice}:handed cancel link".encode()
+
+
+def is_wish(summary: Mapping[str, object]) -> bool:
+    # Summaries written before "kind" existed say "wish" instead.
+    if "kind" in summary:
+        return summary.get("kind") == "wish"
+    return bool(summary.get("wish"))
+
+
+def open_job(cipher: DataCipher, job: MailJob, *, public_url: str) -> dict[str, object] | None:
+    """The decrypted job as ConfirmationMail.from_job takes it; None for a handed-over
+    job whose summary holds no address (written before it did). DecryptionFailed when a
+    part is not under a configured key."""
+    if job.summary is None:
+        values = cipher.decrypt_json(
+            job.payload, context=mail_job_context(job.practice, job.booking_id)
+        )
+        # A confirmation job holds the token; jobs of earlier relays hold the whole link.
+        if "token" in values:
+            values["link"] = f"{public_url}/c/{values.pop('token')}"
+        return values
+    booking_id = job.booking_id.removesuffix(HANDED_MAIL_SUFFIX)
+    summary = cipher.decrypt_json(job.summary, context=summary_context(job.practice, booking_id))
+    opened = cipher.decrypt_json(job.payload, context=cancel_link_context(job.practice))
+    recipient = summary.get("to")
+    if not isinstance(recipient, str) or not recipient:
+        return None
+    until = job.cancel_until_ms
+    return {
+        "kind": "handed",
+        "to": recipient,
+        "practice_name": str(summary["practice_name"]),
+        # No link once the appointment has begun: there is no cancel record then.
+        "link": str(opened.get("link") or "") if until else "",
+        "start": str(summary["start"]),
+        "end": str(summary.get("end") or ""),
+        "time_zone": str(summary["time_zone"]),
+        "wish": is_wish(summary),
+        "cancel_until": _utc_iso(datetime.fromtimestamp(until / 1000, UTC)) if until else "",
+    }
+
+
+def _utc_iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

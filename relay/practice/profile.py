@@ -1,0 +1,519 @@
+"""A practice's public profile (doctors, appointment types, free slots): validation and ids.
+
+A profile holds no personal data of patients; it is what the practice publishes.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import zoneinfo
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from relay.errors import ValidationFailed
+from relay.practice.details import (
+    NO_DETAILS,
+    PracticeDetails,
+    details_from_json,
+    details_to_json,
+    parse_details,
+)
+from relay.rules.values import (
+    ErrorCode,
+    InvalidValueError,
+    check,
+    clean_text,
+    parse_aware_datetime,
+    require_aware,
+    require_bool,
+    require_text,
+    utc_iso,
+)
+
+DEFAULT_TIME_ZONE = "Europe/Berlin"
+MAX_NAME_LENGTH = 200
+MAX_ENTRY_NAME_LENGTH = 100
+MAX_DOCTORS = 50
+MAX_APPOINTMENT_TYPES = 50
+# A real calendar: 6 weeks x 5 doctors is about 3,000 slots. At about 136 bytes a slot,
+# RELAY_MAX_PROFILE_BYTES' default (1 MiB) holds about 7,700.
+MAX_SLOTS = 7500
+MAX_FRAME_ANCESTORS = 10
+MIN_MINUTES = 5
+MAX_MINUTES = 480
+MAX_SLOT_LENGTH = timedelta(hours=8)
+
+_PROFILE_KEYS = frozenset(
+    {
+        "name",
+        "time_zone",
+        "doctors",
+        "appointment_types",
+        "slots",
+        "accept_wishes",
+        "frame_ancestors",
+        "details",
+    }
+)
+_TYPE_KEYS = frozenset({"name", "minutes", "note"})
+# A type's note to patients ("Bitte Versichertenkarte und Überweisung mitbringen").
+MAX_TYPE_NOTE_LENGTH = 300
+_SLOT_KEYS = frozenset({"start", "end", "doctor", "appointment_type"})
+
+
+@dataclass(frozen=True)
+class AppointmentType:
+    """A kind of appointment the practice offers and how long it usually takes."""
+
+    name: str
+    minutes: int
+    # Shown to patients who choose this type: what to bring, how to prepare.
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A free appointment the practice published."""
+
+    start: datetime
+    end: datetime
+    doctor: str | None
+    appointment_type: str | None
+
+    @functools.cached_property
+    def id(self) -> str:
+        """Stable id from start and doctor: the same slot keeps its id across re-publishing.
+
+        Computed once per slot object (a SHA-256): profiles are cached per version, so a
+        slot's id is hashed once per publication, not once per request.
+
+        Built from public profile data only, so it is safe in Redis key names and logs.
+        """
+        key = f"{utc_iso(self.start)}|{self.doctor or ''}"
+        return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What a practice offers; replaced as a whole by `PUT /api/v1/profile`."""
+
+    name: str
+    time_zone: str
+    doctors: tuple[str, ...]
+    appointment_types: tuple[AppointmentType, ...]
+    slots: tuple[Slot, ...]
+    accept_wishes: bool
+    # Origins allowed to embed the booking form (CSP frame-ancestors).
+    frame_ancestors: tuple[str, ...]
+    # Address, contact, opening hours, data protection contacts (relay/practice/details.py).
+    details: PracticeDetails = NO_DETAILS
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The practice's time zone."""
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    @functools.cached_property
+    def slots_by_start(self) -> Mapping[datetime, tuple[Slot, ...]]:
+        """The slots starting at each time, built once per profile object: a submission
+        finds its slot without walking the calendar."""
+        by_start: dict[datetime, list[Slot]] = {}
+        for slot in self.slots:
+            by_start.setdefault(slot.start, []).append(slot)
+        return {start: tuple(slots) for start, slots in by_start.items()}
+
+    def appointment_type(self, name: str) -> AppointmentType | None:
+        """The offered appointment type called `name`, if any."""
+        return next((kind for kind in self.appointment_types if kind.name == name), None)
+
+
+def default_profile(name: str) -> Profile:
+    """The profile of a practice that has published nothing yet: wishes only."""
+    return Profile(
+        name=name,
+        time_zone=DEFAULT_TIME_ZONE,
+        doctors=(),
+        appointment_types=(),
+        slots=(),
+        accept_wishes=True,
+        frame_ancestors=(),
+    )
+
+
+def free_slots(profile: Profile, unavailable_ids: AbstractSet[str], now: datetime) -> list[Slot]:
+    """Slots still bookable at `now`, by start, without the held or taken ones."""
+    require_aware(now)
+    return sorted(
+        (slot for slot in profile.slots if slot.start > now and slot.id not in unavailable_ids),
+        key=lambda slot: slot.start,
+    )
+
+
+# Validation of PUT /api/v1/profile ------------------------------------------------------
+
+
+def parse_profile(data: object, *, now: datetime) -> Profile:
+    """Validate a published profile; slots already begun at `now` are dropped silently.
+
+    Raises ValidationFailed with paths such as "doctors[1]" or "slots[3].end".
+    """
+    require_aware(now)
+    if not isinstance(data, Mapping):
+        raise ValidationFailed({"profile": "not_object"})
+    errors: dict[str, ErrorCode] = {}
+    for key in data:
+        if key not in _PROFILE_KEYS:
+            errors[str(key)] = "unknown_field"
+
+    name = check(errors, "name", _profile_name, data.get("name"))
+    time_zone = check(
+        errors, "time_zone", _time_zone, _or_default(data, "time_zone", DEFAULT_TIME_ZONE)
+    )
+    accept_wishes = check(
+        errors, "accept_wishes", require_bool, _or_default(data, "accept_wishes", True)
+    )
+    doctors = _doctors(errors, _or_default(data, "doctors", []))
+    types = _appointment_types(errors, _or_default(data, "appointment_types", []))
+    frame_ancestors = _frame_ancestors(errors, _or_default(data, "frame_ancestors", []))
+    details = parse_details(errors, data.get("details"))
+    slots = _slots(
+        errors,
+        _or_default(data, "slots", []),
+        # A broken doctor or type list would make every slot naming it fail too.
+        doctors=None if _has_errors(errors, "doctors") else doctors,
+        types=None if _has_errors(errors, "appointment_types") else types,
+        zone=zoneinfo.ZoneInfo(time_zone or DEFAULT_TIME_ZONE),
+    )
+    if errors or name is None or time_zone is None or accept_wishes is None:
+        raise ValidationFailed(errors)
+    return Profile(
+        name=name,
+        time_zone=time_zone,
+        doctors=doctors,
+        appointment_types=types,
+        # Practice software publishes its calendar blindly; slots already begun are noise.
+        slots=tuple(slot for slot in slots if slot.start > now),
+        accept_wishes=accept_wishes,
+        frame_ancestors=frame_ancestors,
+        details=details,
+    )
+
+
+def _or_default(data: Mapping[object, object], key: str, default: object = None) -> object:
+    """data[key], with JSON null treated like an absent key."""
+    value = data.get(key)
+    return default if value is None else value
+
+
+def _has_errors(errors: Mapping[str, str], list_path: str) -> bool:
+    return any(path == list_path or path.startswith(f"{list_path}[") for path in errors)
+
+
+def _profile_name(value: object) -> str:
+    return require_text(value, max_length=MAX_NAME_LENGTH)
+
+
+def _entry_name(value: object) -> str:
+    return require_text(value, max_length=MAX_ENTRY_NAME_LENGTH)
+
+
+@functools.cache
+def _known_time_zones() -> frozenset[str]:
+    # The IANA list rather than trying ZoneInfo(value): that also opens files such as
+    # "posixrules" and fails differently per platform. "localtime" is the host's zone,
+    # whatever that is, not a name a practice can mean.
+    return frozenset(zoneinfo.available_timezones()) - {"localtime"}
+
+
+def _time_zone(value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidValueError("not_string")
+    if value not in _known_time_zones():
+        raise InvalidValueError("unknown_time_zone")
+    return value
+
+
+def _entries(
+    errors: dict[str, ErrorCode], path: str, value: object, limit: int
+) -> Sequence[object]:
+    """The items of a JSON list, or none with the failure recorded."""
+    if not isinstance(value, list):
+        errors[path] = "not_list"
+        return ()
+    if len(value) > limit:
+        errors[path] = "too_many"
+        return ()
+    return value
+
+
+def _doctors(errors: dict[str, ErrorCode], value: object) -> tuple[str, ...]:
+    doctors: list[str] = []
+    for index, item in enumerate(_entries(errors, "doctors", value, MAX_DOCTORS)):
+        path = f"doctors[{index}]"
+        doctor = check(errors, path, _entry_name, item)
+        if doctor is None:
+            continue
+        if doctor in doctors:
+            errors[path] = "duplicate"
+            continue
+        doctors.append(doctor)
+    return tuple(doctors)
+
+
+def _appointment_types(errors: dict[str, ErrorCode], value: object) -> tuple[AppointmentType, ...]:
+    types: list[AppointmentType] = []
+    seen: set[str] = set()
+    entries = _entries(errors, "appointment_types", value, MAX_APPOINTMENT_TYPES)
+    for index, item in enumerate(entries):
+        path = f"appointment_types[{index}]"
+        if not isinstance(item, Mapping):
+            errors[path] = "not_object"
+            continue
+        for key in item:
+            if key not in _TYPE_KEYS:
+                errors[f"{path}.{key}"] = "unknown_field"
+        name = check(errors, f"{path}.name", _entry_name, item.get("name"))
+        minutes = check(errors, f"{path}.minutes", _minutes, item.get("minutes"))
+        note = check(errors, f"{path}.note", _type_note, item.get("note"))
+        if name is not None and name in seen:
+            errors[f"{path}.name"] = "duplicate"
+            continue
+        if name is not None and minutes is not None:
+            seen.add(name)
+            types.append(AppointmentType(name=name, minutes=minutes, note=note))
+    return tuple(types)
+
+
+def _type_note(value: object) -> str | None:
+    # One line, like every single-line profile value (relay/rules/text.py).
+    return clean_text(value, max_length=MAX_TYPE_NOTE_LENGTH, required=False)
+
+
+def _minutes(value: object) -> int:
+    if value is None:
+        raise InvalidValueError("required")
+    # bool is an int in Python but not a number of minutes in JSON.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidValueError("not_integer")
+    if not MIN_MINUTES <= value <= MAX_MINUTES:
+        raise InvalidValueError("out_of_range")
+    return value
+
+
+def _slots(
+    errors: dict[str, ErrorCode],
+    value: object,
+    *,
+    doctors: tuple[str, ...] | None,
+    types: tuple[AppointmentType, ...] | None,
+    zone: zoneinfo.ZoneInfo,
+) -> tuple[Slot, ...]:
+    """Valid slots in the practice's zone; `doctors`/`types` None when they are unknown."""
+    slots: list[Slot] = []
+    seen: set[tuple[datetime, str | None]] = set()
+    for index, item in enumerate(_entries(errors, "slots", value, MAX_SLOTS)):
+        path = f"slots[{index}]"
+        errors_before = len(errors)
+        if not isinstance(item, Mapping):
+            errors[path] = "not_object"
+            continue
+        for key in item:
+            if key not in _SLOT_KEYS:
+                errors[f"{path}.{key}"] = "unknown_field"
+        start = check(errors, f"{path}.start", parse_aware_datetime, item.get("start"))
+        end = check(errors, f"{path}.end", parse_aware_datetime, item.get("end"))
+        if start is not None and end is not None:
+            if end <= start:
+                errors[f"{path}.end"] = "end_before_start"
+            elif end - start > MAX_SLOT_LENGTH:
+                errors[f"{path}.end"] = "duration_too_long"
+        doctor = check(
+            errors,
+            f"{path}.doctor",
+            functools.partial(_slot_doctor, doctors=doctors),
+            item.get("doctor"),
+        )
+        kind = check(
+            errors,
+            f"{path}.appointment_type",
+            functools.partial(_slot_appointment_type, types=types),
+            item.get("appointment_type"),
+        )
+        # Every path of this slot is new, so any failure above made `errors` grow.
+        if len(errors) > errors_before or start is None or end is None:
+            continue
+        if (start, doctor) in seen:
+            errors[f"{path}.start"] = "duplicate"
+            continue
+        seen.add((start, doctor))
+        slots.append(
+            Slot(
+                start=start.astimezone(zone),
+                end=end.astimezone(zone),
+                doctor=doctor,
+                appointment_type=kind,
+            )
+        )
+    return tuple(slots)
+
+
+def _slot_doctor(value: object, doctors: tuple[str, ...] | None) -> str | None:
+    doctor = clean_text(value, max_length=MAX_ENTRY_NAME_LENGTH, required=False)
+    if doctors is None:
+        return doctor
+    if doctor is None:
+        if len(doctors) > 1:
+            raise InvalidValueError("required")
+        # With a single doctor every slot is theirs; naming them keeps bookings uniform.
+        return doctors[0] if doctors else None
+    if not doctors:
+        raise InvalidValueError("not_offered")
+    if doctor not in doctors:
+        raise InvalidValueError("invalid_choice")
+    return doctor
+
+
+def _slot_appointment_type(value: object, types: tuple[AppointmentType, ...] | None) -> str | None:
+    name = clean_text(value, max_length=MAX_ENTRY_NAME_LENGTH, required=False)
+    if name is None or types is None:
+        return name
+    if not types:
+        raise InvalidValueError("not_offered")
+    if all(kind.name != name for kind in types):
+        raise InvalidValueError("invalid_choice")
+    return name
+
+
+# CSP source expressions are space- and semicolon-delimited, so anything beyond a plain
+# origin could inject further directives into the header.
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_ORIGIN = re.compile(
+    rf"https://(?P<wildcard>\*\.)?(?P<host>{_LABEL}(?:\.{_LABEL})*)(?::(?P<port>[0-9]{{1,5}}))?",
+    re.ASCII,
+)
+
+
+def _frame_ancestor(value: object) -> str:
+    if value is None:
+        raise InvalidValueError("required")
+    if not isinstance(value, str):
+        raise InvalidValueError("not_string")
+    origin = value.strip().lower()
+    match = _ORIGIN.fullmatch(origin)
+    if match is None or len(match["host"]) > 253:
+        raise InvalidValueError("invalid")
+    if match["port"] is not None and not 1 <= int(match["port"]) <= 65535:
+        raise InvalidValueError("invalid")
+    # "https://*.de" would let every site under a top-level domain embed the form.
+    if match["wildcard"] and "." not in match["host"]:
+        raise InvalidValueError("invalid")
+    return origin
+
+
+def _frame_ancestors(errors: dict[str, ErrorCode], value: object) -> tuple[str, ...]:
+    origins: list[str] = []
+    entries = _entries(errors, "frame_ancestors", value, MAX_FRAME_ANCESTORS)
+    for index, item in enumerate(entries):
+        path = f"frame_ancestors[{index}]"
+        origin = check(errors, path, _frame_ancestor, item)
+        if origin is None:
+            continue
+        if origin in origins:
+            errors[path] = "duplicate"
+            continue
+        origins.append(origin)
+    return tuple(origins)
+
+
+# Storage round trip ---------------------------------------------------------------------
+
+
+def profile_to_json(profile: Profile) -> dict[str, object]:
+    """The profile as JSON-ready data, times as ISO 8601 with offset."""
+    return {
+        "name": profile.name,
+        "time_zone": profile.time_zone,
+        "doctors": list(profile.doctors),
+        "appointment_types": [
+            {"name": kind.name, "minutes": kind.minutes, "note": kind.note}
+            for kind in profile.appointment_types
+        ],
+        "slots": [
+            {
+                "start": slot.start.isoformat(),
+                "end": slot.end.isoformat(),
+                "doctor": slot.doctor,
+                "appointment_type": slot.appointment_type,
+            }
+            for slot in profile.slots
+        ],
+        "accept_wishes": profile.accept_wishes,
+        "frame_ancestors": list(profile.frame_ancestors),
+        "details": details_to_json(profile.details),
+    }
+
+
+def profile_from_json(data: object) -> Profile:
+    """A profile stored by `profile_to_json`; trusted, so only its shape is checked.
+
+    Raises TypeError, KeyError or ValueError for data of the wrong shape (a corrupt store).
+    """
+    stored = _stored_object(data)
+    return Profile(
+        name=_stored_str(stored["name"]),
+        time_zone=_stored_str(stored["time_zone"]),
+        doctors=tuple(_stored_str(doctor) for doctor in _stored_list(stored["doctors"])),
+        appointment_types=tuple(
+            _stored_type(_stored_object(item)) for item in _stored_list(stored["appointment_types"])
+        ),
+        slots=tuple(_stored_slot(_stored_object(item)) for item in _stored_list(stored["slots"])),
+        accept_wishes=stored["accept_wishes"] is True,
+        frame_ancestors=tuple(
+            _stored_str(origin) for origin in _stored_list(stored.get("frame_ancestors", []))
+        ),
+        details=details_from_json(stored.get("details")),
+    )
+
+
+def _stored_object(value: object) -> Mapping[object, object]:
+    if not isinstance(value, Mapping):
+        raise TypeError("stored profile: expected an object")
+    return value
+
+
+def _stored_list(value: object) -> list[object]:
+    if not isinstance(value, list):
+        raise TypeError("stored profile: expected a list")
+    return value
+
+
+def _stored_str(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError("stored profile: expected a string")
+    return value
+
+
+def _stored_optional_str(value: object) -> str | None:
+    return None if value is None else _stored_str(value)
+
+
+def _stored_type(item: Mapping[object, object]) -> AppointmentType:
+    minutes = item["minutes"]
+    if not isinstance(minutes, int):
+        raise TypeError("stored profile: expected an integer")
+    # Profiles stored before notes existed have none.
+    note = _stored_optional_str(item.get("note"))
+    return AppointmentType(name=_stored_str(item["name"]), minutes=minutes, note=note)
+
+
+def _stored_slot(item: Mapping[object, object]) -> Slot:
+    return Slot(
+        start=require_aware(datetime.fromisoformat(_stored_str(item["start"]))),
+        end=require_aware(datetime.fromisoformat(_stored_str(item["end"]))),
+        doctor=_stored_optional_str(item.get("doctor")),
+        appointment_type=_stored_optional_str(item.get("appointment_type")),
+    )
