@@ -1,4 +1,5 @@
-"""Every Redis key name and Lua script of the relay; nothing else talks to Redis.
+"""Every Redis key name of the relay and every call of its Lua scripts (relay/storage/lua/);
+nothing else talks to Redis.
 
 Every key of a practice starts with `tr:{slug}:`: the braces make the slug the hash tag,
 so all keys of one practice live in one Redis Cluster slot and every multi-key change
@@ -12,7 +13,7 @@ passed to this module.
 Retries: the client (relay/storage/connect.py) runs a command again when its connection
 broke or timed out, and then cannot know whether the first attempt ran. So every command
 here must be safe to run twice. Plain commands are reads or writes of fixed values (SADD,
-SREM, DEL, HSET), which are; each script says under "Retry-safe" why it is.
+SREM, DEL, HSET), which are; each script's file says under "Retry-safe:" why it is.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import hashlib
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any, Literal, cast
 
 from redis.asyncio.cluster import RedisCluster
@@ -139,595 +141,6 @@ def wake_channel(practice: str) -> str:
     return WAKE_CHANNEL_PREFIX + practice
 
 
-# Retry-safe: the token hash comes from a random token made before the first attempt;
-# finding it stored means an earlier attempt of this same call registered the practice.
-_ADD_PRACTICE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  if redis.call('HGET', KEYS[1], 'token_hash') == ARGV[3] then return 1 end
-  return 0
-end
-redis.call('HSET', KEYS[1], 'name', ARGV[1], 'public_key', ARGV[2], 'token_hash', ARGV[3],
-           'created_at', ARGV[4], 'profile_version', 1)
-redis.call('SET', KEYS[2], ARGV[5])
-return 1
-"""
-
-# The practice record and its profile at one version, for the per-process cache.
-# KEYS: practice, profile
-# Retry-safe: reads only.
-_LOAD_PRACTICE = """
-local fields = redis.call('HMGET', KEYS[1], 'name', 'public_key', 'token_hash',
-                          'profile_version')
-if not fields[1] then return false end
-fields[5] = redis.call('GET', KEYS[2]) or ''
-return fields
-"""
-
-# What a view of the free slots needs besides the cached profile: the version (to check
-# the cache) and the slots held or taken now. KEYS: practice, held; ARGV: now ms
-# Retry-safe: reads only.
-_AVAILABILITY = """
-local version = redis.call('HGET', KEYS[1], 'profile_version')
-if not version then return false end
-return {version, redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf')}
-"""
-
-# A new public key; moves the version on, so every relay process reloads the practice
-# before it seals the next booking (the submit script refuses the old version).
-# KEYS: practice; ARGV: public key
-# Retry-safe: a re-run writes the same key; the version moves on once more.
-_SET_PUBLIC_KEY = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'public_key', ARGV[1])
-return redis.call('HINCRBY', KEYS[1], 'profile_version', 1)
-"""
-
-# Slot claims (`hold_key`) written by a relay before the held set existed, copied into it
-# with their expiry. KEYS: held; ARGV: prefix, slot ids...
-# Retry-safe: ZADD of the same scores; a hold already gone is skipped.
-_ADOPT_HOLDS = """
-local adopted = 0
-for i = 2, #ARGV do
-  local until_ms = redis.call('PEXPIRETIME', ARGV[1] .. 'h:' .. ARGV[i])
-  if until_ms > 0 then
-    redis.call('ZADD', KEYS[1], 'GT', until_ms, ARGV[i])
-    if redis.call('PEXPIRETIME', KEYS[1]) < until_ms then
-      redis.call('PEXPIREAT', KEYS[1], until_ms)
-    end
-    adopted = adopted + 1
-  end
-end
-return adopted
-"""
-
-# KEYS: practice, profile; ARGV: profile JSON
-# Retry-safe: a re-run writes the same profile; the version moves on once more, which only
-# makes relay processes parse the profile again.
-_PUT_PROFILE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('SET', KEYS[2], ARGV[1])
-return redis.call('HINCRBY', KEYS[1], 'profile_version', 1)
-"""
-
-# KEYS: booking, token, mail job, mail queue, pending index, practice, held[, slot hold]
-# ARGV: booking id, booking (pack_booking), mail job (pack_mail_job), ttl s, now ms,
-# profile version, slot id ('' for a wish)
-# Returns 1 stored, 0 slot taken, -1 no such practice, -2 stale: the booking was checked
-# and sealed against a cached practice of another version (the caller reloads, retries).
-# Retry-safe: the token is fresh random made before the first attempt and the script is
-# atomic, so a booking key (or, confirmed since, the token's marker) means an earlier
-# attempt stored all of it. Without that guard the re-run would find its own slot hold and
-# answer "slot taken".
-_SUBMIT = """
-if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 1 end
-local version = redis.call('HGET', KEYS[6], 'profile_version')
-if not version then return -1 end
-if version ~= ARGV[6] then return -2 end
-local ttl = tonumber(ARGV[4])
-local slot = ARGV[7]
-if slot ~= '' then
-  if not redis.call('SET', KEYS[8], ARGV[1], 'NX', 'EX', ttl) then return 0 end
-  local now = tonumber(ARGV[5])
-  -- Expired holds leave the held set here, lazily: Redis 7.0 has no TTL per member.
-  redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', now)
-  local held_until = now + ttl * 1000
-  redis.call('ZADD', KEYS[7], held_until, slot)
-  -- The set lives as long as its longest entry, so nothing of a practice's bookings
-  -- outlives them.
-  if redis.call('PEXPIRETIME', KEYS[7]) < held_until then
-    redis.call('PEXPIREAT', KEYS[7], held_until)
-  end
-end
-redis.call('SET', KEYS[1], ARGV[2], 'EX', ttl)
-redis.call('SET', KEYS[3], ARGV[3], 'EX', ttl)
-local now = tonumber(ARGV[5])
-redis.call('ZADD', KEYS[4], now, ARGV[1])
-redis.call('EXPIRE', KEYS[4], ttl)
-redis.call('ZADD', KEYS[5], now + ttl * 1000, ARGV[1])
--- Outlives its entries so housekeeping can count them as expired; holds ids only.
-redis.call('EXPIRE', KEYS[5], ttl + 3600)
-return 1
-"""
-
-# The pending booking behind a token, for the scripts below, which all take KEYS[1] =
-# booking key, KEYS[2] = token key and ARGV[1] = practice prefix. Returns a table (id,
-# slot, slot_start, slot_end, summary, sealed, key), or nil and what the token key holds:
-# 'confirmed' after a confirm, else false. The layout is the one pack_booking writes;
-# bookings of layout 1 and of the hash before it have no slot_start (0).
-_PENDING_BOOKING = """
-local function pending_booking()
-  local value = redis.call('GET', KEYS[1])
-  if value then
-    local layout = string.byte(value, 1)
-    if layout == 2 then
-      local _, slot_start, slot_end, slot, id, summary, sealed_at =
-        struct.unpack('>BI8I8Bc0Bc0Hc0', value)
-      return {id = id, slot = slot, slot_start = slot_start, slot_end = slot_end,
-              summary = summary, sealed = string.sub(value, sealed_at), key = KEYS[1]}
-    end
-    assert(layout == 1, 'unknown booking layout')
-    local _, slot_end, slot, id, summary, sealed_at = struct.unpack('>BI8Bc0Bc0Hc0', value)
-    return {id = id, slot = slot, slot_start = 0, slot_end = slot_end, summary = summary,
-            sealed = string.sub(value, sealed_at), key = KEYS[1]}
-  end
-  local marker = redis.call('GET', KEYS[2])
-  if not marker or marker == 'confirmed' then return nil, marker end
-  -- Stored by a relay before layout 1, at most one pending TTL before the upgrade: the
-  -- token key held the booking id, the booking was a hash under it.
-  local legacy = ARGV[1] .. 'b:' .. marker
-  local fields = redis.call('HMGET', legacy, 'sealed', 'summary', 'slot', 'slot_end')
-  if not fields[1] then return nil, false end
-  return {id = marker, slot = fields[3], slot_start = 0, slot_end = tonumber(fields[4]),
-          summary = fields[2], sealed = fields[1], key = legacy}
-end
-"""
-
-# KEYS: booking, token; ARGV: prefix
-# Retry-safe: reads only.
-_PENDING = (
-    _PENDING_BOOKING
-    + """
-local booking, marker = pending_booking()
-if booking then
-  return {'pending', booking.id, booking.summary, redis.call('PTTL', booking.key)}
-end
-if marker == 'confirmed' then return {'confirmed'} end
-return {'gone'}
-"""
-)
-
-# The whole of confirming, in one round trip: nothing is read before it.
-# KEYS: booking, token, inbox, arrivals[, cancel record]; ARGV: prefix, now ms,
-# confirmed_at, inbox ttl s, pending ttl s, wake channel, practice[, ms a wish may be
-# cancelled after confirming, the cancel link for the second mail (a ciphertext; '' for
-# no second mail), that mail's ttl s]
-# The optional tail (relay/booking/cancellation.py) writes the cancel record (booking id and slot
-# id) until the appointment starts (the slot's start from the booking; a wish: now plus
-# the given ms), and queues the "handed to the practice" mail under `{id}.h`, so that a
-# mail worker still settling the first mail of `{id}` cannot delete it. That job is made
-# here from the booking's encrypted summary (it holds the address) and the page's
-# encrypted link (pack_mail_job, format 1): the relay cannot decrypt in Lua, and the page
-# has read nothing. Returns {'confirmed', booking id, summary, cancel until ms (0: no
-# cancel record)}, so the result page needs no read of its own.
-# Retry-safe: a re-run finds the token marked confirmed and answers "already": the booking
-# went to the inbox once, and the patient sees it confirmed (the page then shows the
-# cancel link, which the token alone gives, without the appointment).
-_CONFIRM = (
-    _PENDING_BOOKING
-    + """
-local booking, marker = pending_booking()
-if not booking then
-  if marker == 'confirmed' then return {'already'} end
-  return {'gone'}
-end
-local prefix = ARGV[1]
-local now = tonumber(ARGV[2])
-local inbox_ttl = tonumber(ARGV[4])
-local item = prefix .. 'i:' .. booking.id
-redis.call('HSET', item, 'sealed', booking.sealed, 'confirmed_at', ARGV[3])
-redis.call('EXPIRE', item, inbox_ttl)
-redis.call('ZADD', KEYS[3], now, booking.id)
-redis.call('EXPIRE', KEYS[3], inbox_ttl)
-redis.call('ZADD', KEYS[4], now, booking.id)
-redis.call('EXPIRE', KEYS[4], inbox_ttl)
-if booking.slot ~= '' then
-  -- Taken until the slot is over; a slot in the past needs no hold.
-  if booking.slot_end > now then
-    redis.call('SET', prefix .. 'h:' .. booking.slot, 'taken', 'PXAT',
-               string.format('%d', booking.slot_end))
-    redis.call('ZADD', prefix .. 'held', booking.slot_end, booking.slot)
-    if redis.call('PEXPIRETIME', prefix .. 'held') < booking.slot_end then
-      redis.call('PEXPIREAT', prefix .. 'held', string.format('%d', booking.slot_end))
-    end
-  else
-    redis.call('DEL', prefix .. 'h:' .. booking.slot)
-    redis.call('ZREM', prefix .. 'held', booking.slot)
-  end
-end
-redis.call('DEL', booking.key, prefix .. 'm:' .. booking.id)
-redis.call('ZREM', prefix .. 'mq', booking.id)
-redis.call('ZREM', prefix .. 'pending', booking.id)
--- Kept so a second click says "already confirmed" instead of "gone".
-redis.call('SET', KEYS[2], 'confirmed', 'EX', tonumber(ARGV[5]))
-local cancel_until = 0
-if KEYS[5] then
-  if booking.slot == '' then
-    cancel_until = now + tonumber(ARGV[8])
-  elseif booking.slot_start > 0 then
-    cancel_until = booking.slot_start
-  else
-    -- Stored before the booking kept its slot's start (at most one pending TTL before
-    -- an upgrade): the slot's end is the nearest bound known.
-    cancel_until = booking.slot_end
-  end
-  -- An appointment that has begun is not cancelled by link.
-  if cancel_until <= now then cancel_until = 0 end
-  if cancel_until > 0 then
-    redis.call('SET', KEYS[5], booking.id .. ':' .. booking.slot, 'PXAT',
-               string.format('%d', cancel_until))
-  end
-  if ARGV[9] ~= '' then
-    local handed = booking.id .. '.h'
-    local job = prefix .. 'm:' .. handed
-    local mail_ttl = tonumber(ARGV[10])
-    redis.call('SET', job, '\\0\\1' .. struct.pack('>I8H', cancel_until, #booking.summary)
-               .. booking.summary .. ARGV[9], 'EX', mail_ttl)
-    redis.call('ZADD', prefix .. 'mq', now, handed)
-    if redis.call('TTL', prefix .. 'mq') < mail_ttl then
-      redis.call('EXPIRE', prefix .. 'mq', mail_ttl)
-    end
-  end
-end
-redis.call('PUBLISH', ARGV[6], ARGV[7])
-return {'confirmed', booking.id, booking.summary, cancel_until}
-"""
-)
-
-# KEYS: booking, token; ARGV: prefix
-# Retry-safe: a re-run finds the booking gone and answers "gone" (410, "withdrawn, expired
-# or unknown"): everything was deleted once, and the answer stays true.
-_WITHDRAW = (
-    _PENDING_BOOKING
-    + """
-local booking, marker = pending_booking()
-if not booking then
-  if marker == 'confirmed' then return {'already'} end
-  return {'gone'}
-end
-local prefix = ARGV[1]
-if booking.slot ~= '' then
-  local hold = prefix .. 'h:' .. booking.slot
-  if redis.call('GET', hold) == booking.id then
-    redis.call('DEL', hold)
-    redis.call('ZREM', prefix .. 'held', booking.slot)
-  end
-end
-redis.call('DEL', booking.key, KEYS[2], prefix .. 'm:' .. booking.id)
-redis.call('ZREM', prefix .. 'mq', booking.id)
-redis.call('ZREM', prefix .. 'pending', booking.id)
-return {'withdrawn', booking.id}
-"""
-)
-
-# A mail job is one string (pack_mail_job): its first byte counts the attempts, so a claim
-# changes that byte in place (SETRANGE). Jobs queued by relays before that are hashes
-# (job, attempts) and are read as such until they expire.
-# KEYS: mail queue; ARGV: prefix, now ms, lease ms, limit
-# Returns (job id, the job after its attempts byte, attempts) per claimed job.
-# Retry-safe: a re-run finds the jobs the lost reply carried leased, so no longer due, and
-# claims none of them; they are sent when the lease ends: later, never twice.
-_CLAIM_MAIL = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[4]))
-local claimed = {}
-local lease_until = tonumber(ARGV[2]) + tonumber(ARGV[3])
-for _, job_id in ipairs(due) do
-  local job = ARGV[1] .. 'm:' .. job_id
-  local kind = redis.call('TYPE', job).ok
-  local body, attempts
-  if kind == 'string' then
-    local value = redis.call('GET', job)
-    attempts = math.min(string.byte(value, 1) + 1, 255)
-    redis.call('SETRANGE', job, 0, string.char(attempts))
-    body = string.sub(value, 2)
-  elseif kind == 'hash' then
-    body = '\\0' .. redis.call('HGET', job, 'job')
-    attempts = redis.call('HINCRBY', job, 'attempts', 1)
-  end
-  if body then
-    redis.call('ZADD', KEYS[1], lease_until, job_id)
-    table.insert(claimed, job_id)
-    table.insert(claimed, body)
-    table.insert(claimed, attempts)
-  else
-    -- The booking expired or was withdrawn: its job went with it.
-    redis.call('ZREM', KEYS[1], job_id)
-  end
-end
-return claimed
-"""
-
-# The worker settles many claimed jobs of one practice in one call: done ('d': job and
-# queue entry deleted), retry ('r': due again at the given ms) or released unsent at
-# shutdown ('u': due at the given ms, the claim's attempt given back).
-# KEYS: mail queue; ARGV: prefix, then (job id, 'd'|'r'|'u', due ms) per job
-# Retry-safe: DEL, ZREM and ZADD of a fixed score end in the same state when run twice; a
-# repeated attempt correction only moves the give-up point by one attempt.
-_FINISH_MAIL = """
-for i = 2, #ARGV, 3 do
-  local job_id, kind = ARGV[i], ARGV[i + 1]
-  local job = ARGV[1] .. 'm:' .. job_id
-  if kind == 'd' then
-    redis.call('DEL', job)
-    redis.call('ZREM', KEYS[1], job_id)
-  elseif redis.call('EXISTS', job) == 1 then
-    -- XX: a booking confirmed or withdrawn meanwhile has left the queue; keep it out.
-    redis.call('ZADD', KEYS[1], 'XX', tonumber(ARGV[i + 2]), job_id)
-    if kind == 'u' then
-      if redis.call('TYPE', job).ok == 'hash' then
-        redis.call('HINCRBY', job, 'attempts', -1)
-      else
-        local attempts = string.byte(redis.call('GETRANGE', job, 0, 0))
-        if attempts > 0 then redis.call('SETRANGE', job, 0, string.char(attempts - 1)) end
-      end
-    end
-  end
-end
-return 1
-"""
-
-# KEYS: inbox, arrivals; ARGV: prefix, now ms, visibility ms, limit
-# Retry-safe: a re-run finds the items the lost reply carried hidden for the visibility
-# timeout and returns them after it, like any unacknowledged item (at least once).
-_FETCH = """
-local now = tonumber(ARGV[2])
--- Fetched by a client and not yet acknowledged: hidden now, so its client can say why an
--- empty answer is not an empty inbox.
-local in_flight = redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
-local visible = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
-local items = {}
-for _, booking_id in ipairs(visible) do
-  local fields = redis.call('HMGET', ARGV[1] .. 'i:' .. booking_id, 'sealed', 'confirmed_at')
-  if fields[1] then
-    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), booking_id)
-    table.insert(items, booking_id)
-    table.insert(items, fields[1])
-    table.insert(items, fields[2])
-  else
-    -- Expired after RELAY_INBOX_TTL unfetched.
-    redis.call('ZREM', KEYS[1], booking_id)
-    redis.call('ZREM', KEYS[2], booking_id)
-  end
-end
-local next_visible = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-table.insert(items, next_visible[2] or '')
-table.insert(items, in_flight)
-return items
-"""
-
-# KEYS: inbox, arrivals; ARGV: prefix, ids...
-# Retry-safe: deleting what is deleted changes nothing; the count a re-run returns may
-# be lower, and no item comes back.
-_ACK = """
-local deleted = 0
-for i = 2, #ARGV do
-  deleted = deleted + redis.call('DEL', ARGV[1] .. 'i:' .. ARGV[i])
-  redis.call('ZREM', KEYS[1], ARGV[i])
-  redis.call('ZREM', KEYS[2], ARGV[i])
-end
-return deleted
-"""
-
-# KEYS: pending index; ARGV: now ms
-# Retry-safe: a re-run finds nothing left to remove; the "expired" metric misses the lost
-# reply's count, no data changes.
-_SWEEP_EXPIRED = """
-local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if #expired > 0 then redis.call('ZREM', KEYS[1], unpack(expired)) end
-return #expired
-"""
-
-# Abuse limits. Counts are sliding window logs (a sorted set of member -> time in ms,
-# pruned as it is read): exact in any window, no double burst at a window edge, and the
-# precise moment a place frees up. A log never grows past its limit, as refused requests
-# are not logged. The flood rate is two one-minute counters, the previous one weighted by
-# the part of it still inside the last minute.
-#
-# The network's state, shared by _LIMIT_STATE and _ADMIT: KEYS[1] network log, KEYS[2..3]
-# relay flood counters (this minute, the one before), KEYS[4..5] the practice's, KEYS[6]
-# the operator's proof-of-work mode; ARGV[1] now ms, ARGV[2] network window ms, ARGV[3]
-# soft limit, ARGV[4] part of this minute gone (0..1), ARGV[5] default mode, ARGV[6] relay
-# flood threshold per minute, ARGV[7] practice flood threshold per minute. `pressure` is
-# the largest of: the network's count over its soft limit, the relay's and the practice's
-# submission rate over their flood thresholds; from 1 on a proof of work is asked for.
-_STATE_OF_LIMITS = """
-local function limit_state()
-  local now, window, soft = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-  local count = redis.call('ZCARD', KEYS[1])
-  -- ms until the network is below its soft limit again
-  local until_soft = 0
-  if count >= soft then
-    local entry = redis.call('ZRANGE', KEYS[1], count - soft, count - soft, 'WITHSCORES')
-    until_soft = tonumber(entry[2]) + window - now
-  end
-  local kept = 1 - tonumber(ARGV[4])
-  local function rate(current, before)
-    return tonumber(redis.call('GET', current) or '0')
-      + tonumber(redis.call('GET', before) or '0') * kept
-  end
-  local pressure = math.max(count / soft, rate(KEYS[2], KEYS[3]) / tonumber(ARGV[6]),
-                            rate(KEYS[4], KEYS[5]) / tonumber(ARGV[7]))
-  return {mode = redis.call('GET', KEYS[6]) or ARGV[5], count = count,
-          until_soft = until_soft, pressure = pressure}
-end
-"""
-
-# KEYS, ARGV: as _STATE_OF_LIMITS. Returns mode, network count, ms until below the soft
-# limit, pressure.
-# Retry-safe: it only forgets log entries that are out of the window.
-_LIMIT_STATE = (
-    _STATE_OF_LIMITS
-    + """
-local state = limit_state()
-return {state.mode, state.count, state.until_soft, tostring(state.pressure)}
-"""
-)
-
-# Admits one submission or says which limit refuses it.
-# KEYS: as _STATE_OF_LIMITS, then KEYS[7] recipient log[, KEYS[8] proof-of-work marker]
-# ARGV: as _STATE_OF_LIMITS, then ARGV[8] hard limit, ARGV[9] recipient window ms,
-# ARGV[10] recipient limit, ARGV[11] member (random, not the booking id: the logs link no
-# booking to a network or an address), ARGV[12] proof expiry (unix
-# ms), ARGV[13] flood counter TTL ms
-# Returns {outcome, ms until it may work, pressure}: 'ok' (then 1 if a proof was used, or
-# 0), 'network' (past the hard limit; with mode off, past the soft limit), 'recipient',
-# 'pow' (a proof of work is needed and none came), 'pow_used' (the proof was used before).
-# Retry-safe: a member already in the network log was admitted by an earlier attempt of
-# this call, and the proof marker holds the member that used it, so a re-run answers 'ok'
-# without counting twice; only the flood counters may count it twice.
-_ADMIT = (
-    _STATE_OF_LIMITS
-    + """
-local now, window, member = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[11]
-if redis.call('ZSCORE', KEYS[1], member) then return {'ok', 0, '0'} end
-local state = limit_state()
-local pressure = tostring(state.pressure)
-local hard = tonumber(ARGV[8])
-if state.mode == 'off' then hard = tonumber(ARGV[3]) end
-if state.count >= hard then
-  local entry = redis.call('ZRANGE', KEYS[1], state.count - hard, state.count - hard, 'WITHSCORES')
-  return {'network', tonumber(entry[2]) + window - now, pressure}
-end
-local recipient_window, recipient_limit = tonumber(ARGV[9]), tonumber(ARGV[10])
-redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', now - recipient_window)
-local mails = redis.call('ZCARD', KEYS[7])
-if mails >= recipient_limit then
-  local index = mails - recipient_limit
-  local entry = redis.call('ZRANGE', KEYS[7], index, index, 'WITHSCORES')
-  return {'recipient', tonumber(entry[2]) + recipient_window - now, pressure}
-end
-local proved = 0
-if state.mode == 'always' or (state.mode == 'auto' and state.pressure >= 1) then
-  if not KEYS[8] then return {'pow', state.until_soft, pressure} end
-  if not redis.call('SET', KEYS[8], member, 'NX', 'PXAT', ARGV[12])
-     and redis.call('GET', KEYS[8]) ~= member then
-    return {'pow_used', state.until_soft, pressure}
-  end
-  proved = 1
-end
-redis.call('ZADD', KEYS[1], now, member)
-redis.call('PEXPIRE', KEYS[1], window)
-redis.call('ZADD', KEYS[7], now, member)
-redis.call('PEXPIRE', KEYS[7], recipient_window)
-for _, counter in ipairs({KEYS[2], KEYS[4]}) do
-  redis.call('INCR', counter)
-  redis.call('PEXPIRE', counter, tonumber(ARGV[13]))
-end
-return {'ok', proved, pressure}
-"""
-)
-
-# _ADMIT, then, if it admits, _SUBMIT: a submission's one round trip on one Redis node.
-# Each script runs as a function whose parameters KEYS and ARGV shadow the script's own,
-# so both keep their numbering. KEYS: _ADMIT's, then _SUBMIT's; ARGV: the number of
-# _ADMIT's KEYS and of its ARGV, _ADMIT's ARGV, then _SUBMIT's.
-# Returns _ADMIT's answer, with _SUBMIT's as a fourth element when admitted.
-# Retry-safe: both parts are (see there).
-_ADMIT_AND_SUBMIT = (
-    "local function admit(KEYS, ARGV)\n"
-    + _ADMIT
-    + "end\nlocal function submit(KEYS, ARGV)\n"
-    + _SUBMIT
-    + """end
-local key_count, arg_count = tonumber(ARGV[1]), tonumber(ARGV[2])
-local admission = admit({unpack(KEYS, 1, key_count)}, {unpack(ARGV, 3, 2 + arg_count)})
-if admission[1] ~= 'ok' then return admission end
-local stored = submit({unpack(KEYS, key_count + 1)}, {unpack(ARGV, 3 + arg_count)})
-return {admission[1], admission[2], admission[3], stored}
-"""
-)
-
-# One hit in a sliding window log, unless the log is full: a mail resent to a recipient,
-# a failed token guess of a network.
-# KEYS: log; ARGV: now ms, window ms, limit, member
-# Returns 0 when logged, else the ms until a place frees up.
-# Retry-safe: the member is made before the first attempt; a re-run finds it logged.
-_LOG_HIT = """
-local now, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZSCORE', KEYS[1], ARGV[4]) then return 0 end
-local count = redis.call('ZCARD', KEYS[1])
-if count >= limit then
-  local entry = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')
-  return math.max(tonumber(entry[2]) + window - now, 1)
-end
-redis.call('ZADD', KEYS[1], now, ARGV[4])
-redis.call('PEXPIRE', KEYS[1], window)
-return 0
-"""
-
-# A confirmation mail sent again for a pending booking: a fresh job, due now.
-# KEYS: booking, mail job, mail queue; ARGV: booking id, mail job (pack_mail_job), now ms
-# Returns 1 when queued, 0 while the booking's mail is still queued or being sent (no
-# second mail then), -1 when the booking is no longer pending.
-# Retry-safe: a re-run finds the job queued by the first attempt and answers 0.
-_RESEND_MAIL = """
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl <= 0 then return -1 end
-if redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
-redis.call('SET', KEYS[2], ARGV[2], 'PX', ttl)
-redis.call('ZADD', KEYS[3], tonumber(ARGV[3]), ARGV[1])
-if redis.call('PTTL', KEYS[3]) < ttl then redis.call('PEXPIRE', KEYS[3], ttl) end
-return 1
-"""
-
-# What a cancel link leads to. KEYS: cancel record
-# Returns {'active', booking id, ms left} | {'cancelled'} | {'gone'}.
-# Retry-safe: reads only.
-_CANCEL_STATE = """
-local value = redis.call('GET', KEYS[1])
-if not value then return {'gone'} end
-if value == 'cancelled' then return {'cancelled'} end
-local booking_id = string.match(value, '^([^:]*)')
-return {'active', booking_id, redis.call('PTTL', KEYS[1])}
-"""
-
-# A patient's cancellation: the sealed notice goes to the inbox like a booking, the slot
-# the booking took is offered again, and the record keeps only "cancelled" until it
-# expires (so a second click says "already cancelled").
-# KEYS: cancel record, inbox, arrivals; ARGV: prefix, now ms, notice id, sealed notice,
-# cancelled_at, inbox ttl s, wake channel, practice, booking id (the one sealed)
-# Returns {'cancelled', booking id} | {'already'} | {'gone'} | {'changed'} (the record
-# names another booking than the one sealed: never for a record the relay wrote).
-# Retry-safe: a re-run finds the record "cancelled" and answers "already"; the notice
-# went to the inbox once.
-_CANCEL = """
-local value = redis.call('GET', KEYS[1])
-if not value then return {'gone'} end
-if value == 'cancelled' then return {'already'} end
-local booking_id, slot = string.match(value, '^([^:]*):(.*)$')
-if booking_id ~= ARGV[9] then return {'changed'} end
-local prefix = ARGV[1]
-local now = tonumber(ARGV[2])
-local inbox_ttl = tonumber(ARGV[6])
-local item = prefix .. 'i:' .. ARGV[3]
-redis.call('HSET', item, 'sealed', ARGV[4], 'confirmed_at', ARGV[5])
-redis.call('EXPIRE', item, inbox_ttl)
-redis.call('ZADD', KEYS[2], now, ARGV[3])
-redis.call('EXPIRE', KEYS[2], inbox_ttl)
-redis.call('ZADD', KEYS[3], now, ARGV[3])
-redis.call('EXPIRE', KEYS[3], inbox_ttl)
-if slot ~= '' and redis.call('GET', prefix .. 'h:' .. slot) == 'taken' then
-  -- Taken by this booking (a hold is claimed once): free for the next patient.
-  redis.call('DEL', prefix .. 'h:' .. slot)
-  redis.call('ZREM', prefix .. 'held', slot)
-end
-redis.call('SET', KEYS[1], 'cancelled', 'KEEPTTL')
-redis.call('PUBLISH', ARGV[7], ARGV[8])
-return {'cancelled', booking_id}
-"""
-
-
 @dataclass(frozen=True)
 class Practice:
     slug: str
@@ -785,7 +198,7 @@ class PendingBooking:
 # A pending booking is one string value: Redis keeps it in one allocation. As a hash it was
 # a full hashtable (the sealed box is far over hash-max-listpack-value, 64 bytes), about
 # 1 KB more per booking (bench/memory_bench.py). Layout 2, big-endian, read in Lua by
-# _PENDING_BOOKING with struct.unpack('>BI8I8Bc0Bc0Hc0'):
+# lua/include/pending_booking.lua with struct.unpack('>BI8I8Bc0Bc0Hc0'):
 #   layout (1 byte) | slot start, ms (8; 0 for a wish) | slot end, ms (8; 0 for a wish) |
 #   slot id length (1), slot id ('' for a wish) | booking id length (1), booking id |
 #   summary length (2), summary | sealed box
@@ -966,6 +379,24 @@ class CancelState:
     expires_in_ms: int = 0
 
 
+# The Lua scripts, one file each under relay/storage/lua/, read once at import. Each file
+# starts with its contract: KEYS and ARGV, what it returns and why it is retry-safe.
+# Fragments under lua/include/ define a local function that some scripts share; the script
+# that calls it is sent with the fragment in front (`_lua("include/...", "script.lua")`).
+_LUA = resources.files("relay.storage") / "lua"
+
+
+def _lua(*names: str) -> str:
+    """The text of the named files under relay/storage/lua/, in order, as one script."""
+    return "\n".join(_LUA.joinpath(*name.split("/")).read_text(encoding="utf-8") for name in names)
+
+
+def _as_function(name: str, script: _Script) -> str:
+    """A whole script as `local function name(KEYS, ARGV) ... end`: its parameters shadow
+    the outer script's KEYS and ARGV, so it runs inside another with its own numbering."""
+    return f"local function {name}(KEYS, ARGV)\n{script.source}\nend\n"
+
+
 class _Script:
     """A Lua script run by SHA, loaded on first use and again after a node restart."""
 
@@ -984,28 +415,34 @@ class Store:
     """The relay's Redis operations. `redis` is a redis-py asyncio client (plain, sentinel
     or cluster) created with `decode_responses=False`."""
 
-    _add_practice = _Script(_ADD_PRACTICE)
-    _put_profile = _Script(_PUT_PROFILE)
-    _load_practice = _Script(_LOAD_PRACTICE)
-    _availability = _Script(_AVAILABILITY)
-    _set_public_key = _Script(_SET_PUBLIC_KEY)
-    _adopt_holds = _Script(_ADOPT_HOLDS)
-    _submit = _Script(_SUBMIT)
-    _confirm = _Script(_CONFIRM)
-    _withdraw = _Script(_WITHDRAW)
-    _pending = _Script(_PENDING)
-    _claim_mail = _Script(_CLAIM_MAIL)
-    _finish_mail = _Script(_FINISH_MAIL)
-    _fetch = _Script(_FETCH)
-    _ack = _Script(_ACK)
-    _sweep_expired = _Script(_SWEEP_EXPIRED)
-    _limit_state = _Script(_LIMIT_STATE)
-    _admit = _Script(_ADMIT)
-    _admit_and_submit = _Script(_ADMIT_AND_SUBMIT)
-    _log_hit = _Script(_LOG_HIT)
-    _resend_mail = _Script(_RESEND_MAIL)
-    _cancel_state = _Script(_CANCEL_STATE)
-    _cancel = _Script(_CANCEL)
+    # Each script's KEYS, ARGV and answer are in its file (relay/storage/lua/).
+    _add_practice = _Script(_lua("add_practice.lua"))
+    _put_profile = _Script(_lua("put_profile.lua"))
+    _load_practice = _Script(_lua("load_practice.lua"))
+    _availability = _Script(_lua("availability.lua"))
+    _set_public_key = _Script(_lua("set_public_key.lua"))
+    _adopt_holds = _Script(_lua("adopt_holds.lua"))
+    _submit = _Script(_lua("submit.lua"))
+    _confirm = _Script(_lua("include/pending_booking.lua", "confirm.lua"))
+    _withdraw = _Script(_lua("include/pending_booking.lua", "withdraw.lua"))
+    _pending = _Script(_lua("include/pending_booking.lua", "pending.lua"))
+    _claim_mail = _Script(_lua("claim_mail.lua"))
+    _finish_mail = _Script(_lua("finish_mail.lua"))
+    _fetch = _Script(_lua("fetch_inbox.lua"))
+    _ack = _Script(_lua("ack_inbox.lua"))
+    _sweep_expired = _Script(_lua("sweep_expired.lua"))
+    _limit_state = _Script(_lua("include/limit_state.lua", "limit_state.lua"))
+    _admit = _Script(_lua("include/limit_state.lua", "admit.lua"))
+    # The two scripts above as functions admit() and submit(), then the file that calls them.
+    _admit_and_submit = _Script(
+        _as_function("admit", _admit)
+        + _as_function("submit", _submit)
+        + _lua("admit_and_submit.lua")
+    )
+    _log_hit = _Script(_lua("log_hit.lua"))
+    _resend_mail = _Script(_lua("resend_mail.lua"))
+    _cancel_state = _Script(_lua("cancel_state.lua"))
+    _cancel = _Script(_lua("cancel.lua"))
 
     def __init__(self, redis: Any) -> None:
         self.redis = redis
@@ -1463,7 +900,7 @@ class Admission:
 def _limit_keys(
     policy: LimitPolicy, network_id: str, practice: str | None, now_ms: int
 ) -> tuple[list[str], list[str | int]]:
-    """KEYS and ARGV of _STATE_OF_LIMITS."""
+    """KEYS and ARGV of lua/include/limit_state.lua."""
     bucket, into_bucket = divmod(now_ms, FLOOD_BUCKET_MS)
     # Without a practice its counters are keys that never exist: a rate of 0.
     slug = practice if practice is not None else ""
@@ -1488,7 +925,7 @@ def _limit_keys(
 
 
 def _admit_call(ticket: AdmissionTicket) -> tuple[list[str], list[str | int]]:
-    """KEYS and ARGV of _ADMIT."""
+    """KEYS and ARGV of lua/admit.lua."""
     policy = ticket.policy
     keys, args = _limit_keys(policy, ticket.network_id, ticket.practice, ticket.now_ms)
     keys.append(recipient_log_key(ticket.recipient_id))
@@ -1506,7 +943,7 @@ def _admit_call(ticket: AdmissionTicket) -> tuple[list[str], list[str | int]]:
 
 
 def _submit_call(practice: str, booking: NewBooking) -> tuple[list[str], list[str | int | bytes]]:
-    """KEYS and ARGV of _SUBMIT."""
+    """KEYS and ARGV of lua/submit.lua."""
     stored = StoredBooking(
         booking.booking_id,
         booking.slot_id or "",
@@ -1539,7 +976,7 @@ def _submit_call(practice: str, booking: NewBooking) -> tuple[list[str], list[st
 
 
 def _submitted(stored: int, practice: str, slot_id: str | None) -> SubmitResult:
-    """_SUBMIT's answer: "stored" or "stale", or the error it means."""
+    """lua/submit.lua's answer: "stored" or "stale", or the error it means."""
     if stored == -2:
         return "stale"
     if stored == -1:
@@ -1550,7 +987,8 @@ def _submitted(stored: int, practice: str, slot_id: str | None) -> SubmitResult:
 
 
 def _booking_keys(practice: str, token_hash: str) -> list[str]:
-    """KEYS[1] and KEYS[2] of the scripts that read a pending booking (_PENDING_BOOKING)."""
+    """KEYS[1] and KEYS[2] of the scripts that read a pending booking
+    (lua/include/pending_booking.lua)."""
     return [booking_key(practice, token_hash), token_key(practice, token_hash)]
 
 
