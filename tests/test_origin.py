@@ -11,7 +11,7 @@ from playwright.async_api import async_playwright
 
 from relay.dev import free_port
 from relay.web.origin import allows_post
-from tests.browser.test_patient_journey import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.pages import launch_chromium
 from tests.conftest import PracticeHandle, RedisServer, RunningRelay, SmtpSink, link_in
 from tests.helpers import booking_json, profile_json, put_profile, slot_times, submit
 from tests.test_pages import Page, form_post
@@ -331,9 +331,7 @@ async def test_chromium_post_from_another_site_gets_the_page_and_its_link_works(
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(
-                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-            )
+            browser = await launch_chromium(playwright)
             page = await browser.new_page(locale="en-GB")
             await page.goto(f"http://localhost:{port}/")
             async with page.expect_navigation():

@@ -1,7 +1,7 @@
 """After confirming, in a real Chromium: download the appointment for the patient's calendar,
 cancel it through the link, and see the practice client mark the booking cancelled.
 
-Every page is scanned with axe-core and saved as a screenshot (test_patient_journey.py).
+Every page is scanned with axe-core and saved as a screenshot (tests/browser/pages.py).
 """
 
 from __future__ import annotations
@@ -15,12 +15,7 @@ from icalendar import Calendar
 from playwright.async_api import Browser
 
 from practice_client.runner import RunConfig, run
-from tests.browser.test_patient_journey import (  # noqa: F401 - `browser` is a fixture
-    TEXT,
-    browser,
-    check_page,
-    new_context,
-)
+from tests.browser.pages import TEXT, check_page, new_context
 from tests.conftest import PracticeHandle, RunningRelay, SmtpSink, link_in
 from tests.helpers import booking_json, profile_json, put_profile, slot_times, submit
 from tests.test_practice_details import DETAILS
@@ -63,7 +58,7 @@ async def drain(relay: RunningRelay, practice: PracticeHandle, out_dir: Path) ->
     [("de", "phone", True), ("en", "desktop", True), ("en", "phone", False)],
 )
 async def test_confirm_download_the_calendar_file_then_cancel(
-    browser: Browser,  # noqa: F811 - the imported fixture
+    browser: Browser,
     relay: RunningRelay,
     practice: PracticeHandle,
     smtp_sink: SmtpSink,

@@ -7,118 +7,20 @@ full-page screenshot under test-artifacts/screenshots/.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Browser, BrowserContext, Locator, Page, async_playwright
+from playwright.async_api import Browser, Locator, Page
 
 from practice_client.runner import RunConfig, run
+from tests.browser.pages import SCREENSHOTS, TEXT, check_page, new_context
 from tests.conftest import PracticeHandle, RunningRelay, SmtpSink, link_in
 from tests.helpers import BERLIN, booking_json, profile_json, put_profile, submit
 
 pytestmark = pytest.mark.browser
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-SCREENSHOTS = ARTIFACTS / "screenshots"
-AXE_RESULTS = ARTIFACTS / "axe"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
-VIEWPORTS = {"phone": {"width": 375, "height": 667}, "desktop": {"width": 1280, "height": 800}}
-LOCALES = {"de": "de-DE", "en": "en-GB"}
-BLOCKING_IMPACTS = {"serious", "critical"}
-TEXT = {
-    "de": {
-        "sent": "Bitte bestätigen Sie",
-        "confirm": "Anfrage bestätigen",
-        "confirmed": "Anfrage bestätigt",
-        "already": "Bereits bestätigt",
-        "withdraw": "Anfrage zurückziehen",
-        "withdrawn": "Anfrage zurückgezogen",
-        "gone": "Link nicht mehr gültig",
-        "summary": "Bitte prüfen Sie Ihre Angaben",
-        "submit": "Anfrage absenden",
-    },
-    "en": {
-        "sent": "Please confirm your request",
-        "confirm": "Confirm request",
-        "confirmed": "Request confirmed",
-        "already": "Already confirmed",
-        "withdraw": "Withdraw request",
-        "withdrawn": "Request withdrawn",
-        "gone": "Link no longer valid",
-        "summary": "Please check your details",
-        "submit": "Send request",
-    },
-}
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """Headless system Chromium, in the test's own event loop (the relay runs there too)."""
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        yield launched
-        await launched.close()
-
-
-async def new_context(
-    browser: Browser, *, lang: str, viewport: str, javascript: bool = True
-) -> BrowserContext:
-    """A fresh profile whose Accept-Language is `lang`; other hosts are refused outright."""
-    context = await browser.new_context(
-        locale=LOCALES[lang],
-        viewport=VIEWPORTS[viewport],  # type: ignore[arg-type]
-        java_script_enabled=javascript,
-        service_workers="block",
-    )
-    foreign: list[str] = []
-
-    async def only_loopback(route: Any) -> None:
-        if route.request.url.startswith("http://127.0.0.1:"):
-            await route.continue_()
-        else:
-            foreign.append(route.request.url)
-            await route.abort()
-
-    await context.route("**/*", only_loopback)
-    context.foreign_requests = foreign  # type: ignore[attr-defined]
-    return context
-
-
-async def check_page(page: Page, name: str, *, axe: bool = True) -> None:
-    """Screenshot the page; with JavaScript on, scan it with axe-core and keep the result."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-    assert page.context.foreign_requests == []  # type: ignore[attr-defined]
-    if not axe:
-        return
-    results = await Axe().run(page)
-    violations = results.response["violations"]
-    AXE_RESULTS.mkdir(parents=True, exist_ok=True)
-    (AXE_RESULTS / f"{name}.json").write_text(
-        json.dumps(
-            [{"id": v["id"], "impact": v["impact"], "nodes": len(v["nodes"])} for v in violations],
-            indent=1,
-        )
-    )
-    blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
-    assert not blocking, results.generate_report()
 
 
 def time_radio(page: Page, start: str) -> Locator:

@@ -27,11 +27,7 @@ from icalendar import Calendar
 from playwright.async_api import Browser, Locator, Page
 
 from relay.practice.localtime import format_day
-from tests.browser.test_patient_journey import (  # noqa: F401 - `browser` is a fixture
-    browser,
-    check_page,
-    new_context,
-)
+from tests.browser.pages import check_page, new_context
 from tests.conftest import PracticeHandle, RunningRelay, SmtpSink, link_in, subprocess_env
 from tests.helpers import BERLIN, READY_SECONDS, booking_json, submit
 from tests.servers import Radicale, ics, launch_radicale
@@ -257,7 +253,7 @@ def assert_handed_over(
 
 
 async def test_from_the_calendar_to_the_practice_software_and_back(
-    browser: Browser,  # noqa: F811 - the imported fixture
+    browser: Browser,
     relay: RunningRelay,
     practice: PracticeHandle,
     smtp_sink: SmtpSink,

@@ -11,11 +11,7 @@ import pytest
 from playwright.async_api import Browser
 
 from relay.settings import OperatorSettings
-from tests.browser.test_patient_journey import (  # noqa: F401 - `browser` is a fixture
-    browser,
-    check_page,
-    new_context,
-)
+from tests.browser.pages import check_page, new_context
 from tests.conftest import RelayFactory
 from tests.helpers import profile_json, put_profile
 from tests.test_practice_details import DETAILS
@@ -42,7 +38,7 @@ HEADINGS = {
     ("lang", "viewport"), [("de", "phone"), ("en", "desktop"), ("en", "phone")]
 )
 async def test_notice_from_the_form_is_accessible(
-    browser: Browser,  # noqa: F811 - the imported fixture
+    browser: Browser,
     relay_factory: RelayFactory,
     lang: str,
     viewport: str,
@@ -73,7 +69,7 @@ async def test_notice_from_the_form_is_accessible(
 
 
 async def test_general_notice_is_accessible(
-    browser: Browser,  # noqa: F811 - the imported fixture
+    browser: Browser,
     relay_factory: RelayFactory,
 ) -> None:
     """/privacy with an operator that configured nothing: still no serious violation."""

@@ -4,19 +4,13 @@ shows the form again, filled in, with the reason on top."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
-from tests.browser.test_patient_journey import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    check_page,
-    new_context,
-)
+from tests.browser.pages import check_page, new_context
 from tests.conftest import RelayFactory, SmtpSink
 from tests.helpers import booking_json, profile_json, put_profile, submit
 
@@ -43,16 +37,6 @@ async def fill_booking(page: Page, booking: dict[str, Any]) -> None:
     await page.fill("#field-phone", booking["phone"])
     await page.fill("#field-note", booking["note"])
     await page.check("#field-consent")
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        yield launched
-        await launched.close()
 
 
 async def test_the_solver_runs_announces_itself_and_the_form_goes_through(

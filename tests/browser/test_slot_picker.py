@@ -10,7 +10,6 @@ and written to test-artifacts/slot-picker.json.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,17 +17,10 @@ from typing import Any
 import aiohttp
 import pytest
 from icalendar import Calendar
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from practice_client.runner import RunConfig, run
-from tests.browser.test_patient_journey import (
-    ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    VIEWPORTS,
-    check_page,
-    new_context,
-)
+from tests.browser.pages import ARTIFACTS, VIEWPORTS, check_page, new_context
 from tests.conftest import PracticeHandle, RunningRelay, SmtpSink, link_in
 from tests.helpers import DOCTORS, booking_json, put_profile, wait_until_async
 from tests.test_form_wording import FORM_LIMIT, TYPE_NOTE, big_profile, first_monday
@@ -61,17 +53,6 @@ TEXT = {
         "next": "What happens next",
     },
 }
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """Headless system Chromium, in the test's own event loop (the relay runs there too)."""
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        yield launched
-        await launched.close()
 
 
 class Checker:
