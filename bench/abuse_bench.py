@@ -21,10 +21,8 @@ import contextlib
 import json
 import os
 import secrets
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import timeit
 from pathlib import Path
@@ -38,6 +36,7 @@ from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.launch import Launcher, RelayServer, server_port
 from relay.abuse.limits import Limits
 from relay.abuse.pow import InvalidSolution, ProofOfWork, solve
 from relay.dev import free_port
@@ -45,10 +44,9 @@ from relay.ops.metrics import Metrics
 from relay.practice import registry
 from relay.settings import Settings, SmtpSettings
 from relay.storage.store import Store
-from tests.browser.test_patient_journey import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.pages import launch_chromium
 from tests.browser.test_proof_of_work import fill_booking
 from tests.helpers import booking_json, profile_json, wish_booking_json
-from tests.servers import RelayProcess, launch_redis, server_port
 
 VICTIM = "opfer@example.org"
 
@@ -79,19 +77,20 @@ def relay_env(redis_url: str, smtp_port: int, **extra: str) -> dict[str, str]:
     return env
 
 
-async def start_pair(tmp: Path, env: dict[str, str], name: str) -> list[RelayProcess]:
+async def start_pair(launch: Launcher, env: dict[str, str], name: str) -> list[RelayServer]:
     relays = []
     for index in range(2):
         port = server_port()
-        process = RelayProcess.create(
-            tmp / f"{name}-{index}.log",
-            port,
-            {**env, "RELAY_PUBLIC_URL": f"http://127.0.0.1:{port}"},
+        relays.append(
+            launch.relay(
+                {**env, "RELAY_PUBLIC_URL": f"http://127.0.0.1:{port}"},
+                port=port,
+                name=f"relay serve {name}-{index}",
+                wait=False,
+            )
         )
-        process.start()
-        relays.append(process)
-    for process in relays:
-        await process.wait_ready()
+    for relay in relays:
+        await asyncio.to_thread(relay.wait_ready)
     return relays
 
 
@@ -133,7 +132,7 @@ async def drained(sink: Sink, settle: float = 3.0) -> int:
     return last
 
 
-async def one_address(relays: list[RelayProcess], store: Store, sink: Sink) -> None:
+async def one_address(relays: list[RelayServer], store: Store, sink: Sink) -> None:
     async with aiohttp.ClientSession() as http:
         await new_practice(store, http, relays[0].url, "praxis-a", slots=False)
         spellings = [VICTIM, VICTIM.upper(), "opfer+x@example.org"]
@@ -156,7 +155,7 @@ async def one_address(relays: list[RelayProcess], store: Store, sink: Sink) -> N
     )
 
 
-async def window_edges(relays: list[RelayProcess], store: Store, seconds: float) -> None:
+async def window_edges(relays: list[RelayServer], store: Store, seconds: float) -> None:
     async with aiohttp.ClientSession() as http:
         await new_practice(store, http, relays[0].url, "praxis-b", slots=False)
         accepted: list[float] = []
@@ -192,7 +191,7 @@ async def window_edges(relays: list[RelayProcess], store: Store, seconds: float)
     )
 
 
-async def patients(browser: Browser, relay: RelayProcess, store: Store, count: int) -> None:
+async def patients(browser: Browser, relay: RelayServer, store: Store, count: int) -> None:
     async with aiohttp.ClientSession() as http:
         await new_practice(store, http, relay.url, "praxis-c", slots=True)
     booked, with_proof, times = 0, 0, []
@@ -230,7 +229,7 @@ async def solved(page: Page, seconds: float = 120.0) -> None:
 
 
 async def solve_times(
-    browser: Browser, relay: RelayProcess, store: Store, samples: int, default: int
+    browser: Browser, relay: RelayServer, store: Store, samples: int, default: int
 ) -> None:
     await store.set_pow_mode("always")
     try:
@@ -317,42 +316,35 @@ async def main() -> None:
     )
     args = parser.parse_args()
     default = args.difficulty or Settings.__dataclass_fields__["pow_difficulty"].default
-    tmp = Path(tempfile.mkdtemp(prefix="terminrelay-abuse-bench-"))
-    redis_server = launch_redis("redis-server", tmp)
-    sink = Sink()
-    smtp_port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=smtp_port)
-    controller.start()
-    client = Redis.from_url(redis_server.url())
-    store = Store(client)
-    relays: list[RelayProcess] = []
-    try:
-        env = relay_env(redis_server.url(), smtp_port, RELAY_POW_DIFFICULTY=str(default))
-        relays = await start_pair(tmp, env, "default")
-        await one_address(relays, store, sink)
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(
-                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+    with Launcher("terminrelay-abuse-bench-") as launch:
+        redis_server = await asyncio.to_thread(launch.redis)
+        sink = Sink()
+        smtp_port = free_port()
+        controller = Controller(sink, hostname="127.0.0.1", port=smtp_port)
+        controller.start()
+        launch.callback(controller.stop)
+        client = Redis.from_url(redis_server.url())
+        store = Store(client)
+        try:
+            env = relay_env(redis_server.url(), smtp_port, RELAY_POW_DIFFICULTY=str(default))
+            relays = await start_pair(launch, env, "default")
+            await one_address(relays, store, sink)
+            async with async_playwright() as playwright:
+                browser = await launch_chromium(playwright)
+                await patients(browser, relays[0], store, args.patients)
+                await solve_times(browser, relays[1], store, args.samples, default)
+                await browser.close()
+            for process in relays:
+                process.stop()
+            relays = await start_pair(
+                launch,
+                relay_env(redis_server.url(), smtp_port, RELAY_SUBMIT_WINDOW="10"),
+                "window10",
             )
-            await patients(browser, relays[0], store, args.patients)
-            await solve_times(browser, relays[1], store, args.samples, default)
-            await browser.close()
-        for process in relays:
-            process.stop()
-        relays = await start_pair(
-            tmp,
-            relay_env(redis_server.url(), smtp_port, RELAY_SUBMIT_WINDOW="10"),
-            "window10",
-        )
-        await window_edges(relays, store, args.edge_seconds)
-        await verification_cost(store, redis_server.url(), default)
-    finally:
-        for process in relays:
-            process.stop()
-        await client.aclose()
-        controller.stop()
-        redis_server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+            await window_edges(relays, store, args.edge_seconds)
+            await verification_cost(store, redis_server.url(), default)
+        finally:
+            await client.aclose()
 
 
 if __name__ == "__main__":

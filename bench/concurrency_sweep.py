@@ -20,17 +20,14 @@ import argparse
 import asyncio
 import base64
 import collections
-import contextlib
 import json
 import os
 import resource
 import secrets
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -43,10 +40,11 @@ from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 from redis.asyncio import Redis
 
+from bench.launch import AOF, NOEVICTION, Launcher, server_port
 from bench.unlimited import UNLIMITED
 from relay.booking.service import RelayService
 from relay.crypto.sealing import DataCipher
-from relay.dev import free_port, start_redis_server
+from relay.dev import free_port
 from relay.ops.metrics import Metrics
 from relay.practice import registry
 from relay.settings import Settings, SmtpSettings
@@ -109,52 +107,6 @@ def booking(index: int) -> dict[str, object]:
         "phone": "+49 30 1234567",
         "consent": True,
     }
-
-
-@contextlib.contextmanager
-def redis_process() -> Iterator[str]:
-    data_dir = Path(tempfile.mkdtemp(prefix="terminrelay-sweep-"))
-    process, port = start_redis_server(data_dir)
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        shutil.rmtree(data_dir, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def relay_process(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "relay", "serve"],
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-async def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    async with aiohttp.ClientSession() as http:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise SystemExit(f"relay serve exited with {process.returncode}")
-            with contextlib.suppress(aiohttp.ClientError):
-                async with http.get(f"{url}/readyz") as ready:
-                    if ready.status == 200:
-                        return
-            await asyncio.sleep(0.1)
-    raise SystemExit("relay serve did not answer /readyz with 200 within 30 s")
 
 
 async def prepare(url: str, redis_url: str, data_key: bytes) -> tuple[str, list[str]]:
@@ -311,12 +263,14 @@ def print_table(levels: list[Level], seconds: float) -> None:
 async def sweep(levels: list[int], seconds: float, extra_env: dict[str, str]) -> None:
     sink = CountingSink()
     data_key = secrets.token_bytes(32)
-    smtp_port, port = free_port(), free_port()
+    smtp_port, port = free_port(), server_port()
     controller = Controller(sink, hostname="127.0.0.1", port=smtp_port)
     controller.start()
     log_path = Path(tempfile.mkdtemp(prefix="terminrelay-sweep-log-")) / "relay.log"
     try:
-        with redis_process() as redis_url:
+        with Launcher("terminrelay-sweep-") as launch:
+            redis_server = await asyncio.to_thread(launch.redis, *AOF, *NOEVICTION)
+            redis_url = redis_server.url()
             env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
             env.update(
                 RELAY_REDIS_URL=redis_url,
@@ -324,24 +278,21 @@ async def sweep(levels: list[int], seconds: float, extra_env: dict[str, str]) ->
                 RELAY_MAIL_FROM="sweep@relay.test",
                 RELAY_SIGNING_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
                 RELAY_DATA_KEYS=base64.b64encode(data_key).decode(),
-                RELAY_PORT=str(port),
                 RELAY_PUBLIC_URL=f"http://127.0.0.1:{port}",
                 **UNLIMITED,
                 **extra_env,
             )
-            url = f"http://127.0.0.1:{port}"
-            with relay_process(env, log_path) as process:
-                await wait_ready(url, process)
-                practice_token, tokens = await prepare(url, redis_url, data_key)
-                results = []
-                for clients in levels:
-                    print(f"level {clients} clients ...", flush=True)
-                    results.append(await run_level(url, practice_token, tokens, clients, seconds))
-                    if process.poll() is not None:
-                        raise SystemExit(f"relay serve exited with {process.returncode}")
-            print_table(results, seconds)
-            errors = log_path.read_text(errors="replace").count('"level": "ERROR"')
-            print(f"\nrelay log: {errors} ERROR lines ({log_path})")
+            relay = await asyncio.to_thread(launch.relay, env, port=port, output=log_path)
+            practice_token, tokens = await prepare(relay.url, redis_url, data_key)
+            results = []
+            for clients in levels:
+                print(f"level {clients} clients ...", flush=True)
+                results.append(await run_level(relay.url, practice_token, tokens, clients, seconds))
+                relay.check_running()
+            relay.stop()
+        print_table(results, seconds)
+        errors = log_path.read_text(errors="replace").count('"level": "ERROR"')
+        print(f"\nrelay log: {errors} ERROR lines ({log_path})")
     finally:
         controller.stop()
 

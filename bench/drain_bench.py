@@ -41,10 +41,11 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from bench.launch import AOF, NOEVICTION, Launcher
 from bench.profiles import profile_summary
 from practice_client.relay.keys import KeyPair, create_key_file
 from relay.app import create_app
-from relay.dev import free_port, start_redis_server
+from relay.dev import free_port
 from relay.practice import registry
 from relay.settings import Settings, SmtpSettings
 from relay.web.appkeys import SERVICE, STORE
@@ -226,14 +227,11 @@ def scratch_folder() -> Path:
     return folder
 
 
-async def measure(arguments: argparse.Namespace, scratch: Path) -> None:
-    data_dir = scratch / "redis"
-    data_dir.mkdir()
-    redis_process, redis_port = start_redis_server(data_dir)
+async def measure(arguments: argparse.Namespace, scratch: Path, redis_url: str) -> None:
     port = free_port()
     settings = replace(
         Settings(
-            redis_url=f"redis://127.0.0.1:{redis_port}/0",
+            redis_url=redis_url,
             smtp=SmtpSettings("127.0.0.1", free_port()),
             mail_from="bench@relay.test",
             signing_key=secrets.token_bytes(32),
@@ -252,7 +250,6 @@ async def measure(arguments: argparse.Namespace, scratch: Path) -> None:
     app = create_app(settings)
     runner = RelayRunner(app, access_log=None, shutdown_timeout=1)
     try:
-        await _wait_for_redis(redis_port)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", port).start()
         key_file = scratch / "practice.key"
@@ -275,8 +272,6 @@ async def measure(arguments: argparse.Namespace, scratch: Path) -> None:
             )
     finally:
         await runner.cleanup()
-        redis_process.terminate()
-        redis_process.wait(timeout=10)
 
 
 async def _interleave(
@@ -359,21 +354,6 @@ async def _interleave(
         )
 
 
-async def _wait_for_redis(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"redis-server on port {port} did not start within 30 s") from None
-            await asyncio.sleep(0.05)
-        else:
-            writer.close()
-            await writer.wait_closed()
-            return
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--items", type=int, default=1000)
@@ -399,7 +379,9 @@ def main() -> None:
         arguments.py_spy.mkdir(parents=True, exist_ok=True)
     scratch = scratch_folder()
     try:
-        asyncio.run(measure(arguments, scratch))
+        with Launcher(work=scratch) as launch:
+            redis_server = launch.redis(*AOF, *NOEVICTION)
+            asyncio.run(measure(arguments, scratch, redis_server.url()))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -26,13 +26,11 @@ import re
 import secrets
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import timeit
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -49,9 +47,9 @@ from aiosmtplib.email import flatten_message
 from nacl.public import PrivateKey
 from redis.asyncio import Redis
 
+from bench.launch import Launcher, http_status, server_port
 from bench.unlimited import UNLIMITED
-from relay.dev import free_port
-from relay.mail import worker as mail
+from relay.mail import compose as mail
 from relay.mail.compose import ConfirmationMail
 from relay.practice import registry
 from relay.practice.localtime import format_datetime
@@ -60,7 +58,6 @@ from relay.storage.store import Store, mail_queue_key
 RELAY_CORE, LOAD_CORE = "0", "1"
 SLUG = "bench"
 PRACTICE_NAME = "Praxis Dr. Müller-Lüdenscheidt"
-ROOT = Path(__file__).resolve().parent.parent
 
 
 # The sink: a separate process on the load core, recording when each recipient's mail came.
@@ -165,50 +162,24 @@ def booking(index: int) -> dict[str, object]:
     }
 
 
-def pinned(core: str, *command: str) -> list[str]:
-    return ["taskset", "-c", core, *command]
-
-
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    for _ in range(400):
-        if process.poll() is not None:
-            raise SystemExit(f"relay exited early with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as ready:  # noqa: S310
-                if ready.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise SystemExit("relay did not become ready")
-
-
 def run(args: argparse.Namespace, work: Path) -> None:
     """Starts Redis and the sink on the load core, the relay on its own core, then loads."""
-    redis_port, smtp_port, relay_port = free_port(), free_port(), free_port()
-    processes: list[subprocess.Popen[bytes]] = []
     sink_out = work / "received.json"
-    try:
-        redis_command = pinned(LOAD_CORE, "redis-server", "--port", str(redis_port))
-        redis_command += ["--bind", "127.0.0.1", "--dir", str(work), "--save", ""]
-        processes.append(subprocess.Popen(redis_command, stdout=subprocess.DEVNULL))
-        sink = subprocess.Popen(
-            pinned(
-                LOAD_CORE,
-                *(sys.executable, "-m", "bench.mail_bench", "sink", str(smtp_port), str(sink_out)),
-            ),
-            stdout=subprocess.PIPE,
-            cwd=ROOT,
+    with Launcher(work=work) as launch:
+        redis_server = launch.redis(core=LOAD_CORE)
+        smtp_port = server_port()
+        sink = launch.process(
+            "smtp sink",
+            [sys.executable, "-m", "bench.mail_bench", "sink", str(smtp_port), str(sink_out)],
+            core=LOAD_CORE,
         )
-        processes.append(sink)
-        assert sink.stdout is not None
-        sink.stdout.readline()
-        redis_url = f"redis://127.0.0.1:{redis_port}/0"
+        sink.wait_for(lambda: "ready" in sink.log_text(), "say it is ready")
+        redis_url = redis_server.url()
         asyncio.run(register(redis_url))
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("RELAY_")},
@@ -217,39 +188,36 @@ def run(args: argparse.Namespace, work: Path) -> None:
             "RELAY_MAIL_FROM": "termine@relay.test",
             "RELAY_SIGNING_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
             "RELAY_DATA_KEYS": base64.b64encode(secrets.token_bytes(32)).decode(),
-            "RELAY_PORT": str(relay_port),
             **UNLIMITED,
             "RELAY_LOG_LEVEL": "WARNING",
             "RELAY_MAIL_CONCURRENCY": str(args.mail_concurrency),
             "RELAY_MAIL_WORKER": "off" if args.mode == "separate" else "inline",
         }
-        relay = [pinned(RELAY_CORE, sys.executable, "-m", "relay", "serve")]
+        # The relay's own output (warnings and errors only) goes to this terminal.
+        serve = launch.relay(env, core=RELAY_CORE, output=None)
+        pids = [serve.pid]
         if args.mode == "separate":
-            relay.append(pinned(RELAY_CORE, sys.executable, "-m", "relay", "mail-worker"))
-        relay_processes = [subprocess.Popen(command, env=env, cwd=ROOT) for command in relay]
-        processes += relay_processes
-        url = f"http://127.0.0.1:{relay_port}"
-        wait_ready(url, relay_processes[0])
-        time.sleep(0.5)
-        figures = asyncio.run(load(args, url, redis_url, [p.pid for p in relay_processes]))
-        sink.send_signal(signal.SIGTERM)
-        sink.wait(15)
+            # The worker's /metrics, on a port of its own, says when it runs.
+            metrics_port = server_port()
+            worker = launch.process(
+                "relay mail-worker",
+                [sys.executable, "-m", "relay", "mail-worker"],
+                env={**env, "RELAY_METRICS_PORT": str(metrics_port)},
+                core=RELAY_CORE,
+                output=None,
+            )
+            worker.wait_for(
+                lambda: http_status(f"http://127.0.0.1:{metrics_port}/metrics") == 200,
+                "serve /metrics",
+            )
+            pids.append(worker.pid)
+        figures = asyncio.run(load(args, serve.url, redis_url, pids))
+        sink.stop()
         report(args, figures, dict(json.loads(sink_out.read_text())))
-    finally:
-        for process in reversed(processes):
-            if process.poll() is None:
-                process.terminate()
-                process.wait(timeout=15)
 
 
 async def register(redis_url: str) -> None:
     raw = Redis.from_url(redis_url)
-    for _ in range(100):
-        try:
-            await raw.ping()
-            break
-        except OSError:
-            await asyncio.sleep(0.05)
     await registry.add_practice(
         Store(raw), SLUG, name=PRACTICE_NAME, public_key=bytes(PrivateKey.generate().public_key)
     )

@@ -24,13 +24,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import secrets
-import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -38,11 +35,12 @@ from aiohttp import web
 from nacl.public import PrivateKey, SealedBox
 from redis.asyncio import Redis
 
+from bench.launch import NOEVICTION, Launcher
 from relay.app import create_app
 from relay.booking.service import RelayService
 from relay.crypto import tokens
 from relay.crypto.sealing import PAD_FLOOR
-from relay.dev import free_port, start_redis_server, wait_for_redis
+from relay.dev import free_port
 from relay.practice import registry
 from relay.settings import Settings, SmtpSettings
 from relay.storage.store import (
@@ -362,16 +360,10 @@ async def measure(redis_url: str, bookings: int, practices: int) -> None:
 
 
 def main(bookings: int, practices: int) -> None:
-    data_dir = Path(tempfile.mkdtemp(prefix="terminrelay-memory-bench-"))
-    process, port = start_redis_server(data_dir, "--appendonly", "no")
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        asyncio.run(wait_for_redis(url))
-        asyncio.run(measure(url, bookings, practices))
-    finally:
-        process.terminate()
-        process.wait()
-        shutil.rmtree(data_dir, ignore_errors=True)
+    with Launcher("terminrelay-memory-bench-") as launch:
+        # AOF off: the figures are the data set alone.
+        redis_server = launch.redis(*NOEVICTION, "--appendonly", "no")
+        asyncio.run(measure(redis_server.url(), bookings, practices))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 latency from a confirm to the practice's waiting long poll.
 
 Runs a real redis-server, an aiosmtpd sink and the relay on 127.0.0.1; prints figures.
-    .venv/bin/python bench/relay_bench.py [--bookings 500] [--concurrency 20]
+    .venv/bin/python -m bench.relay_bench [--bookings 500] [--concurrency 20]
 """
 
 from __future__ import annotations
@@ -10,14 +10,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import secrets
-import shutil
 import statistics
-import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +23,7 @@ from aiosmtpd.controller import Controller
 from nacl.public import PrivateKey
 from redis.asyncio import Redis
 
+from bench.launch import AOF, Launcher
 from relay.app import create_app
 from relay.dev import free_port
 from relay.practice import registry
@@ -78,32 +75,9 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def main(bookings: int, concurrency: int) -> None:
-    data_dir = Path(tempfile.mkdtemp(prefix="terminrelay-bench-"))
-    redis_port = free_port()
-    redis_process = subprocess.Popen(
-        [
-            "redis-server",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(redis_port),
-            "--dir",
-            str(data_dir),
-            "--appendonly",
-            "yes",
-            "--save",
-            "",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        time.sleep(0.3)
-        asyncio.run(measure(f"redis://127.0.0.1:{redis_port}/0", bookings, concurrency))
-    finally:
-        redis_process.terminate()
-        redis_process.wait()
-        shutil.rmtree(data_dir, ignore_errors=True)
+    with Launcher("terminrelay-bench-") as launch:
+        redis_server = launch.redis(*AOF)
+        asyncio.run(measure(redis_server.url(), bookings, concurrency))
 
 
 async def measure(redis_url: str, bookings: int, concurrency: int) -> None:

@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
 import gzip
 import json
 import os
@@ -48,10 +47,8 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -62,12 +59,12 @@ import aiohttp
 from nacl.public import PrivateKey
 from redis.asyncio import Redis
 
+from bench.launch import AOF, NOEVICTION, Launcher, http_status, server_port
 from bench.profiles import profile_summary
 from bench.unlimited import UNLIMITED
 from relay.booking.service import summary_context
 from relay.crypto import tokens
 from relay.crypto.sealing import DataCipher
-from relay.dev import free_port, start_redis_server
 from relay.practice import registry
 from relay.storage.store import NewBooking, Store
 
@@ -283,39 +280,6 @@ def run_wrk(
     )
 
 
-@contextlib.contextmanager
-def process(
-    command: list[str], env: dict[str, str] | None = None
-) -> Iterator[subprocess.Popen[bytes]]:
-    child = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT
-    )
-    try:
-        yield child
-    finally:
-        child.terminate()
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-
-
-async def wait_http(url: str, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    async with aiohttp.ClientSession() as http:
-        while True:
-            try:
-                async with http.get(url) as response:
-                    if response.status < 500:
-                        return
-            except aiohttp.ClientError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"gave up after {seconds:.0f} s waiting for {url}")
-            await asyncio.sleep(0.1)
-
-
 @dataclass
 class Practice:
     slug: str
@@ -514,20 +478,6 @@ def step_scripts(chosen: list[str] | None) -> dict[str, str]:
     return scripts
 
 
-async def connected_redis(redis_url: str, seconds: float = 30.0) -> Redis:
-    redis = Redis.from_url(redis_url)
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            await redis.ping()
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.1)
-        else:
-            return redis
-
-
 @dataclass(frozen=True)
 class Relay:
     """A relay under test: `suffix` names it in the table ("" for the working tree)."""
@@ -538,7 +488,7 @@ class Relay:
 
 
 def relay_command(tree: Path, python_parser: bool) -> list[str]:
-    command = ["taskset", "-c", SERVER_CORE, sys.executable, str(tree / "bench/serve_relay.py")]
+    command = [sys.executable, str(tree / "bench/serve_relay.py")]
     return [*command, "--python-parser"] if python_parser else command
 
 
@@ -554,88 +504,100 @@ def baseline_tree(revision: str, work: Path) -> Path:
 
 
 async def start_relays(
-    arguments: argparse.Namespace, redis_url: str, work: Path, stack: contextlib.ExitStack
+    arguments: argparse.Namespace, redis_url: str, launch: Launcher
 ) -> list[Relay]:
     trees = [("", ROOT)]
     if arguments.baseline:
-        trees.append((f" @ {arguments.baseline}", baseline_tree(arguments.baseline, work)))
+        trees.append((f" @ {arguments.baseline}", baseline_tree(arguments.baseline, launch.work)))
     relays = []
     for suffix, tree in trees:
-        port = free_port()
+        port = server_port()
         env = relay_env(redis_url, port) | {"PYTHONPATH": str(tree)}
-        child = stack.enter_context(process(relay_command(tree, arguments.python_parser), env))
-        relays.append(Relay(suffix, f"http://127.0.0.1:{port}", child.pid))
-        await wait_http(f"{relays[-1].url}/healthz")
+        child = launch.relay(
+            env,
+            command=relay_command(tree, arguments.python_parser),
+            port=port,
+            core=SERVER_CORE,
+            name=f"relay{suffix}",
+            # RELAY_LOG_LEVEL=INFO logs every request: kept off the disk and the table.
+            output=subprocess.DEVNULL,
+            wait=False,
+        )
+        await asyncio.to_thread(child.wait_ready)
+        relays.append(Relay(suffix, child.url, child.pid))
     return relays
 
 
-async def measure(arguments: argparse.Namespace, redis_url: str, work: Path) -> None:
-    bare_port = free_port()
+async def measure(arguments: argparse.Namespace, redis_url: str, launch: Launcher) -> None:
+    work = launch.work
+    bare_port = server_port()
     bare_url = f"http://127.0.0.1:{bare_port}"
-    bare_command = ["taskset", "-c", SERVER_CORE, sys.executable, "bench/bare_app.py"]
-    redis = await connected_redis(redis_url)
+    redis = Redis.from_url(redis_url)
     store = Store(redis)
     chosen = arguments.steps
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(process([*bare_command, str(bare_port)]))
-        relays = await start_relays(arguments, redis_url, work, stack)
-        await wait_http(f"{bare_url}/")
-        small, large = await register(store, "p20"), await register(store, "p3000")
-        await publish(relays[0].url, small, profile(slots(1, 4, DOCTORS)))
-        await publish(relays[0].url, large, profile(slots(30, 20, DOCTORS)))
-        # Each step against each relay in turn: (name, relay or None for the bare app, lua)
-        steps: list[tuple[str, Relay | None, str]] = []
-        for name, lua in step_scripts(chosen).items():
-            if name.startswith("bare"):
-                steps.append((name, None, lua))
-            else:
-                steps += [(name + relay.suffix, relay, lua) for relay in relays]
-        with_confirm = not chosen or any(part in "confirm" for part in chosen)
-        confirms = [("confirm" + relay.suffix, relay) for relay in relays if with_confirm]
-        figures: dict[str, list[Figure]] = {name: [] for name, *_ in [*steps, *confirms]}
-        token_file, script = work / "tokens.txt", work / "step.lua"
+    bare = launch.process(
+        "bare aiohttp app",
+        [sys.executable, "bench/bare_app.py", str(bare_port)],
+        core=SERVER_CORE,
+    )
+    relays = await start_relays(arguments, redis_url, launch)
+    await asyncio.to_thread(bare.wait_for, lambda: http_status(f"{bare_url}/") < 500, "answer HTTP")
+    small, large = await register(store, "p20"), await register(store, "p3000")
+    await publish(relays[0].url, small, profile(slots(1, 4, DOCTORS)))
+    await publish(relays[0].url, large, profile(slots(30, 20, DOCTORS)))
+    # Each step against each relay in turn: (name, relay or None for the bare app, lua)
+    steps: list[tuple[str, Relay | None, str]] = []
+    for name, lua in step_scripts(chosen).items():
+        if name.startswith("bare"):
+            steps.append((name, None, lua))
+        else:
+            steps += [(name + relay.suffix, relay, lua) for relay in relays]
+    with_confirm = not chosen or any(part in "confirm" for part in chosen)
+    confirms = [("confirm" + relay.suffix, relay) for relay in relays if with_confirm]
+    figures: dict[str, list[Figure]] = {name: [] for name, *_ in [*steps, *confirms]}
+    token_file, script = work / "tokens.txt", work / "step.lua"
 
-        def sampled(name: str, relay: Relay | None, repetition: int) -> tuple[int, Path] | None:
-            if arguments.py_spy is None or relay is None:
-                return None
-            slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-            return relay.pid, arguments.py_spy / f"{slug}-{repetition}.txt"
+    def sampled(name: str, relay: Relay | None, repetition: int) -> tuple[int, Path] | None:
+        if arguments.py_spy is None or relay is None:
+            return None
+        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+        return relay.pid, arguments.py_spy / f"{slug}-{repetition}.txt"
 
-        for repetition in range(1, arguments.repetitions + 1):
-            for name, relay, lua in steps:
-                script.write_text(lua)
-                url = bare_url if relay is None else relay.url
-                figures[name].append(
-                    run_wrk(
-                        url,
-                        script,
-                        arguments.duration,
-                        arguments.connections,
-                        sampled(name, relay, repetition),
-                    )
+    for repetition in range(1, arguments.repetitions + 1):
+        for name, relay, lua in steps:
+            script.write_text(lua)
+            url = bare_url if relay is None else relay.url
+            figures[name].append(
+                run_wrk(
+                    url,
+                    script,
+                    arguments.duration,
+                    arguments.connections,
+                    sampled(name, relay, repetition),
                 )
-            for name, relay in confirms:
-                # Enough pending bookings that no confirm meets an already confirmed one.
-                expected = max(f.requests_per_s for f in figures["bare aiohttp form POST"])
-                count = int(expected * arguments.duration * 0.6) + 1000
-                tokens_now = await pending_tokens(store, "p20", count)
-                token_file.write_text("\n".join(tokens_now) + "\n")
-                script.write_text(confirm_lua(token_file))
-                figures[name].append(
-                    run_wrk(
-                        relay.url,
-                        script,
-                        arguments.duration,
-                        arguments.connections,
-                        sampled(name, relay, repetition),
-                    )
+            )
+        for name, relay in confirms:
+            # Enough pending bookings that no confirm meets an already confirmed one.
+            expected = max(f.requests_per_s for f in figures["bare aiohttp form POST"])
+            count = int(expected * arguments.duration * 0.6) + 1000
+            tokens_now = await pending_tokens(store, "p20", count)
+            token_file.write_text("\n".join(tokens_now) + "\n")
+            script.write_text(confirm_lua(token_file))
+            figures[name].append(
+                run_wrk(
+                    relay.url,
+                    script,
+                    arguments.duration,
+                    arguments.connections,
+                    sampled(name, relay, repetition),
                 )
-            print(f"repetition {repetition} of {arguments.repetitions} done", flush=True)
-        # A practice of its own: the confirm steps filled p20's inbox, and a poll there
-        # would be answered at once, without waiting for a wake.
-        waking = await register(store, "pwake")
-        await publish(relays[0].url, waking, profile(slots(1, 4, DOCTORS)))
-        wakes = {relay.suffix: await wake_latency(relay.url, store, waking) for relay in relays}
+            )
+        print(f"repetition {repetition} of {arguments.repetitions} done", flush=True)
+    # A practice of its own: the confirm steps filled p20's inbox, and a poll there
+    # would be answered at once, without waiting for a wake.
+    waking = await register(store, "pwake")
+    await publish(relays[0].url, waking, profile(slots(1, 4, DOCTORS)))
+    wakes = {relay.suffix: await wake_latency(relay.url, store, waking) for relay in relays}
     await redis.aclose()
     print(
         f"\n{arguments.repetitions} interleaved repetitions of {arguments.duration:g} s, "
@@ -693,18 +655,10 @@ def main() -> None:
                 f"bench.table needs {tool} on PATH "
                 "(Debian: apt-get install wrk util-linux redis-server)"
             )
-    work = Path(tempfile.mkdtemp(prefix="terminrelay-table-"))
-    redis_process, redis_port = start_redis_server(work)
-    try:
+    with Launcher("terminrelay-table-") as launch:
         # Redis shares the load generator's core, as a separate database host would not.
-        subprocess.run(
-            ["taskset", "-pc", LOAD_CORE, str(redis_process.pid)], check=True, capture_output=True
-        )
-        asyncio.run(measure(arguments, f"redis://127.0.0.1:{redis_port}/0", work))
-    finally:
-        redis_process.terminate()
-        redis_process.wait()
-        shutil.rmtree(work, ignore_errors=True)
+        redis_server = launch.redis(*AOF, *NOEVICTION, core=LOAD_CORE)
+        asyncio.run(measure(arguments, redis_server.url(), launch))
     for flag, module in (
         (arguments.memory, "bench.memory_bench"),
         (arguments.mail, "bench.mail_bench"),
