@@ -12,6 +12,7 @@ nothing but uv installed.
 
     python scripts/locks.py write [uv options...]   # scripts/lock, with uv beside Python
     python scripts/locks.py check                   # exit 1 and name each stale lock
+    python scripts/locks.py moved                   # this environment against dev.lock
 """
 
 from __future__ import annotations
@@ -204,6 +205,38 @@ def write(uv: str, uv_arguments: list[str]) -> None:
         print(f"lock: wrote {lock.path} ({len(pins(path.read_text(encoding='utf-8')))} pins)")
 
 
+def moved() -> list[str]:
+    """How the running environment differs from dev.lock (for scripts/try-latest)."""
+    import importlib.metadata  # noqa: PLC0415 - only this command needs these
+
+    from packaging.markers import Marker  # noqa: PLC0415 - installed with the test extra
+
+    locked = {
+        pin.name: pin.version
+        for pin in pins((ROOT / DEV.path).read_text(encoding="utf-8"))
+        if pin.marker is None or Marker(pin.marker).evaluate()
+    }
+    installed = {
+        normalise(dist.metadata["Name"]): dist.version
+        for dist in importlib.metadata.distributions()
+    }
+    installed.pop("terminrelay", None)
+    lines = [
+        f"  {name}: {locked[name]} -> {installed[name]}"
+        for name in sorted(locked.keys() & installed.keys())
+        if locked[name] != installed[name]
+    ]
+    lines += [
+        f"  {name}: not installed (locked {locked[name]})"
+        for name in sorted(locked.keys() - installed.keys())
+    ]
+    lines += [
+        f"  {name}: {installed[name]} (not in the lock)"
+        for name in sorted(installed.keys() - locked.keys())
+    ]
+    return lines
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["write"]:
         write(str(Path(sys.executable).with_name("uv")), argv[1:])
@@ -212,6 +245,12 @@ def main(argv: list[str]) -> int:
         for lock in stale():
             print(f"{lock.path} was not made from {lock.project} as it is now: run scripts/lock")
         return 1 if stale() else 0
+    if argv == ["moved"]:
+        lines = moved()
+        print(f"moved against {DEV.path} (name: locked -> newest): {len(lines) or 'none'}")
+        for line in lines:
+            print(line)
+        return 0
     print(__doc__, file=sys.stderr)
     return 2
 
