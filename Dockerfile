@@ -4,7 +4,7 @@
 #   docker run --entrypoint practice-client terminrelay --help
 # docker-compose.yml beside this file runs it with Redis; see .env.example for settings.
 
-# --- builder: the project and its dependencies as wheels, installed under /install ---
+# --- builder: exactly requirements/relay.lock and the project, installed under /install ---
 FROM python:3.11-slim AS builder
 
 ENV PIP_NO_CACHE_DIR=1 \
@@ -14,8 +14,14 @@ ENV PIP_NO_CACHE_DIR=1 \
 WORKDIR /src
 # .dockerignore keeps .git, .venv, caches and any .env out of this copy.
 COPY . .
-RUN pip wheel --wheel-dir /wheels . \
- && pip install --no-index --find-links /wheels --prefix /install terminrelay
+# The lock twice: here, for the setuptools that builds the project's wheel (no build
+# isolation, so nothing unpinned is fetched), and under /install for the image. Every
+# file's hash is checked, wheels only; the project itself adds no dependency (--no-deps).
+RUN pip install --require-hashes --no-deps --only-binary :all: -r requirements/relay.lock \
+ && pip install --require-hashes --no-deps --only-binary :all: --prefix /install \
+      -r requirements/relay.lock \
+ && pip wheel --no-deps --no-build-isolation --wheel-dir /wheels . \
+ && pip install --no-deps --no-index --prefix /install /wheels/terminrelay-*.whl
 
 # --- runtime: slim Python, no compilers, no build tree, no wheels, not root ---
 FROM python:3.11-slim

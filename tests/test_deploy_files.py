@@ -364,6 +364,30 @@ def test_dockerfile_is_multi_stage_and_builds_a_wheel() -> None:
     assert any(args.startswith("--from=") for args in final_stage("COPY"))
 
 
+def test_dockerfile_installs_exactly_the_relay_lock() -> None:
+    """The image gets requirements/relay.lock with every hash checked, wheels only, and the
+    project's own wheel without dependencies, built with the lock's setuptools."""
+    commands = [
+        command.strip()
+        for name, args in dockerfile_stages()[0]
+        if name == "RUN"
+        for command in args.split("&&")
+        if command.strip().startswith("pip ")
+    ]
+    from_lock = [command for command in commands if "-r requirements/relay.lock" in command]
+    assert any("--prefix /install" in command for command in from_lock), commands
+    for command in from_lock:
+        for option in ("--require-hashes", "--no-deps", "--only-binary :all:"):
+            assert option in command, (option, command)
+    for command in commands:
+        assert command in from_lock or "--no-deps" in command, command
+        if command.startswith("pip install") and command not in from_lock:
+            assert "--no-index" in command, command
+        if command.startswith("pip wheel"):
+            assert "--no-build-isolation" in command, command
+    assert (ROOT / "requirements" / "relay.lock").is_file()
+
+
 def test_dockerfile_final_stage_is_python_slim_without_build_tools() -> None:
     """The final stage starts FROM python:3.11-slim and installs no compilers."""
     assert final_stage("FROM")[0].split()[0] == "python:3.11-slim"

@@ -96,8 +96,8 @@ def test_client_dependencies_are_the_roots_with_the_same_ranges() -> None:
     assert client["scripts"] == {"practice-client": "practice_client.__main__:main"}
 
 
-def test_the_client_wheel_holds_the_client_only(tmp_path: Path) -> None:
-    """Built from a copy of just the client's files: practice_client/* and its metadata."""
+def client_source(tmp_path: Path) -> Path:
+    """A copy of just the client's files (practice_client/* and its project); its folder."""
     source = tmp_path / "source"
     shutil.copytree(
         ROOT / "practice_client",
@@ -106,10 +106,15 @@ def test_the_client_wheel_holds_the_client_only(tmp_path: Path) -> None:
     )
     (source / "clients" / "practice-client").mkdir(parents=True)
     shutil.copy(CLIENT_PROJECT, source / "clients" / "practice-client")
+    return source / "clients" / "practice-client"
+
+
+def test_the_client_wheel_holds_the_client_only(tmp_path: Path) -> None:
+    """Built from a copy of just the client's files: practice_client/* and its metadata."""
     result = subprocess.run(
         [
             *(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"),
-            *("--wheel-dir", str(tmp_path / "wheels"), str(source / "clients" / "practice-client")),
+            *("--wheel-dir", str(tmp_path / "wheels"), str(client_source(tmp_path))),
         ],
         check=False,
         capture_output=True,
@@ -126,6 +131,56 @@ def test_the_client_wheel_holds_the_client_only(tmp_path: Path) -> None:
     assert "practice_client/__main__.py" in names
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
     assert not any(server in line.lower() for line in requires for server in ("redis", "jinja"))
+
+
+def test_the_client_installs_from_its_lock_and_runs(tmp_path: Path) -> None:
+    """As docs/dependencies.md tells a practice, on the Python running this test: a fresh
+    venv, the client's lock with every hash checked, then the client itself; each module
+    imports from that venv without a server library, and `practice-client --help` runs."""
+    venv = tmp_path / "venv"
+    python = str(venv / "bin" / "python")
+    lock = CLIENT_PROJECT.with_name("requirements.lock")
+    install = [python, "-m", "pip", "install", "-q", "--no-deps"]
+    steps = [
+        [sys.executable, "-m", "venv", str(venv)],
+        [*install, "--require-hashes", "--only-binary", ":all:", "-r", str(lock)],
+        [*install, "--no-build-isolation", str(client_source(tmp_path))],
+        [python, "-m", "pip", "check"],
+    ]
+    for step in steps:
+        result = subprocess.run(
+            step, cwd=tmp_path, check=False, capture_output=True, text=True, timeout=600
+        )
+        assert result.returncode == 0, f"{step}: {result.stderr}"
+    code = (
+        "import importlib, json, sys\n"
+        f"for name in {client_modules()!r}: importlib.import_module(name)\n"
+        "import practice_client\n"
+        "loaded = sorted({m.split('.')[0] for m in sys.modules})\n"
+        "print(json.dumps([practice_client.__file__, loaded]))\n"
+    )
+    result = subprocess.run(
+        [python, "-I", "-c", code],
+        cwd=tmp_path,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    location, loaded = json.loads(result.stdout)
+    assert Path(location).is_relative_to(venv)
+    assert set(loaded).isdisjoint(SERVER_ONLY), sorted(set(loaded) & set(SERVER_ONLY))
+    result = subprocess.run(
+        [str(venv / "bin" / "practice-client"), "--help"],
+        cwd=tmp_path,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "keygen" in result.stdout
 
 
 # --- the systemd unit ------------------------------------------------------------------

@@ -24,7 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from redis import exceptions as redis_errors
@@ -126,7 +126,9 @@ class PatientRetry(Retry):
         super().__init__(
             EqualJitterBackoff(cap=_BACKOFF_CAP, base=_BACKOFF_BASE),
             retries=max(1, int(patience / _BACKOFF_BASE)),
-            supported_errors=supported_errors,  # type: ignore[arg-type]
+            # redis-py before 8.2 annotates RedisError types only, yet catches whatever
+            # is listed (SlotNotCoveredError is no RedisError); Any fits both typings.
+            supported_errors=cast(Any, supported_errors),
         )
         self.patience = patience
 
@@ -209,6 +211,13 @@ def _parse_multi_host(url: str) -> _MultiHostUrl:
         path=parts.path.strip("/"),
         tls=tls,
     )
+
+
+def _sentinel(hosts: list[tuple[str, int]]) -> Sentinel:
+    # Sentinel's constructor has no annotations before redis-py 8.2 (an untyped call to
+    # mypy) and has them since; called through a typed name, it checks with both.
+    sentinel_class: Callable[..., Sentinel] = Sentinel
+    return sentinel_class(hosts, **_TIMEOUTS)
 
 
 class _SentinelMaster(Redis):
@@ -296,7 +305,7 @@ def connect(url: str, *, limits: PoolLimits | None = None, pubsub: bool = False)
         )
     if scheme == "redis+sentinel":
         sentinel_url = _parse_multi_host(url)
-        sentinel = Sentinel(sentinel_url.hosts, **_TIMEOUTS)  # type: ignore[no-untyped-call]
+        sentinel = _sentinel(sentinel_url.hosts)
         client = sentinel.master_for(
             sentinel_url.path,
             redis_class=_SentinelMaster,
@@ -340,7 +349,7 @@ def _pubsub_client(url: str, scheme: str) -> Any:
         )
     if scheme == "redis+sentinel":
         sentinel_url = _parse_multi_host(url)
-        sentinel = Sentinel(sentinel_url.hosts, **_TIMEOUTS)  # type: ignore[no-untyped-call]
+        sentinel = _sentinel(sentinel_url.hosts)
         client = sentinel.master_for(
             sentinel_url.path,
             redis_class=_SentinelMaster,

@@ -1,0 +1,1 @@
+"""Python helpers of the shell scripts beside them (locks, audit), importable by the tests."""
