@@ -28,7 +28,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -45,7 +45,11 @@ from relay.practice import registry
 from relay.settings import Settings, SmtpSettings
 from relay.storage.store import (
     LIMITS_PREFIX,
+    Admission,
+    AdmissionTicket,
+    NewBooking,
     Store,
+    SubmitResult,
     booking_key,
     hold_key,
     mail_job_key,
@@ -72,38 +76,33 @@ class OldLayoutStore(Store):
         super().__init__(redis)
         self._practice_keys = practice_keys
 
-    async def submit(
-        self,
-        practice: str,
-        booking_id: str,
-        *,
-        sealed: bytes,
-        summary: bytes,
-        token_hash: str,
-        mail_job: bytes,
-        ttl: int,
-        now_ms: int,
-        slot_id: str | None,
-        slot_end_ms: int | None,
-        **later_arguments: Any,
-    ) -> Any:
-        # later_arguments: what the current submit takes beyond the old one (the profile
-        # version it checks); the old script knew nothing of it.
+    async def admit_and_submit(
+        self, ticket: AdmissionTicket, booking: NewBooking
+    ) -> tuple[Admission, SubmitResult | Literal["refused"]]:
+        # Earlier relays admitted in a script of its own, before the practice's.
+        admission = await self.admit(ticket)
+        if admission.outcome != "ok":
+            return admission, "refused"
+        return admission, await self.submit(ticket.practice, booking)
+
+    async def submit(self, practice: str, booking: NewBooking) -> SubmitResult:
+        # The profile version and slot start of NewBooking: the old script knew neither.
         private_key = self._practice_keys[practice]
-        padded = SealedBox(private_key).decrypt(sealed)
+        padded = SealedBox(private_key).decrypt(booking.sealed)
         signed = padded[4 : 4 + int.from_bytes(padded[:4], "big")]
         old_sealed = SealedBox(private_key.public_key).encrypt(old_pad(signed))
         keys = [
-            practice_prefix(practice) + "b:" + booking_id,
-            token_key(practice, token_hash),
-            mail_job_key(practice, booking_id),
+            practice_prefix(practice) + "b:" + booking.booking_id,
+            token_key(practice, booking.token_hash),
+            mail_job_key(practice, booking.booking_id),
             mail_queue_key(practice),
             pending_key(practice),
         ]
-        if slot_id is not None:
-            keys.append(hold_key(practice, slot_id))
-        args = [booking_id, old_sealed, summary, token_hash, mail_job, ttl, now_ms]
-        args += [slot_id or "", slot_end_ms or 0]
+        if booking.slot_id is not None:
+            keys.append(hold_key(practice, booking.slot_id))
+        args = [booking.booking_id, old_sealed, booking.summary, booking.token_hash]
+        args += [booking.mail_job, booking.ttl, booking.now_ms]
+        args += [booking.slot_id or "", booking.slot_end_ms or 0]
         assert await self.redis.eval(OLD_SUBMIT, len(keys), *keys, *args) == 1
         return "stored"
 
