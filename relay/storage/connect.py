@@ -13,7 +13,7 @@ Two promises live here (issue 7):
 - **Recovery.** A command that loses its connection (Redis restarted, a failover, a
   stale pooled socket) reconnects and runs again with jittered exponential backoff, for
   up to `patience` seconds per command. Every command the relay sends is safe to run
-  twice; relay/storage/store.py says why for each script.
+  twice; each script in relay/storage/lua/ says why in its header.
 """
 
 from __future__ import annotations
