@@ -1,8 +1,8 @@
 """The booking field list: one list for the validator, the HTML form and the privacy page.
 
-Also the vocabulary of validation failures (`ErrorCode`; relay/web/i18n.py holds a
-message in every language for each code) and the value rules that booking.py and
-profile.py share.
+The vocabulary of validation failures (`ErrorCode`; relay/web/i18n.py holds a message in
+every language for each code) and the value rules the wings share are in
+relay/rules/values.py.
 """
 
 from __future__ import annotations

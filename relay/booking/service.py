@@ -135,7 +135,7 @@ class RelayService:
         self.wakeups = wakeups
         self._mail_queued = mail_queued
         self._clock = clock
-        # Practice record, parsed profile and slot index per version (practice_cache.py).
+        # Practice record, parsed profile and slot index per version (practice/cache.py).
         self.practices = PracticeCache(store)
         self.limits = Limits(settings=settings, store=store, metrics=metrics, clock=clock)
         # Cancel links, calendar links, the mail after confirming (relay/booking/cancellation.py).
