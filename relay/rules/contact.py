@@ -26,13 +26,16 @@ MAX_URL_LENGTH = 300
 # link or as a confirmation mail's recipient cannot smuggle anything (a header) in.
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_EMAIL = re.compile(
-    rf"(?P<local>{_ATOM}(?:\.{_ATOM})*)@{_LABEL}(?:\.{_LABEL})*\.(?:[A-Za-z]{{2,63}}|xn--{_LABEL})",
-    re.ASCII,
+# The patterns as text too: booking-rules.json carries them to the form's script and the
+# practice client (relay/booking/rules_file.py); they mean the same in JavaScript.
+EMAIL_PATTERN = (
+    rf"(?:{_ATOM}(?:\.{_ATOM})*)@{_LABEL}(?:\.{_LABEL})*\.(?:[A-Za-z]{{2,63}}|xn--{_LABEL})"
 )
+_EMAIL = re.compile(EMAIL_PATTERN, re.ASCII)
 # E.164-like as patients and practices write it: an optional "+", digits and the usual
 # separators ("+49 30 1234567", "030/123 45-67").
-_PHONE = re.compile(r"\+?[0-9 ()/-]+", re.ASCII)
+PHONE_PATTERN = r"\+?[0-9 ()/-]+"
+_PHONE = re.compile(PHONE_PATTERN, re.ASCII)
 # Printed into href attributes: no white space, quotes or angle brackets even escaped.
 _URL_CHARACTERS = re.compile(r"[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+", re.ASCII)
 
@@ -41,8 +44,7 @@ def email_problem(value: str) -> ErrorCode | None:
     """Why `value` is not an e-mail address, or None."""
     if len(value) > MAX_EMAIL_LENGTH:
         return "too_long"
-    match = _EMAIL.fullmatch(value)
-    if match is None or len(match["local"]) > MAX_EMAIL_LOCAL_PART:
+    if _EMAIL.fullmatch(value) is None or len(value.rpartition("@")[0]) > MAX_EMAIL_LOCAL_PART:
         return "invalid_email"
     return None
 
