@@ -25,6 +25,13 @@ class ValidationFailed(RelayError):
         self.errors = dict(errors)
 
 
+class TicketUsed(ValidationFailed):
+    """A browser-sealed submission's ticket let another booking in before."""
+
+    def __init__(self) -> None:
+        super().__init__({"ticket": "used"})
+
+
 class PracticeNotFound(RelayError):
     """No practice is registered under this slug."""
 

@@ -4,6 +4,8 @@ one string too; what confirming also writes (cancel record, second mail)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import secrets
 import time
 import uuid
@@ -137,7 +139,17 @@ def test_an_unknown_layout_is_refused() -> None:
     """A value of another layout version is an error, never misread."""
     _, booking = new_booking()
     with pytest.raises(ValueError, match="layout"):
-        unpack_booking(b"\x03" + pack_booking(booking)[1:])
+        unpack_booking(b"\x04" + pack_booking(booking)[1:])
+
+
+def test_a_browser_sealed_booking_keeps_envelope_and_blob_apart() -> None:
+    """Layout 3 holds the relay's envelope and the browser's blob, each read back whole."""
+    _, booking = new_booking()
+    sealed = dataclasses.replace(booking, blob=b"\x01" * 816)
+    value = pack_booking(sealed)
+    assert value[0] == 3
+    assert unpack_booking(value) == sealed
+    assert unpack_booking(pack_booking(booking)).blob == b""
 
 
 def test_layout_1_without_the_slot_start_is_still_read() -> None:

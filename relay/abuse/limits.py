@@ -27,7 +27,8 @@ import time
 from collections.abc import Callable
 
 from relay.abuse.pow import Challenge, InvalidSolution, ProofOfWork
-from relay.errors import ProofOfWorkRequired, RateLimited, RecipientLimited
+from relay.crypto.tickets import TICKET_SECONDS
+from relay.errors import ProofOfWorkRequired, RateLimited, RecipientLimited, ValidationFailed
 from relay.ops.metrics import Metrics
 from relay.settings import Settings
 from relay.storage.store import Admission, AdmissionTicket, LimitPolicy, Store
@@ -165,9 +166,17 @@ class Limits:
     # Submissions
 
     def ticket(
-        self, practice: str, *, network: str, email: str, proof: str | None, member: str
+        self,
+        practice: str,
+        *,
+        network: str,
+        email: str,
+        proof: str | None,
+        member: str,
+        blob_digest: str | None = None,
     ) -> AdmissionTicket:
-        """One submission to count, with its proof of work checked here (no round trip)."""
+        """One submission to count, with its proof of work checked here (no round trip).
+        `blob_digest`: a browser-sealed blob's SHA-256, which the admission takes once."""
         solved = None
         if proof:
             try:
@@ -183,6 +192,10 @@ class Limits:
             now_ms=self._now_ms(),
             proof_marker=None if solved is None else solved.marker,
             proof_expires_ms=0 if solved is None else solved.expires_at * 1000,
+            blob_digest=blob_digest,
+            # After the ticket it came with has expired, its booking id binds the blob to
+            # that ticket: the practice client refuses it under any other (protocol 2).
+            blob_seen_ms=TICKET_SECONDS * 1000,
         )
 
     def admit_with_submit(self) -> bool:
@@ -212,18 +225,17 @@ class Limits:
         if outcome == "recipient":
             self.metrics.limit_hits.labels(kind="recipient").inc()
             raise RecipientLimited(retry_after_seconds(detail))
+        if outcome == "replayed":
+            raise ValidationFailed({"sealed": "replayed"})
         invalid = bool(proof)
         self.metrics.limit_hits.labels(kind="pow_invalid" if invalid else "pow_required").inc()
         retry_after = retry_after_seconds(detail) if detail > 0 else FLOOD_RETRY_AFTER
         raise ProofOfWorkRequired(retry_after)
 
-    async def refund(self, *, network: str, email: str, member: str) -> None:
-        """Takes back an admitted submission that sent no mail (its slot was taken)."""
-        await self.store.refund(
-            network_id=self.network_id(network),
-            recipient_id=self.recipient_id(email),
-            member=member,
-        )
+    async def refund(self, ticket: AdmissionTicket) -> None:
+        """Takes back an admitted submission that stored nothing and sent no mail (its
+        slot was taken, its submit ticket used)."""
+        await self.store.refund(ticket)
 
     async def admit_resend(self, email: str, member: str) -> None:
         """Counts one resent mail against the recipient's limit, or RecipientLimited."""

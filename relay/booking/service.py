@@ -22,15 +22,18 @@ import orjson
 from nacl.signing import SigningKey
 
 from relay.abuse.limits import Limits
+from relay.booking.browser_sealed import SealedRequest, is_browser_sealed, validate_sealed
 from relay.booking.cancellation import Cancellations
 from relay.booking.submission import BookingRequest, validate_booking
 from relay.crypto import tokens
-from relay.crypto.sealing import DataCipher, decode_public_key, seal_booking
+from relay.crypto.sealing import DataCipher, decode_public_key, key_id, seal_booking
+from relay.crypto.tickets import TICKET_SECONDS, Ticket, Tickets
 from relay.errors import (
     DecryptionFailed,
     PracticeNotFound,
     ProfileChanging,
     SlotTaken,
+    TicketUsed,
     TokenGone,
     Unauthorized,
     ValidationFailed,
@@ -68,6 +71,7 @@ class PublicProfile:
         return {
             "slug": self.practice.slug,
             "public_key": base64.b64encode(self.practice.public_key).decode(),
+            "key_id": key_id(self.practice.public_key),
             **body,
         }
 
@@ -138,6 +142,7 @@ class RelayService:
         # Practice record, parsed profile and slot index per version (practice/cache.py).
         self.practices = PracticeCache(store)
         self.limits = Limits(settings=settings, store=store, metrics=metrics, clock=clock)
+        self.tickets = Tickets(settings.signing_key)
         # Cancel links, calendar links, the mail after confirming (relay/booking/cancellation.py).
         self.cancellations = Cancellations(
             settings=settings,
@@ -196,13 +201,19 @@ class RelayService:
         now = self.now()
         # The cached practice, not fetched first: the submit script checks its version.
         cached = await self.practices.current(slug)
-        request = self._validated(data, cached.profile, now, refused)
-        booking_id = str(uuid.uuid4())
+        request = self._validated(data, cached, now, refused)
+        # A browser-sealed booking's id came with its ticket, inside the blob too.
+        booking_id = request.booking_id if isinstance(request, SealedRequest) else str(uuid.uuid4())
         # Names this submission in the limits' logs; unrelated to the booking id, so the
         # logs never link a booking to a network or an address.
         admission = str(uuid.uuid4())
         ticket = self.limits.ticket(
-            slug, network=client_network, email=request.email, proof=proof, member=admission
+            slug,
+            network=client_network,
+            email=request.email,
+            proof=proof,
+            member=admission,
+            blob_digest=request.blob_digest if isinstance(request, SealedRequest) else None,
         )
         # One round trip counts and stores the submission, unless the limits ask to be
         # checked before anything is sealed, so that refusals cost little.
@@ -216,19 +227,10 @@ class RelayService:
         # practice is loaded again and the booking checked and sealed again, once.
         for _attempt in range(2):
             practice, profile = cached.practice, cached.profile
+            sealed, blob = self._seal(request, booking_id, slug, practice, now=now, lang=lang)
             booking = NewBooking(
                 booking_id,
-                sealed=seal_booking(
-                    request.document(
-                        booking_id=booking_id,
-                        practice=slug,
-                        submitted_at=now,
-                        consent_at=now,
-                        language=lang,
-                    ),
-                    signing_key=self.signing_key,
-                    practice_key=practice.public_key,
-                ),
+                sealed=sealed,
                 summary=self.cipher.encrypt_json(
                     _summary(request, practice.name, profile.time_zone, lang),
                     context=summary_context(slug, booking_id),
@@ -249,6 +251,9 @@ class RelayService:
                 slot_id=request.slot.id if request.slot else None,
                 slot_start_ms=int(request.slot.start.timestamp() * 1000) if request.slot else None,
                 slot_end_ms=int(request.slot.end.timestamp() * 1000) if request.slot else None,
+                blob=blob,
+                ticket_ttl=TICKET_SECONDS if blob else 0,
+                attempt=admission,
             )
             try:
                 if with_submit:
@@ -263,23 +268,24 @@ class RelayService:
                 resent = await self._resend_held(slug, request, practice, profile, admission)
                 if resent is not None:
                     return resent
-                await self.limits.refund(
-                    network=client_network, email=request.email, member=admission
-                )
+                await self.limits.refund(ticket)
                 self.metrics.bookings.labels(event="slot_conflict").inc()
+                raise
+            except TicketUsed:
+                # Nothing stored, nothing mailed: the admission is taken back.
+                await self.limits.refund(ticket)
+                self.metrics.bookings.labels(event="rejected").inc()
                 raise
             if stored == "stored":
                 break
             cached = await self.practices.reload(slug)
             try:
-                request = self._validated(data, cached.profile, now, refused)
+                request = self._validated(data, cached, now, refused)
             except ValidationFailed:
-                await self.limits.refund(
-                    network=client_network, email=request.email, member=admission
-                )
+                await self.limits.refund(ticket)
                 raise
         else:
-            await self.limits.refund(network=client_network, email=request.email, member=admission)
+            await self.limits.refund(ticket)
             raise ProfileChanging
         self.metrics.bookings.labels(event="submitted").inc()
         self._mail_queued(slug)
@@ -287,15 +293,59 @@ class RelayService:
             booking_id, expires_at, token, self.resend_token(slug, booking_id, request.email)
         )
 
+    def _seal(
+        self,
+        request: BookingRequest | SealedRequest,
+        booking_id: str,
+        slug: str,
+        practice: Practice,
+        *,
+        now: datetime,
+        lang: str,
+    ) -> tuple[bytes, bytes]:
+        """What the practice's inbox gets: the booking the relay sealed, or the envelope
+        it signed around the blob the browser sealed; the blob (b"" for the first)."""
+        if isinstance(request, SealedRequest):
+            document = request.envelope(practice=slug, submitted_at=now, language=lang)
+            blob = request.blob
+        else:
+            document = request.document(
+                booking_id=booking_id,
+                practice=slug,
+                submitted_at=now,
+                consent_at=now,
+                language=lang,
+            )
+            blob = b""
+        sealed = seal_booking(
+            document, signing_key=self.signing_key, practice_key=practice.public_key
+        )
+        return sealed, blob
+
+    def issue_ticket(self, practice: CachedPractice) -> Ticket:
+        """A submit ticket for a booking the browser will seal (relay/crypto/tickets.py)."""
+        return self.tickets.issue(practice.practice.slug, now=self._clock())
+
     def _validated(
         self,
         data: Mapping[str, object],
-        profile: Profile,
+        cached: CachedPractice,
         now: datetime,
         refused: Mapping[str, ErrorCode] | None,
-    ) -> BookingRequest:
+    ) -> BookingRequest | SealedRequest:
         try:
-            return _validate(data, profile, now=now, refused=refused or {})
+            if is_browser_sealed(data):
+                return validate_sealed(
+                    data,
+                    cached.profile,
+                    practice=cached.practice.slug,
+                    public_key=cached.practice.public_key,
+                    tickets=self.tickets,
+                    now=now,
+                )
+            if cached.profile.sealing == "browser":
+                refused = {**(refused or {}), "sealed": "browser_required"}
+            return _validate(data, cached.profile, now=now, refused=refused or {})
         except ValidationFailed:
             self.metrics.bookings.labels(event="rejected").inc()
             raise
@@ -366,7 +416,7 @@ class RelayService:
     async def _resend_held(
         self,
         slug: str,
-        request: BookingRequest,
+        request: BookingRequest | SealedRequest,
         practice: Practice,
         profile: Profile,
         admission: str,
@@ -582,9 +632,11 @@ def _parse_token(token: str) -> tuple[str, str]:
 
 
 def _summary(
-    request: BookingRequest, practice_name: str, time_zone: str, lang: str
+    request: BookingRequest | SealedRequest, practice_name: str, time_zone: str, lang: str
 ) -> dict[str, object]:
-    """What the confirmation page shows: the appointment, not the patient.
+    """What the confirmation page shows: the appointment, not the patient. For a booking
+    sealed in the browser that is what the relay knows: the slot's public data, or a
+    wish's time frame without doctor or type.
 
     The practice's address and contact are not copied in: the pages read them from the
     profile, which keeps each pending booking small. `to`, the patient's address, is here

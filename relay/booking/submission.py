@@ -138,9 +138,9 @@ def validate_booking(
     )
     note = check(errors, "note", _note, data.get("note"))
     new_patient = check(errors, "new_patient", require_bool, data.get("new_patient"))
-    email = check(errors, "email", _email, data.get("email"))
+    email = check(errors, "email", email_address, data.get("email"))
     phone = check(errors, "phone", _phone, data.get("phone"))
-    consent = check(errors, "consent", _consent, data.get("consent"))
+    consent = check(errors, "consent", consent_given, data.get("consent"))
     doctor = check(
         errors, "doctor", functools.partial(_offered, offered=profile.doctors), data.get("doctor")
     )
@@ -152,7 +152,7 @@ def validate_booking(
         data.get("appointment_type"),
     )
     start = check(errors, "start", parse_aware_datetime, data.get("start"))
-    end = check(errors, "end", _optional_datetime, data.get("end"))
+    end = check(errors, "end", optional_datetime, data.get("end"))
 
     slot: Slot | None = None
     is_wish = False
@@ -173,7 +173,7 @@ def validate_booking(
             if start <= now:
                 errors.setdefault("start", "not_in_future")
         elif is_wish:
-            end = _wish_end(
+            end = wish_end(
                 errors, profile, now=now, start=start, end=end, appointment_type=appointment_type
             )
 
@@ -248,7 +248,7 @@ def _find_slot(
     return None, False
 
 
-def _wish_end(
+def wish_end(
     errors: dict[str, ErrorCode],
     profile: Profile,
     *,
@@ -323,13 +323,13 @@ def _note(value: object) -> str | None:
     return clean_text(value, max_length=_max_length("note"), required=False, multiline=True)
 
 
-def _optional_datetime(value: object) -> datetime | None:
+def optional_datetime(value: object) -> datetime | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     return parse_aware_datetime(value)
 
 
-def _email(value: object) -> str:
+def email_address(value: object) -> str:
     if value is None:
         raise InvalidValueError("required")
     if not isinstance(value, str):
@@ -358,7 +358,7 @@ def _phone(value: object) -> str | None:
     return number
 
 
-def _consent(value: object) -> bool:
+def consent_given(value: object) -> bool:
     if value is None or value is False:
         raise InvalidValueError("must_accept")
     if not isinstance(value, bool):

@@ -32,6 +32,9 @@ PAD_FLOOR = 768
 PAD_MAX = 8192
 _LENGTH = struct.Struct(">I")
 
+# What an anonymous sealed box adds to its message: the ephemeral public key and the MAC.
+SEALED_BOX_OVERHEAD = 48
+
 _NONCE_BYTES = 12
 _KEY_ID_BYTES = 4
 
@@ -64,6 +67,19 @@ def pad(message: bytes) -> bytes:
     """Length-prefix `message` and fill it with zeros up to its padded size."""
     framed_length = _LENGTH.size + len(message)
     return _LENGTH.pack(len(message)) + message + bytes(padded_size(framed_length) - framed_length)
+
+
+def is_sealed_size(length: int) -> bool:
+    """Whether a sealed box of `length` bytes holds a message of an allowed padded size:
+    what the relay can check of a blob sealed in the browser, which it cannot open."""
+    padded = length - SEALED_BOX_OVERHEAD
+    # Padmé lengths are fixed points of padme: rounding a rounded length changes nothing.
+    return PAD_FLOOR <= padded <= PAD_MAX and (padded == PAD_FLOOR or padme(padded) == padded)
+
+
+def key_id(public_key: bytes) -> str:
+    """The id a page and a browser-sealed submission name a practice key by."""
+    return hashlib.sha256(public_key).hexdigest()[:16]
 
 
 def seal_booking(

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from relay.crypto.sealing import key_id
 from relay.encoded import Encoded
 from relay.practice.profile import Profile, profile_from_json, profile_to_json
 from relay.practice.slot_index import FreeSlots, SlotIndex
@@ -45,6 +46,8 @@ def _cached(practice: Practice, profile_json: bytes) -> CachedPractice:
         {
             "slug": practice.slug,
             "public_key": base64.b64encode(practice.public_key).decode(),
+            # The id a browser-sealed submission names the key by (docs/protocol.md).
+            "key_id": key_id(practice.public_key),
             **public,
         }
     )

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from relay.errors import ValidationFailed
 from relay.practice.details import (
@@ -57,8 +58,14 @@ _PROFILE_KEYS = frozenset(
         "accept_wishes",
         "frame_ancestors",
         "details",
+        "sealing",
     }
 )
+# Who may seal a practice's bookings (docs/protocol.md, "Sealed in the browser"): "relay"
+# (absent: clients before protocol 2 cannot open browser-sealed items), "either" (the
+# browser where JavaScript runs, the relay otherwise), "browser" (never the relay).
+Sealing = Literal["relay", "either", "browser"]
+SEALINGS: tuple[Sealing, ...] = ("relay", "either", "browser")
 _TYPE_KEYS = frozenset({"name", "minutes", "note"})
 # A type's note to patients ("Bitte Versichertenkarte und Überweisung mitbringen").
 MAX_TYPE_NOTE_LENGTH = 300
@@ -111,6 +118,12 @@ class Profile:
     frame_ancestors: tuple[str, ...]
     # Address, contact, opening hours, data protection contacts (relay/practice/details.py).
     details: PracticeDetails = NO_DETAILS
+    sealing: Sealing = "relay"
+
+    @property
+    def browser_sealing(self) -> bool:
+        """Whether the browser may seal (and so the form page offers it)."""
+        return self.sealing != "relay"
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -180,6 +193,7 @@ def parse_profile(data: object, *, now: datetime) -> Profile:
     types = _appointment_types(errors, _or_default(data, "appointment_types", []))
     frame_ancestors = _frame_ancestors(errors, _or_default(data, "frame_ancestors", []))
     details = parse_details(errors, data.get("details"))
+    sealing = check(errors, "sealing", _sealing, _or_default(data, "sealing", "relay"))
     slots = _slots(
         errors,
         _or_default(data, "slots", []),
@@ -188,7 +202,7 @@ def parse_profile(data: object, *, now: datetime) -> Profile:
         types=None if _has_errors(errors, "appointment_types") else types,
         zone=zoneinfo.ZoneInfo(time_zone or DEFAULT_TIME_ZONE),
     )
-    if errors or name is None or time_zone is None or accept_wishes is None:
+    if errors or name is None or time_zone is None or accept_wishes is None or sealing is None:
         raise ValidationFailed(errors)
     return Profile(
         name=name,
@@ -200,7 +214,15 @@ def parse_profile(data: object, *, now: datetime) -> Profile:
         accept_wishes=accept_wishes,
         frame_ancestors=frame_ancestors,
         details=details,
+        sealing=sealing,
     )
+
+
+def _sealing(value: object) -> Sealing:
+    for sealing in SEALINGS:
+        if value == sealing:
+            return sealing
+    raise InvalidValueError("invalid_choice" if isinstance(value, str) else "not_string")
 
 
 def _or_default(data: Mapping[object, object], key: str, default: object = None) -> object:
@@ -454,6 +476,7 @@ def profile_to_json(profile: Profile) -> dict[str, object]:
         "accept_wishes": profile.accept_wishes,
         "frame_ancestors": list(profile.frame_ancestors),
         "details": details_to_json(profile.details),
+        "sealing": profile.sealing,
     }
 
 
@@ -476,6 +499,7 @@ def profile_from_json(data: object) -> Profile:
             _stored_str(origin) for origin in _stored_list(stored.get("frame_ancestors", []))
         ),
         details=details_from_json(stored.get("details")),
+        sealing=_sealing(stored.get("sealing", "relay")),
     )
 
 

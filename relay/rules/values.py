@@ -44,6 +44,15 @@ ErrorCode = Literal[
     "line_break",
     "control_character",
     "bidi_control",
+    # A browser-sealed submission (docs/protocol.md, "Sealed in the browser").
+    "expired",
+    "used",
+    "unknown_key",
+    "invalid_size",
+    "replayed",
+    "not_in_clear",
+    "browser_required",
+    "browser_not_accepted",
 ]
 
 

@@ -29,7 +29,7 @@ from typing import Any, Literal, cast
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
-from relay.errors import PracticeExists, PracticeNotFound, SlotTaken, TokenGone
+from relay.errors import PracticeExists, PracticeNotFound, SlotTaken, TicketUsed, TokenGone
 
 PRACTICES = "tr:practices"
 WAKE_CHANNEL_PREFIX = "tr:wake:"
@@ -96,6 +96,12 @@ def arrivals_key(practice: str) -> str:
     return practice_prefix(practice) + "arrived"
 
 
+def ticket_key(practice: str, booking_id: str) -> str:
+    # A submit ticket's use mark (relay/crypto/tickets.py): set with the booking it let in,
+    # kept as long as a ticket is valid.
+    return practice_prefix(practice) + "u:" + booking_id
+
+
 def cancel_key(practice: str, token_hash: str) -> str:
     # A confirmed booking's cancellation record, keyed by the hash of its cancel token
     # (base64url, like booking_key). It holds the booking id (and the id of the published
@@ -112,6 +118,12 @@ def cancel_key(practice: str, token_hash: str) -> str:
 # as keyed hashes.
 LIMITS_PREFIX = "tr:{limits}:"
 POW_MODE_KEY = LIMITS_PREFIX + "pow-mode"
+
+
+def seen_blob_key(digest: str) -> str:
+    # A browser-sealed blob's SHA-256 (hex), admitted once for any practice: under the
+    # limits' hash tag, the one slot every submission's admission touches.
+    return LIMITS_PREFIX + "seen:" + digest
 
 
 def network_log_key(network_id: str) -> str:
@@ -184,6 +196,12 @@ class NewBooking:
     slot_id: str | None = None
     slot_start_ms: int | None = None
     slot_end_ms: int | None = None
+    # A booking sealed in the browser: its blob (`sealed` is then the relay's envelope)
+    # and how long its ticket's use mark lasts, s.
+    blob: bytes = b""
+    ticket_ttl: int = 0
+    # Random per submission: tells the submit script's re-run from a reused ticket.
+    attempt: str = ""
 
 
 @dataclass(frozen=True)
@@ -202,10 +220,14 @@ class PendingBooking:
 #   layout (1 byte) | slot start, ms (8; 0 for a wish) | slot end, ms (8; 0 for a wish) |
 #   slot id length (1), slot id ('' for a wish) | booking id length (1), booking id |
 #   summary length (2), summary | sealed box
+# Layout 3, a booking sealed in the browser (docs/protocol.md, "Sealed in the browser"):
+#   as layout 2 up to the summary | envelope length (2), the relay's sealed envelope |
+#   the browser's sealed box
 # The start lets the confirm script write the cancel record, which lasts until the
 # appointment starts, without the page reading the booking first. Layout 1 (no start) is
 # still read, for bookings stored before it.
 BOOKING_LAYOUT = 2
+BROWSER_SEALED_LAYOUT = 3
 _BOOKING_HEAD = struct.Struct(">BQQ")
 _BOOKING_HEAD_1 = struct.Struct(">BQ")
 _SHORT_LENGTH = struct.Struct(">B")
@@ -222,20 +244,25 @@ class StoredBooking:
     summary: bytes
     sealed: bytes
     slot_start_ms: int = 0
+    blob: bytes = b""
 
 
 def pack_booking(booking: StoredBooking) -> bytes:
     slot_id, booking_id = booking.slot_id.encode(), booking.booking_id.encode()
+    layout = BROWSER_SEALED_LAYOUT if booking.blob else BOOKING_LAYOUT
+    sealed = booking.sealed
+    if booking.blob:
+        sealed = _SUMMARY_LENGTH.pack(len(sealed)) + sealed + booking.blob
     return b"".join(
         (
-            _BOOKING_HEAD.pack(BOOKING_LAYOUT, booking.slot_start_ms, booking.slot_end_ms),
+            _BOOKING_HEAD.pack(layout, booking.slot_start_ms, booking.slot_end_ms),
             _SHORT_LENGTH.pack(len(slot_id)),
             slot_id,
             _SHORT_LENGTH.pack(len(booking_id)),
             booking_id,
             _SUMMARY_LENGTH.pack(len(booking.summary)),
             booking.summary,
-            booking.sealed,
+            sealed,
         )
     )
 
@@ -244,7 +271,7 @@ def unpack_booking(value: bytes) -> StoredBooking:
     """The inverse of pack_booking (and the reader of layout 1); the scripts read the same
     layouts in Lua."""
     layout = value[0] if value else None
-    if layout == BOOKING_LAYOUT:
+    if layout in (BOOKING_LAYOUT, BROWSER_SEALED_LAYOUT):
         _, slot_start_ms, slot_end_ms = _BOOKING_HEAD.unpack_from(value)
         position = _BOOKING_HEAD.size
     elif layout == 1:
@@ -259,8 +286,12 @@ def unpack_booking(value: bytes) -> StoredBooking:
         fields.append(value[position : position + length])
         position += length
     slot_id, booking_id, summary = fields
+    sealed, blob = value[position:], b""
+    if layout == BROWSER_SEALED_LAYOUT:
+        (length,) = _SUMMARY_LENGTH.unpack_from(sealed)
+        sealed, blob = sealed[2 : 2 + length], sealed[2 + length :]
     return StoredBooking(
-        booking_id.decode(), slot_id.decode(), slot_end_ms, summary, value[position:], slot_start_ms
+        booking_id.decode(), slot_id.decode(), slot_end_ms, summary, sealed, slot_start_ms, blob
     )
 
 
@@ -324,6 +355,8 @@ class InboxItem:
     booking_id: str
     sealed: bytes
     confirmed_at: str
+    # The patient's browser's sealed box beside the relay's envelope (protocol 2), or b"".
+    blob: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -733,8 +766,10 @@ class Store:
         )
         next_visible, in_flight = flat[-2], int(flat[-1])
         items = [
-            InboxItem(flat[i].decode(), bytes(flat[i + 1]), flat[i + 2].decode())
-            for i in range(0, len(flat) - 2, 3)
+            InboxItem(
+                flat[i].decode(), bytes(flat[i + 1]), flat[i + 2].decode(), bytes(flat[i + 3])
+            )
+            for i in range(0, len(flat) - 2, 4)
         ]
         return InboxBatch(items, int(float(next_visible)) if next_visible else None, in_flight)
 
@@ -802,11 +837,14 @@ class Store:
         outcome, detail, pressure = await self._admit(self.redis, keys, args)
         return Admission(outcome.decode(), int(detail), float(pressure))
 
-    async def refund(self, *, network_id: str, recipient_id: str, member: str) -> None:
-        """Takes back an admitted submission that sent no mail (its slot was taken)."""
+    async def refund(self, ticket: AdmissionTicket) -> None:
+        """Takes back an admitted submission that stored nothing: its log entries and its
+        blob's seen mark. The flood counters keep it: they measure load, refused too."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zrem(network_log_key(network_id), member)
-            pipe.zrem(recipient_log_key(recipient_id), member)
+            pipe.zrem(network_log_key(ticket.network_id), ticket.member)
+            pipe.zrem(recipient_log_key(ticket.recipient_id), ticket.member)
+            if ticket.blob_digest is not None:
+                pipe.delete(seen_blob_key(ticket.blob_digest))
             await pipe.execute()
 
     async def recipient_hit(
@@ -885,6 +923,9 @@ class AdmissionTicket:
     now_ms: int
     proof_marker: str | None
     proof_expires_ms: int
+    # A browser-sealed blob's SHA-256 (hex) and how long its seen mark lasts, ms.
+    blob_digest: str | None = None
+    blob_seen_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -931,6 +972,8 @@ def _admit_call(ticket: AdmissionTicket) -> tuple[list[str], list[str | int]]:
     keys.append(recipient_log_key(ticket.recipient_id))
     if ticket.proof_marker is not None:
         keys.append(proof_key(ticket.proof_marker))
+    if ticket.blob_digest is not None:
+        keys.append(seen_blob_key(ticket.blob_digest))
     args += [
         policy.hard_limit,
         policy.recipient_window_ms,
@@ -938,6 +981,8 @@ def _admit_call(ticket: AdmissionTicket) -> tuple[list[str], list[str | int]]:
         ticket.member,
         ticket.proof_expires_ms,
         2 * FLOOD_BUCKET_MS,
+        "1" if ticket.proof_marker is not None else "",
+        ticket.blob_seen_ms if ticket.blob_digest is not None else "",
     ]
     return keys, args
 
@@ -951,6 +996,7 @@ def _submit_call(practice: str, booking: NewBooking) -> tuple[list[str], list[st
         booking.summary,
         booking.sealed,
         booking.slot_start_ms or 0,
+        booking.blob,
     )
     keys = [
         booking_key(practice, booking.token_hash),
@@ -963,6 +1009,8 @@ def _submit_call(practice: str, booking: NewBooking) -> tuple[list[str], list[st
     ]
     if booking.slot_id is not None:
         keys.append(hold_key(practice, booking.slot_id))
+    if booking.ticket_ttl:
+        keys.append(ticket_key(practice, booking.booking_id))
     args: list[str | int | bytes] = [
         booking.booking_id,
         pack_booking(stored),
@@ -971,6 +1019,8 @@ def _submit_call(practice: str, booking: NewBooking) -> tuple[list[str], list[st
         booking.now_ms,
         booking.profile_version,
         booking.slot_id or "",
+        booking.ticket_ttl or "",
+        booking.attempt,
     ]
     return keys, args
 
@@ -979,6 +1029,8 @@ def _submitted(stored: int, practice: str, slot_id: str | None) -> SubmitResult:
     """lua/submit.lua's answer: "stored" or "stale", or the error it means."""
     if stored == -2:
         return "stale"
+    if stored == -3:
+        raise TicketUsed
     if stored == -1:
         raise PracticeNotFound(practice)
     if not stored:

@@ -129,6 +129,43 @@ ERROR_MESSAGES: dict[str, dict[str, str]] = {
         "de": "Dieses Feld ist unbekannt.",
         "en": "This field is not known.",
     },
+    # A browser-sealed submission: rare, and then mostly a page kept open too long.
+    "expired": {
+        "de": "Die Seite war zu lange geöffnet. Bitte laden Sie sie neu und senden Sie die "
+        "Anfrage noch einmal.",
+        "en": "The page was open too long. Please reload it and send the request again.",
+    },
+    "used": {
+        "de": "Diese Anfrage wurde schon gesendet. Bitte laden Sie die Seite neu.",
+        "en": "This request was sent already. Please reload the page.",
+    },
+    "unknown_key": {
+        "de": "Die Praxis hat ihren Schlüssel gewechselt. Bitte laden Sie die Seite neu und "
+        "senden Sie die Anfrage noch einmal.",
+        "en": "The practice has changed its key. Please reload the page and send the "
+        "request again.",
+    },
+    "invalid_size": {
+        "de": "Die verschlüsselte Anfrage hat nicht die erwartete Größe.",
+        "en": "The encrypted request does not have the expected size.",
+    },
+    "replayed": {
+        "de": "Diese verschlüsselte Anfrage wurde schon einmal gesendet.",
+        "en": "This encrypted request was sent before.",
+    },
+    "not_in_clear": {
+        "de": "Diese Angabe gehört in den verschlüsselten Teil und darf nicht offen "
+        "gesendet werden.",
+        "en": "This belongs in the encrypted part and must not be sent in the clear.",
+    },
+    "browser_required": {
+        "de": "Diese Praxis nimmt nur Anfragen an, die Ihr Browser verschlüsselt hat.",
+        "en": "This practice accepts only requests your browser has encrypted.",
+    },
+    "browser_not_accepted": {
+        "de": "Diese Praxis nimmt noch keine im Browser verschlüsselten Anfragen an.",
+        "en": "This practice does not accept requests encrypted in the browser yet.",
+    },
     "unknown_time_zone": {
         "de": "Diese Zeitzone ist unbekannt (erwartet wird zum Beispiel Europe/Berlin).",
         "en": "This time zone is not known (expected for example Europe/Berlin).",

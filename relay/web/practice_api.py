@@ -9,6 +9,7 @@ from aiohttp import web
 
 from relay.booking.service import MAX_LIMIT, MAX_WAIT
 from relay.errors import Unauthorized, ValidationFailed
+from relay.storage.store import InboxItem
 from relay.web.appkeys import SERVICE, SETTINGS
 from relay.web.bodies import read_json, read_large_json
 from relay.web.middleware import CLIENT_NETWORK, REQUEST_ID
@@ -67,17 +68,22 @@ async def inbox(request: web.Request) -> web.Response:
     batch = await request.app[SERVICE].fetch_inbox(slug, wait=wait, limit=limit)
     return web.json_response(
         {
-            "items": [
-                {
-                    "id": item.booking_id,
-                    "sealed": base64.b64encode(item.sealed).decode(),
-                    "confirmed_at": item.confirmed_at,
-                }
-                for item in batch.items
-            ],
+            "items": [_item(item) for item in batch.items],
             "in_flight": batch.in_flight,
         }
     )
+
+
+def _item(item: InboxItem) -> dict[str, str]:
+    body = {
+        "id": item.booking_id,
+        "sealed": base64.b64encode(item.sealed).decode(),
+        "confirmed_at": item.confirmed_at,
+    }
+    if item.blob:
+        # Protocol 2: the browser's sealed box beside the relay's envelope.
+        body["blob"] = base64.b64encode(item.blob).decode()
+    return body
 
 
 @routes.post("/api/v1/inbox/ack")

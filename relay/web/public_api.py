@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from aiohttp import web
@@ -11,6 +12,7 @@ from aiohttp import web
 from relay.abuse.pow import MAX_PAYLOAD
 from relay.booking.fields import field
 from relay.booking.service import utc_iso
+from relay.crypto.sealing import key_id
 from relay.errors import ProofOfWorkRequired, RateLimited, RecipientLimited, ValidationFailed
 from relay.practice.registry import SLUG
 from relay.rules.values import ErrorCode
@@ -115,6 +117,28 @@ def _longer_than_sent(data: Mapping[str, object]) -> dict[str, ErrorCode]:
 
 def _refused(body: Mapping[str, object], refusal: RateLimited) -> web.Response:
     return web.json_response(body, status=429, headers={"Retry-After": str(refusal.retry_after)})
+
+
+@routes.post("/api/v1/practices/{practice}/tickets")
+async def issue_ticket(request: web.Request) -> web.Response:
+    """A submit ticket for a booking the browser seals (docs/protocol.md, "Keys and
+    tickets"), with the key to seal it to. Stateless: nothing is stored."""
+    service = request.app[SERVICE]
+    cached = await service.practice_view(request.match_info["practice"])
+    if not cached.profile.browser_sealing:
+        raise ValidationFailed({"sealed": "browser_not_accepted"})
+    issued = service.issue_ticket(cached)
+    public_key = cached.practice.public_key
+    return web.json_response(
+        {
+            "ticket": issued.ticket,
+            "booking_id": issued.booking_id,
+            "key_id": key_id(public_key),
+            "public_key": base64.b64encode(public_key).decode(),
+            "expires_at": utc_iso(datetime.fromtimestamp(issued.expires_at, UTC)),
+        },
+        status=201,
+    )
 
 
 @routes.get("/api/v1/challenge")

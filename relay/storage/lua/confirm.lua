@@ -43,6 +43,7 @@ local now = tonumber(ARGV[2])
 local inbox_ttl = tonumber(ARGV[4])
 local item = prefix .. 'i:' .. booking.id
 redis.call('HSET', item, 'sealed', booking.sealed, 'confirmed_at', ARGV[3])
+if booking.blob then redis.call('HSET', item, 'blob', booking.blob) end
 redis.call('EXPIRE', item, inbox_ttl)
 redis.call('ZADD', KEYS[3], now, booking.id)
 redis.call('EXPIRE', KEYS[3], inbox_ttl)

@@ -8,7 +8,8 @@
 -- ARGV[3]  visibility timeout, ms
 -- ARGV[4]  limit: at most this many items
 --
--- Returns (item id, sealed box, confirmed_at) per item, flat, then the ms the next hidden
+-- Returns (item id, sealed box, confirmed_at, blob: the browser's sealed box, '' for a
+-- booking the relay sealed) per item, flat, then the ms the next hidden
 -- item becomes visible ('' for none), then the number of items in flight.
 --
 -- Retry-safe: a re-run finds the items the lost reply carried hidden for the visibility
@@ -21,12 +22,13 @@ local in_flight = redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
 local visible = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
 local items = {}
 for _, booking_id in ipairs(visible) do
-  local fields = redis.call('HMGET', ARGV[1] .. 'i:' .. booking_id, 'sealed', 'confirmed_at')
+  local fields = redis.call('HMGET', ARGV[1] .. 'i:' .. booking_id, 'sealed', 'confirmed_at', 'blob')
   if fields[1] then
     redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), booking_id)
     table.insert(items, booking_id)
     table.insert(items, fields[1])
     table.insert(items, fields[2])
+    table.insert(items, fields[3] or '')
   else
     -- Expired after RELAY_INBOX_TTL unfetched.
     redis.call('ZREM', KEYS[1], booking_id)

@@ -7,7 +7,7 @@
 -- ARGV[1]  the practice's key prefix, tr:{p}:
 --
 -- Returns (pending_booking()) a table (id, slot, slot_start, slot_end, summary, sealed,
--- key), or nil and what the token key holds: 'confirmed' after a confirm, else false. The
+-- key, and for a booking sealed in the browser (layout 3) blob), or nil and what the token key holds: 'confirmed' after a confirm, else false. The
 -- layout is the one pack_booking writes; bookings of layout 1 and of the hash before it
 -- have no slot_start (0).
 --
@@ -17,6 +17,13 @@ local function pending_booking()
   local value = redis.call('GET', KEYS[1])
   if value then
     local layout = string.byte(value, 1)
+    if layout == 3 then
+      local _, slot_start, slot_end, slot, id, summary, sealed, blob_at =
+        struct.unpack('>BI8I8Bc0Bc0Hc0Hc0', value)
+      return {id = id, slot = slot, slot_start = slot_start, slot_end = slot_end,
+              summary = summary, sealed = sealed, blob = string.sub(value, blob_at),
+              key = KEYS[1]}
+    end
     if layout == 2 then
       local _, slot_start, slot_end, slot, id, summary, sealed_at =
         struct.unpack('>BI8I8Bc0Bc0Hc0', value)
