@@ -5,7 +5,6 @@ one string too; what confirming also writes (cancel record, second mail)."""
 from __future__ import annotations
 
 import dataclasses
-
 import secrets
 import time
 import uuid
