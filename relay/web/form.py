@@ -12,6 +12,7 @@ from dataclasses import field as member
 from datetime import datetime
 
 from relay.booking.fields import FIELD_NAMES, FIELDS, Field, field
+from relay.booking.rules_file import SEALED_ONLY
 from relay.practice.profile import Profile, Slot
 from relay.web.i18n import error_message, page_text
 from relay.web.picker import PickerState, PickerView, find_slot
@@ -66,6 +67,9 @@ class Control:
     marker: str | None = None
     # A list's empty first option ("Please choose", "Any doctor").
     empty: str = ""
+    # Only the sealed inner document carries it where the browser seals (protocol 2): the
+    # form's script takes its name away, so the plain form cannot send it.
+    sealed: bool = False
 
     @property
     def id(self) -> str:
@@ -234,6 +238,7 @@ def _control(
         autocomplete=spec.autocomplete,
         max_length=spec.max_length,
         input_type=_INPUT_TYPES.get(spec.kind, spec.kind),
+        sealed=spec.name in SEALED_ONLY,
     )
     if spec.name == "note":
         return replace(

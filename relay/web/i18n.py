@@ -268,6 +268,18 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
         "submit": "Anfrage absenden",
         "error_summary_title": "Bitte prüfen Sie Ihre Angaben",
         "error_summary_lead": "Die Anfrage wurde noch nicht gesendet. Bitte korrigieren Sie:",
+        "sealing_failed": "Die Anfrage konnte nicht verschlüsselt oder gesendet werden. "
+        "Bitte versuchen Sie es noch einmal oder rufen Sie die Praxis an.",
+        "sending": "Die Anfrage wird verschlüsselt und gesendet …",
+        "browser_required_title": "Bitte nutzen Sie einen aktuellen Browser",
+        "browser_required_text": "Diese Praxis nimmt nur Anfragen an, die Ihr Browser "
+        "selbst verschlüsselt hat, damit niemand dazwischen sie lesen kann. Dafür braucht "
+        "diese Seite JavaScript. Bitte öffnen Sie sie in einem aktuellen Browser mit "
+        "JavaScript, oder rufen Sie die Praxis an: {phone}.",
+        "browser_required_text_no_phone": "Diese Praxis nimmt nur Anfragen an, die Ihr "
+        "Browser selbst verschlüsselt hat, damit niemand dazwischen sie lesen kann. Dafür "
+        "braucht diese Seite JavaScript. Bitte öffnen Sie sie in einem aktuellen Browser "
+        "mit JavaScript, oder wenden Sie sich direkt an die Praxis.",
         "error_title_prefix": "Fehler",
         "slot_taken_title": "Dieser Termin ist nicht mehr frei",
         "slot_taken_text": "Jemand anderes hat diesen Termin gerade angefragt. Ihre übrigen "
@@ -658,6 +670,18 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
         "submit": "Send request",
         "error_summary_title": "Please check your details",
         "error_summary_lead": "The request has not been sent yet. Please correct:",
+        "sealing_failed": "The request could not be encrypted or sent. Please try again, "
+        "or call the practice.",
+        "sending": "Encrypting and sending the request …",
+        "browser_required_title": "Please use a current browser",
+        "browser_required_text": "This practice accepts only requests your browser has "
+        "encrypted itself, so that nobody in between can read them. For that this page "
+        "needs JavaScript. Please open it in a current browser with JavaScript, or call "
+        "the practice: {phone}.",
+        "browser_required_text_no_phone": "This practice accepts only requests your "
+        "browser has encrypted itself, so that nobody in between can read them. For that "
+        "this page needs JavaScript. Please open it in a current browser with JavaScript, "
+        "or contact the practice directly.",
         "error_title_prefix": "Error",
         "slot_taken_title": "This appointment is no longer free",
         "slot_taken_text": "Someone else has just requested this appointment. Your other "

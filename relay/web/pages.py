@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from relay.abuse.pow import Challenge
+from relay.booking.browser_sealed import is_browser_sealed, sealed_form_to_data
 from relay.booking.cancellation import ConfirmedLinks
 from relay.booking.service import PublicProfile, Submitted
 from relay.booking.submission import form_contradictions, form_to_data
@@ -32,6 +33,7 @@ from relay.errors import (
 )
 from relay.practice.localtime import format_datetime
 from relay.practice.profile import Profile
+from relay.rules.values import ErrorCode
 from relay.storage.store import Outcome
 from relay.web import form as booking_form
 from relay.web import picker
@@ -45,6 +47,7 @@ from relay.web.language import request_language as language
 from relay.web.middleware import CLIENT_NETWORK, FRAME_ANCESTORS, REQUEST_ID
 from relay.web.origin import is_cross_site_post
 from relay.web.page_shells import PAGE_SHELLS, Hole, PageShells
+from relay.web.sealing_page import integrity, sealing_config
 
 STATIC = Path(__file__).parent / "static"
 # Known at start-up from the folder itself, so a request never makes the file system look
@@ -63,6 +66,7 @@ def _static_versions() -> dict[str, str]:
 
 
 _STATIC_URLS = _static_versions()
+_INTEGRITY = integrity(STATIC, STATIC_FILES)
 
 
 class _Texts(dict[str, str]):
@@ -114,6 +118,7 @@ def _html(
             path=request.path,
             switch_url=switch_url,
             static=_STATIC_URLS,
+            integrity=_INTEGRITY,
             # Every page links the operator's legal notice (Impressum) when it is set.
             imprint_url=request.app[SETTINGS].operator.imprint_url,
             **context,
@@ -208,7 +213,27 @@ def _form_page(
         challenge_json=json.dumps(challenge.to_json()) if challenge else "",
         challenge_url=f"/api/v1/challenge?practice={quote(public.practice.slug)}",
         notice=notice,
+        sealing_config=sealing_config(
+            public.practice, public.profile, lang, rules_url=_STATIC_URLS["booking-rules.json"]
+        )
+        if public.profile.browser_sealing
+        else None,
+        browser_notice=_browser_notice(lang, public.profile)
+        if public.profile.sealing == "browser"
+        else None,
     )
+
+
+def _browser_notice(lang: str, profile: Profile) -> Notice:
+    """What a patient whose browser cannot seal is told where the practice takes only
+    browser-sealed requests: use a current browser, or phone (the profile's number)."""
+    phone = profile.details.phone
+    text = (
+        page_text(lang, "browser_required_text", phone=phone)
+        if phone
+        else page_text(lang, "browser_required_text_no_phone")
+    )
+    return Notice(page_text(lang, "browser_required_title"), text)
 
 
 @dataclass(frozen=True)
@@ -301,14 +326,25 @@ async def booking_post(request: web.Request) -> web.Response:
     lang = language(request)
     # Single use: a refilled form never carries the solution it was posted with.
     proof = values.pop(POW_FIELD, None)
-    data = form_to_data(values, time_zone=public.profile.time_zone)
+    sealed = is_browser_sealed(values)
+    if not sealed and public.profile.sealing == "browser":
+        # Posted without the script (or past its failed self-test): nothing is taken.
+        refusal = _browser_notice(lang, public.profile)
+        return _form_page(request, await _practice(request), 422, state=state, notice=refusal)
+    if sealed:
+        # The browser sealed it: the form's script sent the clear fields and the blob only.
+        data = sealed_form_to_data(values, time_zone=public.profile.time_zone)
+        contradictions: dict[str, ErrorCode] = {}
+    else:
+        data = form_to_data(values, time_zone=public.profile.time_zone)
+        contradictions = form_contradictions(values)
     try:
         submitted = await service.submit(
             public.practice.slug,
             data,
             client_network=request[CLIENT_NETWORK],
             lang=lang,
-            refused=form_contradictions(values),
+            refused=contradictions,
             proof=proof or None,
         )
     except ValidationFailed as failed:

@@ -66,6 +66,9 @@ class TimeOption:
     checked: bool
     # The slot's type, shown under the time where the day mixes types.
     detail: str | None = None
+    # The slot's end and type, public data the form's script seals with the booking.
+    end: str = ""
+    appointment_type: str = ""
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,8 @@ def build(
             label=page_text(lang, "picker_chosen", time=_long_label(chosen, zone, lang)),
             id=f"slot-{chosen.id}",
             checked=True,
+            end=chosen.end.isoformat(),
+            appointment_type=chosen.appointment_type or "",
         )
     kind = profile.appointment_type(state.appointment_type)
     return PickerView(
@@ -256,7 +261,17 @@ def _groups(
             label = format_clock(slot.start.astimezone(zone), lang)
             detail = slot.appointment_type if len(types) > 1 else None
             value = slot_value(slot)
-            options.append(TimeOption(value, label, f"slot-{slot.id}", value == chosen, detail))
+            options.append(
+                TimeOption(
+                    value,
+                    label,
+                    f"slot-{slot.id}",
+                    value == chosen,
+                    detail,
+                    slot.end.isoformat(),
+                    slot.appointment_type or "",
+                )
+            )
         legend = doctor if several and len(doctors) > 1 and doctor else None
         groups.append(TimeGroup(legend, f"times-{index}", options))
     return groups

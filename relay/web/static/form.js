@@ -1,5 +1,8 @@
-/* Terminrelay booking form: comfort only. Everything works without this file.
-   No third-party code; served under the relay's CSP (script-src 'self', connect-src 'self'). */
+/* Terminrelay booking form. Everything works without this file, except where a practice
+   takes only requests the browser sealed itself (docs/protocol.md, "Sealed in the
+   browser"): then this file, with seal.js, is what seals them.
+   No third-party code here; served under the relay's CSP (script-src 'self', connect-src
+   'self'). */
 (function () {
   "use strict";
 
@@ -56,7 +59,7 @@
 
     function withFilters(url) {
       ["doctor", "appointment_type"].forEach(function (name) {
-        var select = form.querySelector("select[name='" + name + "']");
+        var select = filter(form, name);
         if (!select) return;
         if (select.value) {
           url.searchParams.set(name, select.value);
@@ -135,8 +138,9 @@
       });
     });
 
-    form.querySelectorAll("select[name='doctor'], select[name='appointment_type']").forEach(
+    [filter(form, "doctor"), filter(form, "appointment_type")].forEach(
       function (select) {
+        if (!select) return;
         select.addEventListener("change", function () {
           var url = withFilters(new URL(region.getAttribute("data-url"), window.location.href));
           // Other filters: start from the first week that has something to offer.
@@ -150,6 +154,13 @@
     );
   }
 
+  /* A list of the slot picker, with its name or, while the browser seals, without. */
+  function filter(form, name) {
+    return form.querySelector(
+      "select[name='" + name + "'], select[data-seal='" + name + "']"
+    );
+  }
+
   /* Typing a wished time selects the "none of these" option. */
   function wishSelects() {
     var wish = document.getElementById("slot-wish");
@@ -160,10 +171,13 @@
     });
   }
 
-  ready(function () {
+  function init() {
     focusSummary();
     summaryLinks();
     slotPicker();
     wishSelects();
-  });
+    if (window.TerminrelaySealing) window.TerminrelaySealing.start(init);
+  }
+
+  ready(init);
 })();

@@ -211,7 +211,12 @@
       box.setAttribute("data-took-ms", String(Date.now() - started));
       if (sendWhenSolved) {
         say("sending");
-        form.submit();
+        /* A submit event, so that the form's script seals the booking first. */
+        if (form.requestSubmit) {
+          form.requestSubmit();
+        } else {
+          form.submit();
+        }
       } else {
         say("done");
       }
@@ -226,6 +231,9 @@
       say("sending");
     });
   }
+
+  /* For the form's script, which shows the relay's answer page in place of the form. */
+  window.TerminrelayPow = { start: start };
 
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", start);
