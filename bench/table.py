@@ -56,15 +56,16 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import aiohttp
-from nacl.public import PrivateKey
+from nacl.public import PrivateKey, PublicKey, SealedBox
 from redis.asyncio import Redis
 
 from bench.launch import AOF, NOEVICTION, Launcher, http_status, server_port
 from bench.profiles import profile_summary
 from bench.unlimited import UNLIMITED
-from relay.booking.service import summary_context
 from relay.crypto import tokens
-from relay.crypto.sealing import DataCipher
+from relay.crypto.sealing import DataCipher, canonical_json, key_id, pad
+from relay.crypto.tickets import Tickets
+from relay.mail.jobs import summary_context
 from relay.practice import registry
 from relay.storage.store import NewBooking, Store
 
@@ -75,6 +76,10 @@ TYPES = [{"name": "Kontrolle", "minutes": 15}, {"name": "Erstgespräch", "minute
 WAKE_RUNS = 200
 # The relay's data key: the bench writes pending bookings whose summaries it must read.
 DATA_KEY = secrets.token_bytes(32)
+# The relay's signing key: the bench issues the submit tickets of its browser-sealed
+# submissions itself, before the timed loop, as the relay would.
+SIGNING_KEY = secrets.token_bytes(32)
+SEALED_STEP = "browser-sealed JSON submit (20 slots)"
 SERVER_CORE, LOAD_CORE = "0", "1"
 EVENT_LOOP: list[str] = []
 
@@ -98,6 +103,7 @@ class Figure:
 # Targets: (step, reference step, minimum ratio). A reference of None means bare aiohttp.
 TARGETS = (
     ("JSON submit (20 slots)", None, 0.20),
+    (SEALED_STEP, None, 0.12),
     ("form submit (20 slots)", None, 0.15),
     ("confirm", None, 0.30),
     ("form GET (3,000 slots)", "form GET (20 slots)", 0.9),
@@ -204,6 +210,68 @@ def get_lua(path: str, *, accept_gzip: bool = False) -> str:
 
 def bare_lua() -> str:
     return submit_lua("/", form=True)
+
+
+def sealed_bodies(public_key: bytes, slug: str, count: int) -> list[str]:
+    """`count` browser-sealed wish submissions, each with its own ticket and blob, sealed
+    here (outside the timed loop) as the patient's browser seals them: what the relay does
+    with one is what the step measures."""
+    tickets = Tickets(SIGNING_KEY)
+    box = SealedBox(PublicKey(public_key))
+    start = wish_time().isoformat()
+    bodies = []
+    for index in range(count):
+        issued = tickets.issue(slug, now=time.time())
+        email = f"erika{index}.{secrets.token_hex(3)}@example.org"
+        inner = {
+            "id": issued.booking_id,
+            "practice": slug,
+            "kind": "wish",
+            "slot": None,
+            "language": "de",
+            "first_name": "Erika",
+            "last_name": "Mustermann",
+            "birth_date": "1980-01-02",
+            "gender": "female",
+            "insurance": "statutory",
+            "note": "Kontrolle nach Behandlung, bitte vormittags.",
+            "new_patient": True,
+            "doctor": DOCTORS[0],
+            "appointment_type": "Kontrolle",
+            "start": start,
+            "end": None,
+            "email": email,
+            "phone": "+49 30 1234567",
+            "consent": True,
+        }
+        blob = box.encrypt(pad(canonical_json(inner)))
+        body = {
+            "sealed": base64.b64encode(blob).decode(),
+            "key_id": key_id(public_key),
+            "ticket": issued.ticket,
+            "email": email,
+            "consent": True,
+            "start": start,
+        }
+        bodies.append(json.dumps(body))
+    return bodies
+
+
+def sealed_lua(body_file: Path, path: str) -> str:
+    """Each request the next pre-sealed body, from another /24 network."""
+    return f"""
+local bodies = {{}}
+for line in io.lines({lua_string(str(body_file))}) do bodies[#bodies + 1] = line end
+local index = 0
+request = function()
+  index = index + 1
+  local network = string.format("10.%d.%d.9", math.floor(index / 256) % 256, index % 256)
+  return wrk.format("POST", {lua_string(path)}, {{
+    ["Content-Type"] = "application/json",
+    ["X-Forwarded-For"] = network,
+  }}, bodies[(index - 1) % #bodies + 1])
+end
+"""
 
 
 def confirm_lua(token_file: Path) -> str:
@@ -397,7 +465,7 @@ def relay_env(redis_url: str, port: int) -> dict[str, str]:
         RELAY_REDIS_URL=redis_url,
         RELAY_SMTP_URL="smtp://127.0.0.1:1",
         RELAY_MAIL_FROM="bench@relay.test",
-        RELAY_SIGNING_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
+        RELAY_SIGNING_KEY=base64.b64encode(SIGNING_KEY).decode(),
         RELAY_DATA_KEYS=base64.b64encode(DATA_KEY).decode(),
         RELAY_PORT=str(port),
         RELAY_PUBLIC_URL=f"http://127.0.0.1:{port}",
@@ -528,6 +596,14 @@ async def start_relays(
     return relays
 
 
+async def set_up_practices(store: Store, url: str) -> bytes:
+    """p20 (20 slots, browser sealing allowed) and p3000; p20's public key."""
+    small, large = await register(store, "p20"), await register(store, "p3000")
+    await publish(url, small, {**profile(slots(1, 4, DOCTORS)), "sealing": "either"})
+    await publish(url, large, profile(slots(30, 20, DOCTORS)))
+    return (await store.load_practice("p20")).practice.public_key
+
+
 async def measure(arguments: argparse.Namespace, redis_url: str, launch: Launcher) -> None:
     work = launch.work
     bare_port = server_port()
@@ -542,9 +618,7 @@ async def measure(arguments: argparse.Namespace, redis_url: str, launch: Launche
     )
     relays = await start_relays(arguments, redis_url, launch)
     await asyncio.to_thread(bare.wait_for, lambda: http_status(f"{bare_url}/") < 500, "answer HTTP")
-    small, large = await register(store, "p20"), await register(store, "p3000")
-    await publish(relays[0].url, small, profile(slots(1, 4, DOCTORS)))
-    await publish(relays[0].url, large, profile(slots(30, 20, DOCTORS)))
+    small_key = await set_up_practices(store, relays[0].url)
     # Each step against each relay in turn: (name, relay or None for the bare app, lua)
     steps: list[tuple[str, Relay | None, str]] = []
     for name, lua in step_scripts(chosen).items():
@@ -554,8 +628,12 @@ async def measure(arguments: argparse.Namespace, redis_url: str, launch: Launche
             steps += [(name + relay.suffix, relay, lua) for relay in relays]
     with_confirm = not chosen or any(part in "confirm" for part in chosen)
     confirms = [("confirm" + relay.suffix, relay) for relay in relays if with_confirm]
-    figures: dict[str, list[Figure]] = {name: [] for name, *_ in [*steps, *confirms]}
-    token_file, script = work / "tokens.txt", work / "step.lua"
+    # Only the working tree: a baseline from before protocol 2 has no sealed submit.
+    with_sealed = not chosen or any(part in SEALED_STEP for part in chosen)
+    sealed_steps = [(SEALED_STEP, relays[0])] if with_sealed else []
+    names = [step[0] for step in steps] + [name for name, _ in [*sealed_steps, *confirms]]
+    figures: dict[str, list[Figure]] = {name: [] for name in names}
+    token_file, script, body_file = work / "tokens.txt", work / "step.lua", work / "sealed.txt"
 
     def sampled(name: str, relay: Relay | None, repetition: int) -> tuple[int, Path] | None:
         if arguments.py_spy is None or relay is None:
@@ -563,35 +641,36 @@ async def measure(arguments: argparse.Namespace, redis_url: str, launch: Launche
         slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
         return relay.pid, arguments.py_spy / f"{slug}-{repetition}.txt"
 
+    def timed(name: str, relay: Relay | None, repetition: int) -> None:
+        figures[name].append(
+            run_wrk(
+                bare_url if relay is None else relay.url,
+                script,
+                arguments.duration,
+                arguments.connections,
+                sampled(name, relay, repetition),
+            )
+        )
+
     for repetition in range(1, arguments.repetitions + 1):
         for name, relay, lua in steps:
             script.write_text(lua)
-            url = bare_url if relay is None else relay.url
-            figures[name].append(
-                run_wrk(
-                    url,
-                    script,
-                    arguments.duration,
-                    arguments.connections,
-                    sampled(name, relay, repetition),
-                )
-            )
+            timed(name, relay, repetition)
+        # Fresh pending bookings, tickets and blobs: each of those works once.
+        expected = max(f.requests_per_s for f in figures["bare aiohttp form POST"])
+        for name, relay in sealed_steps:
+            count = int(expected * arguments.duration * 0.3) + 1000
+            bodies = await asyncio.to_thread(sealed_bodies, small_key, "p20", count)
+            body_file.write_text("\n".join(bodies) + "\n")
+            script.write_text(sealed_lua(body_file, "/api/v1/practices/p20/bookings"))
+            timed(name, relay, repetition)
         for name, relay in confirms:
             # Enough pending bookings that no confirm meets an already confirmed one.
-            expected = max(f.requests_per_s for f in figures["bare aiohttp form POST"])
             count = int(expected * arguments.duration * 0.6) + 1000
             tokens_now = await pending_tokens(store, "p20", count)
             token_file.write_text("\n".join(tokens_now) + "\n")
             script.write_text(confirm_lua(token_file))
-            figures[name].append(
-                run_wrk(
-                    relay.url,
-                    script,
-                    arguments.duration,
-                    arguments.connections,
-                    sampled(name, relay, repetition),
-                )
-            )
+            timed(name, relay, repetition)
         print(f"repetition {repetition} of {arguments.repetitions} done", flush=True)
     # A practice of its own: the confirm steps filled p20's inbox, and a poll there
     # would be answered at once, without waiting for a wake.

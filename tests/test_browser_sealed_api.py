@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from nacl.public import SealedBox
+from nacl.public import Box, PublicKey, SealedBox
 from nacl.signing import VerifyKey
 
 from relay.crypto.sealing import key_id
@@ -40,7 +40,9 @@ async def public_slots(http: aiohttp.ClientSession, relay: RunningRelay, slug: s
 
 
 def open_envelope(item: dict[str, Any], practice: PracticeHandle, relay: RunningRelay) -> Any:
-    padded = SealedBox(practice.private_key).decrypt(base64.b64decode(item["sealed"]))
+    """A NaCl box from the relay's ephemeral key (its first 32 bytes), nonce first."""
+    sealed = base64.b64decode(item["sealed"])
+    padded = Box(practice.private_key, PublicKey(sealed[:32])).decrypt(sealed[32:])
     length = int.from_bytes(padded[:4], "big")
     relay_key = VerifyKey(bytes(relay.service.signing_key.verify_key))
     return json.loads(relay_key.verify(padded[4 : 4 + length]))

@@ -121,9 +121,8 @@ def validate_sealed(
     if not profile.browser_sealing:
         errors["sealed"] = "browser_not_accepted"
     blob = check(errors, "sealed", _blob, data.get("sealed"))
-    check(
-        errors, "key_id", functools.partial(_key_id, current=key_id(public_key)), data.get("key_id")
-    )
+    current_key = key_id(public_key)
+    check(errors, "key_id", functools.partial(_key_id, current=current_key), data.get("key_id"))
     booking_id = check(
         errors,
         "ticket",
@@ -157,7 +156,7 @@ def validate_sealed(
     zone = profile.zone
     return SealedRequest(
         booking_id=booking_id,
-        key_id=key_id(public_key),
+        key_id=current_key,
         blob=blob,
         email=email,
         start=start if slot else start.astimezone(zone),

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import dataclasses
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -26,7 +27,13 @@ from relay.booking.browser_sealed import SealedRequest, is_browser_sealed, valid
 from relay.booking.cancellation import Cancellations
 from relay.booking.submission import BookingRequest, validate_booking
 from relay.crypto import tokens
-from relay.crypto.sealing import DataCipher, decode_public_key, key_id, seal_booking
+from relay.crypto.sealing import (
+    DataCipher,
+    EnvelopeSealer,
+    decode_public_key,
+    key_id,
+    seal_booking,
+)
 from relay.crypto.tickets import TICKET_SECONDS, Ticket, Tickets
 from relay.errors import (
     DecryptionFailed,
@@ -90,8 +97,9 @@ class Submitted:
     expires_at: datetime
     # Returned only so tests and `relay dev` need not parse mails; never logged or shown.
     token: str
-    # For the sent page's "send the mail again" (RelayService.resend_token).
-    resend_token: str = ""
+    # For the sent page's "send the mail again", which asks RelayService.resend_token
+    # (made only there: the JSON API needs none). Never logged or shown.
+    email: str = dataclasses.field(default="", repr=False)
     # True when this was the same request again and its pending booking's mail was sent
     # again; False for a new booking (or a resend whose first mail was still queued).
     resent: bool = False
@@ -143,6 +151,7 @@ class RelayService:
         self.practices = PracticeCache(store)
         self.limits = Limits(settings=settings, store=store, metrics=metrics, clock=clock)
         self.tickets = Tickets(settings.signing_key)
+        self.envelopes = EnvelopeSealer(time.monotonic)
         # Cancel links, calendar links, the mail after confirming (relay/booking/cancellation.py).
         self.cancellations = Cancellations(
             settings=settings,
@@ -206,7 +215,7 @@ class RelayService:
         booking_id = request.booking_id if isinstance(request, SealedRequest) else str(uuid.uuid4())
         # Names this submission in the limits' logs; unrelated to the booking id, so the
         # logs never link a booking to a network or an address.
-        admission = str(uuid.uuid4())
+        admission = os.urandom(16).hex()
         ticket = self.limits.ticket(
             slug,
             network=client_network,
@@ -289,9 +298,7 @@ class RelayService:
             raise ProfileChanging
         self.metrics.bookings.labels(event="submitted").inc()
         self._mail_queued(slug)
-        return Submitted(
-            booking_id, expires_at, token, self.resend_token(slug, booking_id, request.email)
-        )
+        return Submitted(booking_id, expires_at, token, request.email)
 
     def _seal(
         self,
@@ -306,21 +313,23 @@ class RelayService:
         """What the practice's inbox gets: the booking the relay sealed, or the envelope
         it signed around the blob the browser sealed; the blob (b"" for the first)."""
         if isinstance(request, SealedRequest):
-            document = request.envelope(practice=slug, submitted_at=now, language=lang)
-            blob = request.blob
-        else:
-            document = request.document(
-                booking_id=booking_id,
-                practice=slug,
-                submitted_at=now,
-                consent_at=now,
-                language=lang,
+            envelope = self.envelopes.seal(
+                request.envelope(practice=slug, submitted_at=now, language=lang),
+                signing_key=self.signing_key,
+                practice_key=practice.public_key,
             )
-            blob = b""
+            return envelope, request.blob
+        document = request.document(
+            booking_id=booking_id,
+            practice=slug,
+            submitted_at=now,
+            consent_at=now,
+            language=lang,
+        )
         sealed = seal_booking(
             document, signing_key=self.signing_key, practice_key=practice.public_key
         )
-        return sealed, blob
+        return sealed, b""
 
     def issue_ticket(self, practice: CachedPractice) -> Ticket:
         """A submit ticket for a booking the browser will seal (relay/crypto/tickets.py)."""
@@ -473,8 +482,7 @@ class RelayService:
         if queued:
             self.metrics.bookings.labels(event="resent").inc()
             self._mail_queued(slug)
-        resend_token = self.resend_token(slug, booking_id, email)
-        return Submitted(booking_id, expires_at, token, resend_token, resent=bool(queued))
+        return Submitted(booking_id, expires_at, token, email, resent=bool(queued))
 
     async def pending(self, token: str) -> PendingView | None:
         """The confirmation page's view; None if the booking was confirmed already."""

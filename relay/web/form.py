@@ -37,6 +37,8 @@ _HINTS = {
     "birth_date": "birth_date_hint",
     "end": "end_hint",
 }
+# What a browser-sealed post carries beside the clear fields (relay/booking/browser_sealed.py).
+_SEALED_PART = frozenset({"sealed", "key_id", "ticket"})
 _INPUT_TYPES = {"text": "text", "date": "date", "datetime": "datetime-local", "email": "email"}
 
 
@@ -357,8 +359,10 @@ def _summary(
     for name in sorted(errors, key=lambda n: order.index(n) if n in order else len(order)):
         control = controls.get(name)
         if control is None:
-            # Not a field of the form (a hand-made post): say so, with nothing to link to.
-            entries.append(SummaryEntry(name, error_message(errors[name], lang), None))
+            # The sealed part's own fields (protocol 2) under one name; anything else is
+            # not a field of the form (a hand-made post): said, with nothing to link to.
+            label = page_text(lang, "summary_label_sealed") if name in _SEALED_PART else name
+            entries.append(SummaryEntry(label, error_message(errors[name], lang), None))
             continue
         message = control.error or error_message(errors[name], lang)
         label = control.label

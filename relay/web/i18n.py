@@ -268,6 +268,7 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
         "submit": "Anfrage absenden",
         "error_summary_title": "Bitte prüfen Sie Ihre Angaben",
         "error_summary_lead": "Die Anfrage wurde noch nicht gesendet. Bitte korrigieren Sie:",
+        "summary_label_sealed": "Verschlüsselung",
         "sealing_failed": "Die Anfrage konnte nicht verschlüsselt oder gesendet werden. "
         "Bitte versuchen Sie es noch einmal oder rufen Sie die Praxis an.",
         "sending": "Die Anfrage wird verschlüsselt und gesendet …",
@@ -670,6 +671,7 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
         "submit": "Send request",
         "error_summary_title": "Please check your details",
         "error_summary_lead": "The request has not been sent yet. Please correct:",
+        "summary_label_sealed": "Encryption",
         "sealing_failed": "The request could not be encrypted or sent. Please try again, "
         "or call the practice.",
         "sending": "Encrypting and sending the request …",

@@ -415,7 +415,9 @@ def _sent_page(
             minutes=minutes,
             expires=format_datetime(submitted.expires_at, zone, lang),
         ),
-        "resend_token": submitted.resend_token,
+        "resend_token": request.app[SERVICE].resend_token(
+            public.practice.slug, submitted.booking_id, submitted.email
+        ),
     }
 
     def build(hole: Hole) -> str:

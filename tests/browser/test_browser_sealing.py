@@ -74,6 +74,10 @@ async def receive(relay: RunningRelay, practice: PracticeHandle, out_dir: Path) 
         RunConfig(relay.url, practice.token, practice.key_file, out_dir, wait=0), once=True
     )
     assert code == 0
+    return written_booking(out_dir)
+
+
+def written_booking(out_dir: Path) -> dict[str, Any]:
     (written,) = out_dir.glob("*.json")
     document: dict[str, Any] = json.loads(written.read_text())
     return document
