@@ -17,11 +17,13 @@ from urllib.parse import urlsplit
 
 from practice_client import check as checking
 from practice_client import commands
+from practice_client.calendar.opening_hours import RulesError, load_rules
 from practice_client.calendar.slot_options import (
     add_slot_source_options,
     publish_every,
     slot_source,
 )
+from practice_client.calendar.slots import SlotSource
 from practice_client.handover.options import (
     add_handover_options,
     credential_token_file,
@@ -31,6 +33,7 @@ from practice_client.handover.options import (
 from practice_client.handover.sink import DEFAULT_FORMATS
 from practice_client.publisher import run_with_publishing
 from practice_client.relay.keys import decode_key
+from practice_client.relay.transparency import PAGE_CHECK_EVERY
 from practice_client.runner import MAX_WAIT, ConfigError, ExitCode, RunConfig, run
 
 log = logging.getLogger("practice_client")
@@ -106,7 +109,15 @@ def _build_parser() -> _Parser:
     keygen.set_defaults(command_parser=keygen, handler=_keygen, needs=("key_file",))
 
     running = subcommands.add_parser(
-        "run", parents=[common], help="fetch, decrypt and write bookings"
+        "run",
+        parents=[common],
+        help="fetch, decrypt and write bookings",
+        description="Fetch, decrypt and write bookings; check the relay's booking form page "
+        "at start and every 6 hours.",
+        epilog="exit codes: 0 done; 1 a local problem (key file, folder, a failed --exec); "
+        "2 the token is rejected; 3 the relay is not trusted, or with --once an item was "
+        "refused or a browser-sealed booking rejected ({id}.rejected.json written); "
+        "4 the relay stayed unreachable",
     )
     _relay_options(running)
     _key_file_option(running)
@@ -353,12 +364,25 @@ def _run(args: argparse.Namespace) -> int:
         formats=handing_over.formats,
         access=handing_over.access,
         hook=handing_over.hook,
+        page_check_every=PAGE_CHECK_EVERY,
+        require_sealing=_requires_browser_sealing(source),
     )
     if source is not None:
         return asyncio.run(
             run_with_publishing(config, once=args.once, source=source, every=args.publish_every)
         )
     return asyncio.run(run(config, once=args.once))
+
+
+def _requires_browser_sealing(source: SlotSource | None) -> bool:
+    """Whether the rules ask that only the browser seal (`sealing = "browser"`): then a
+    form page that does not seal in the browser is a problem the page check names."""
+    if source is None:
+        return False
+    try:
+        return load_rules(source.rules_file).sealing == "browser"
+    except RulesError:
+        return False  # publishing names the file's problems, at start and every round
 
 
 def _publish(args: argparse.Namespace) -> int:

@@ -1,6 +1,8 @@
 """`practice-client check` and `show-key`: is this set-up ready to receive bookings?
 
-One line per check, ✓ or ✗, and for each ✗ what to do. Nothing is changed: no key is
+One line per check, ✓ or ✗, and for each ✗ what to do; the last check is of the booking
+form page the relay serves patients (practice_client/relay/transparency.py), one ✗ line per
+difference. Nothing is changed: no key is
 pinned, no inbox item fetched (fetching would hide it from the running client for the
 visibility timeout); the token is tested with an empty acknowledgement, which the relay
 answers without touching the inbox.
@@ -31,6 +33,7 @@ from practice_client.relay.keys import (
     relay_key_path,
 )
 from practice_client.relay.retry import RelayUnreachableError, RetryPolicy, call_with_retries
+from practice_client.relay.transparency import check_form_page
 from practice_client.runner import (
     ExitCode,
     TokenError,
@@ -147,11 +150,13 @@ async def _relay(
                 Finding(False, f"token accepted: {unchecked}"),
                 Finding(False, f"relay signing key: {unchecked}"),
                 Finding(False, f"practice key at the relay: {unchecked}"),
+                Finding(False, f"booking form page: {unchecked}"),
             ]
         findings = [Finding(True, f"relay at {relay_url} reachable")]
         findings.append(await _token_accepted(relay, relay_url, slug, policy))
         findings.append(_relay_key(published, key_file, relay_key))
         findings.append(await _practice_key(relay, relay_url, slug, ring, policy))
+        findings += await _form_page(relay, slug, ring)
     return findings
 
 
@@ -223,6 +228,16 @@ async def _practice_key(
         "the relay seals bookings to a public key that is not in our key file",
         "give the operator the public key below (`relay practice add ... --public-key`)",
     )
+
+
+async def _form_page(relay: RelayClient, slug: str | None, ring: KeyRing | None) -> list[Finding]:
+    if slug is None or ring is None:
+        return [Finding(False, "booking form page: not checked (key file or token missing)")]
+    report = await check_form_page(relay, slug, ring.current.public_key)
+    if report.ok:
+        return [Finding(True, report.summary())]
+    fix = "tell the relay operator: patients may not get the booking form this release trusts"
+    return [Finding(False, problem, fix) for problem in report.problems]
 
 
 def _output_folder(out_dir: Path) -> Finding:

@@ -11,8 +11,9 @@ import json
 import re
 
 # A full poll is at most 100 items of the largest size class: about 11 KB of base64 each
-# (see envelope.MAX_SEALED_BASE64), so 1.1 MB plus a little JSON around them. Twice that
-# leaves room and still keeps a 60 MB answer from ever being held in memory.
+# (see envelope.MAX_SEALED_BASE64), so 1.1 MB plus a little JSON around them; a protocol-2
+# item adds its envelope of the smallest size (about 1.1 KB) to the browser's blob. Twice
+# that leaves room and still keeps a 60 MB answer from ever being held in memory.
 MAX_RESPONSE_BYTES = 2 * 1024 * 1024
 
 # Every answer of the relay nests three levels at most ({"items": [{...}]}); a booking

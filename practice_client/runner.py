@@ -1,5 +1,9 @@
 """The delivery loop: check the relay's keys, long-poll, open, write, acknowledge.
 
+Beside it, the relay's booking form page is checked at start and every few hours
+(practice_client/relay/transparency.py): a failure is an error line, never a reason to stop
+delivering.
+
 Log lines name booking ids and counts only: never a field of a booking.
 """
 
@@ -25,7 +29,15 @@ from practice_client.handover.sink import DEFAULT_FORMATS, BookingSink, usable_b
 from practice_client.os_errors import explain_os_error
 from practice_client.relay.api import AuthError, InboxItem, RelayClient, RelayRequestError
 from practice_client.relay.confirmed_at import checked_confirmed_at
-from practice_client.relay.envelope import CANCELLATION, EnvelopeError, document_type, open_item
+from practice_client.relay.envelope import (
+    BOOKING,
+    CANCELLATION,
+    ENVELOPE,
+    EnvelopeError,
+    document_type,
+    open_item,
+)
+from practice_client.relay.inner import SEALED_BY_RELAY, SealedPartRejected, open_sealed_part
 from practice_client.relay.keys import (
     KeyFileError,
     KeyRing,
@@ -43,11 +55,12 @@ from practice_client.relay.retry import (
     call_with_retries,
     until_stopped,
 )
+from practice_client.relay.transparency import check_form_page
 
 T = TypeVar("T")
-# An item that opened: its document and the booking it concerns (its own id, or the
-# booking a cancellation cancels).
-_Opened = tuple[InboxItem, dict[str, object], str]
+# What an opened item asks of the sink: a booking to write, a cancellation to apply, or a
+# browser-sealed booking whose sealed part was refused, to write as {id}.rejected.json.
+REJECTED = "rejected"
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +73,9 @@ class ExitCode(IntEnum):
     FAILURE = 1  # usage, key file, output directory, profile: something to fix locally
     TOKEN_REJECTED = 2  # the practice token is wrong; retrying will not fix it
     REFUSED = 3  # the relay's keys are not the ones we trust, or (--once) an item was refused
+    # (--once) a browser-sealed booking was written as {id}.rejected.json. The same status
+    # as REFUSED, as docs/protocol.md says: either way staff must look at the log now.
+    REJECTED = 3
     UNREACHABLE = 4  # the relay stayed unavailable (only where giving up is allowed)
 
 
@@ -88,6 +104,23 @@ class RunConfig:
     formats: tuple[str, ...] = DEFAULT_FORMATS
     access: FileAccess = field(default_factory=FileAccess)
     hook: Hook | None = None  # --exec: run per booking; acknowledged only if it succeeds
+    # Seconds between checks of the booking form page (transparency.py), the first at
+    # start; None: not checked. With `require_sealing` a page that does not seal in the
+    # browser is a problem (the practice's sealing is "browser").
+    page_check_every: float | None = None
+    require_sealing: bool = False
+
+
+@dataclass(frozen=True)
+class _Opened:
+    """An item that opened: what it asks for (BOOKING, CANCELLATION, REJECTED), its
+    document (the booking, the notice, the rejection record) and the booking it concerns
+    (its own id, or the booking a cancellation cancels)."""
+
+    item: InboxItem
+    document: dict[str, object]
+    booking_id: str
+    kind: str
 
 
 def practice_slug(token: str) -> str:
@@ -165,7 +198,10 @@ async def _run(config: RunConfig, *, once: bool, stop: asyncio.Event) -> int:
             )
         async with RelayClient(config.relay_url, config.token) as relay:
             delivery = _Delivery(config, relay, sink, slug, ring, once=once, stop=stop)
-            return await delivery.loop()
+            try:
+                return await delivery.loop()
+            finally:
+                await delivery.stop_page_checks()
 
 
 @contextlib.contextmanager
@@ -210,6 +246,9 @@ class _Delivery:
         self.hook_failures = 0
         self.hooked: set[str] = set()  # bookings whose hook succeeded in this run
         self.refused: dict[str, str] = {}  # item id (or a stand-in) -> reason, logged once
+        self.rejected: set[str] = set()  # written as {id}.rejected.json (now or before)
+        self._page_checks: asyncio.Task[None] | None = None
+        self._page_checked = False
         self.in_flight: int | None = None  # as of the last inbox answer
         self._key_file_stamp = _stamp(config.key_file)
 
@@ -228,6 +267,7 @@ class _Delivery:
         try:
             while True:
                 relay_key = await self._call(self._check_relay)
+                await self._start_page_checks()
                 wait = 0 if self.once else self.config.wait
                 started = time.monotonic()
                 log.debug("polling the inbox (wait %d s)", wait)
@@ -278,6 +318,49 @@ class _Delivery:
                 # Whatever ends the loop, a staged batch is made durable and acknowledged.
                 await previous.done()
 
+    async def stop_page_checks(self) -> None:
+        if self._page_checks is not None:
+            self._page_checks.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._page_checks
+
+    async def _start_page_checks(self) -> None:
+        """Once the relay is known to be ours: check its form page now (`--once`) or now
+        and every page_check_every seconds beside delivery."""
+        every = self.config.page_check_every
+        if every is None or self._page_checked:
+            return
+        self._page_checked = True
+        if self.once:
+            await self._check_page()
+        else:
+            self._page_checks = asyncio.create_task(self._page_check_loop(every))
+
+    async def _page_check_loop(self, every: float) -> None:
+        while True:
+            await self._check_page()
+            await asyncio.sleep(every)
+
+    async def _check_page(self) -> None:
+        """One check of the form page, logged: one error line per problem found."""
+        try:
+            report = await check_form_page(
+                self.relay,
+                self.slug,
+                self.ring.current.public_key,
+                require_sealing=self.config.require_sealing,
+            )
+        except Exception as error:
+            # A bug or a library failing unforeseen must cost one check, never delivery.
+            log.error(  # noqa: TRY400 (one line; the message could quote the page)
+                "the booking form page could not be checked (%s)", type(error).__name__
+            )
+            return
+        for problem in report.problems:
+            log.error("%s", problem)
+        if report.ok:
+            log.info("%s", report.summary())
+
     async def _finished(self, commit: _Commit, undelivered: set[str]) -> bool:
         """Wait for a batch's commit and acknowledgement; whether `--once` may stop:
         nothing of it was delivered and its items had all failed before in this run."""
@@ -292,6 +375,12 @@ class _Delivery:
             log.error("%d booking(s) could not be written", self.write_failures)
         if self.hook_failures:
             log.error("the --exec command failed for %d booking(s)", self.hook_failures)
+        if self.rejected:
+            log.error(
+                "REJECTED %d browser-sealed booking(s) (see above): written as "
+                "{id}.rejected.json with whom to call back",
+                len(self.rejected),
+            )
         # A refusal outranks a local write failure: it may mean the relay is attacking.
         if self.refused:
             log.error(
@@ -299,6 +388,8 @@ class _Delivery:
                 len(self.refused),
             )
             return ExitCode.REFUSED
+        if self.rejected:
+            return ExitCode.REJECTED
         return ExitCode.FAILURE if self.write_failures or self.hook_failures else ExitCode.OK
 
     def _summarise(self) -> None:
@@ -312,7 +403,7 @@ class _Delivery:
         in_flight = "unknown" if self.in_flight is None else str(self.in_flight)
         log.info(
             "summary: %d written, %d cancelled, %d refused, %d already there, "
-            "%s in flight elsewhere, %d not written, %d hook failures",
+            "%s in flight elsewhere, %d not written, %d hook failures, %d rejected",
             counts.written,
             counts.cancelled,
             len(self.refused),
@@ -320,6 +411,7 @@ class _Delivery:
             in_flight,
             self.write_failures,
             self.hook_failures,
+            counts.rejected,
         )
 
     async def _call(
@@ -414,16 +506,7 @@ class _Delivery:
 
     def _open_all(self, items: Sequence[InboxItem], relay_key: bytes) -> list[_Opened]:
         """The items that open, each with its document and the booking it concerns."""
-        opened = []
-        for item in items:
-            document = self._open(item, relay_key)
-            if document is None:
-                continue
-            if document_type(document) == CANCELLATION:
-                opened.append((item, document, str(document["booking_id"])))
-            else:
-                opened.append((item, document, item.id))
-        return opened
+        return [opened for item in items if (opened := self._open(item, relay_key)) is not None]
 
     async def _stage(
         self,
@@ -439,17 +522,19 @@ class _Delivery:
         delivered: list[str] = []
         batch = self.sink.batch()
         staged: list[_Staged] = []
-        for item, document, booking_id in opened:
+        for step_of in opened:
+            item, document, booking_id = step_of.item, step_of.document, step_of.booking_id
             if booking_id in batch:
                 # A booking and its cancellation in one batch: what the second does depends
                 # on the files of the first, so those go to disk first.
                 delivered += await self._complete(batch, staged)
                 batch, staged = self.sink.batch(), []
-            step = (
-                self._stage_cancel(batch, item, document)
-                if document_type(document) == CANCELLATION
-                else self._stage_write(batch, item, document)
-            )
+            if step_of.kind == CANCELLATION:
+                step = self._stage_cancel(batch, item, document)
+            elif step_of.kind == REJECTED:
+                step = self._stage_reject(batch, item, document)
+            else:
+                step = self._stage_write(batch, item, document)
             if step is not None:
                 staged.append(step)
         return _Commit(items, batch, staged, delivered)
@@ -502,13 +587,20 @@ class _Delivery:
         hook = self.config.hook
         if hook is None or item_id in self.hooked:
             return True
-        result = await hook.run(booking_id, self.sink.files(booking_id), event=event)
+        paths = (
+            [self.sink.rejected_path(booking_id)]
+            if event == REJECTED
+            else self.sink.files(booking_id)
+        )
+        result = await hook.run(booking_id, paths, event=event)
         if not result.ok:
             self.hook_failures += 1
             log.error(
                 "the --exec command failed for %sbooking %s (%s); not acknowledged, so it is "
                 "delivered and the command run again later",
-                "the cancellation of " if event == "cancellation" else "",
+                {"cancellation": "the cancellation of ", REJECTED: "the rejection of "}.get(
+                    event, ""
+                ),
                 booking_id,
                 result.problem,
             )
@@ -565,25 +657,24 @@ class _Delivery:
             booking_id,
         )
 
-    def _open(self, item: InboxItem, relay_key: bytes) -> dict[str, object] | None:
+    def _open(self, item: InboxItem, relay_key: bytes) -> _Opened | None:
         if not usable_booking_id(item.id):
             # The id goes into log lines and file names: a relay-chosen string with line
             # breaks or megabytes in it must reach neither.
             digest = hashlib.sha256(item.id.encode("utf-8", "replace")).hexdigest()[:12]
             self._refuse(f"(malformed id, sha256 {digest}…)", "the item id is not a booking id")
             return None
-        try:
-            return self._open_with_ring(item, relay_key)
-        except EnvelopeError as rejection:
-            reason = rejection.reason
-        # A rotation beside us may have sealed this item to a key we have not loaded yet.
-        if self._reload_keys():
-            try:
-                return self._open_with_ring(item, relay_key)
-            except EnvelopeError as rejection:
-                reason = rejection.reason
-        self._refuse(item.id, reason)
-        return None
+        outcome = self._open_with_ring(item, relay_key)
+        # A rotation beside us may have sealed this item (or the browser its sealed part)
+        # to a key we have not loaded yet: never reject what the newer key file opens.
+        if not isinstance(outcome, _Opened) and self._reload_keys():
+            outcome = self._open_with_ring(item, relay_key)
+        if isinstance(outcome, EnvelopeError):
+            self._refuse(item.id, outcome.reason)
+            return None
+        if isinstance(outcome, SealedPartRejected):
+            return _Opened(item, outcome.record, item.id, REJECTED)
+        return outcome
 
     def _refuse(self, shown_id: str, reason: str) -> None:
         """Log a refused item once per run: its id and a reason, never booking content."""
@@ -594,9 +685,66 @@ class _Delivery:
             "REFUSED booking %s: %s; it is neither written nor acknowledged", shown_id, reason
         )
 
-    def _open_with_ring(self, item: InboxItem, relay_key: bytes) -> dict[str, object]:
-        return open_item(
-            item.id, item.sealed, keys=self.ring, relay_key=relay_key, practice=self.slug
+    def _open_with_ring(
+        self, item: InboxItem, relay_key: bytes
+    ) -> _Opened | EnvelopeError | SealedPartRejected:
+        """The opened item, or why it is refused (EnvelopeError) or rejected."""
+        try:
+            document = open_item(
+                item.id, item.sealed, keys=self.ring, relay_key=relay_key, practice=self.slug
+            )
+            kind = document_type(document)
+            if kind == CANCELLATION:
+                return _Opened(item, document, str(document["booking_id"]), CANCELLATION)
+            if kind == ENVELOPE:
+                booking = open_sealed_part(document, item.blob, self.ring)
+                return _Opened(item, booking, item.id, BOOKING)
+        except (EnvelopeError, SealedPartRejected) as failure:
+            return failure
+        # Protocol 1: whatever the signed document says, the relay sealed it.
+        document["sealed_by"] = SEALED_BY_RELAY
+        return _Opened(item, document, item.id, BOOKING)
+
+    def _stage_reject(
+        self, batch: DurableBatch, item: InboxItem, record: dict[str, object]
+    ) -> _Staged | None:
+        """Stage {id}.rejected.json for a browser-sealed booking whose sealed part was
+        refused; None when it cannot be written. Its hook event is `rejected`."""
+        record["confirmed_at"] = checked_confirmed_at(item.confirmed_at, record.get("submitted_at"))
+        failing = "write the rejection of booking"
+        try:
+            written = self.sink.stage_reject(batch, record)
+            rejected_before = not written and self.sink.rejected_path(item.id).exists()
+        except (OSError, ValueError) as error:
+            self.write_failures += 1
+            reason = explain_os_error(error, "write") if isinstance(error, OSError) else error
+            log.error(  # noqa: TRY400 - the reason is enough; a traceback would not help
+                "could not write the rejection of booking %s: %s; not acknowledged", item.id, reason
+            )
+            return None
+        if written:
+            report = functools.partial(self._report_rejected, item.id, str(record["reason"]))
+            return _Staged(item.id, item.id, failing, REJECTED, report)
+        self.counts.already_there += 1
+        log.info("booking %s was written before; acknowledging it again", item.id)
+        if rejected_before:
+            return _Staged(
+                item.id, item.id, failing, REJECTED, functools.partial(self.rejected.add, item.id)
+            )
+        # Written as a booking before: a relay repeating an id with another sealed part.
+        event = "cancellation" if self._says_cancelled(item.id) else "booking"
+        return _Staged(item.id, item.id, failing, event)
+
+    def _report_rejected(self, booking_id: str, reason: str) -> None:
+        self.counts.rejected += 1
+        self.rejected.add(booking_id)
+        # The id and the reason: the record holds whom to call back, the log line nothing
+        # of the patient.
+        log.error(
+            "REJECTED booking %s: %s; written as %s.rejected.json, with whom to call back",
+            booking_id,
+            reason,
+            booking_id,
         )
 
     def _stage_write(
@@ -679,7 +827,7 @@ class _Commit:
 
     def touches(self, opened: list[_Opened]) -> bool:
         """Whether items of a later batch concern a booking of this one."""
-        return any(booking_id in self.bookings for _, _, booking_id in opened)
+        return any(item.booking_id in self.bookings for item in opened)
 
     async def done(self) -> list[str]:
         """The ids acknowledged, once the batch is durable and they are."""
@@ -708,6 +856,7 @@ class _Counts:
     written: int = 0
     cancelled: int = 0  # cancellations by patients, applied or kept for their booking
     already_there: int = 0
+    rejected: int = 0  # browser-sealed bookings written as {id}.rejected.json
 
 
 def appointment_time(document: dict[str, object]) -> str:

@@ -64,11 +64,12 @@ def line_about(lines: list[str], words: str) -> str:
 async def test_a_good_set_up_passes_every_check_and_prints_the_public_key(
     relay: RunningRelay, practice: PracticeHandle, tmp_path: Path
 ) -> None:
-    """Key file, token, relay, signing key, practice key, folder: all ✓, exit 0."""
+    """Key file, token, relay, signing key, practice key, form page, folder: all ✓, exit 0."""
     code, lines = await checked(relay.url, practice.token, practice.key_file, tmp_path / "out")
 
     assert code == 0, lines
-    assert len(lines) == 8
+    assert len(lines) == 9
+    assert line_about(lines, "booking form page").startswith("✓ ")
     assert all(line.startswith("✓ ") for line in lines[:-1]), lines
     assert lines[-1] == f"public key: {practice.public_key_b64}"
     assert "not pinned yet" in line_about(lines, "relay signing key")

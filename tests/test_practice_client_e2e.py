@@ -205,6 +205,7 @@ async def test_once_drains_the_inbox_writes_the_files_and_acknowledges(
             for name, value in booking.items():
                 assert document[name] == value, name
             assert document["practice"] == practice.slug
+            assert document["sealed_by"] == "relay"  # protocol 1: the relay sealed it
             for stamp in ("submitted_at", "consent_at", "confirmed_at"):
                 assert document[stamp].endswith("Z"), stamp
             ics = (out_dir / f"{document['id']}.ics").read_text(encoding="utf-8")

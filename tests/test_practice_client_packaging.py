@@ -129,6 +129,9 @@ def test_the_client_wheel_holds_the_client_only(tmp_path: Path) -> None:
     packages = {name.split("/")[0] for name in names if not name.endswith(".dist-info/")}
     assert {p for p in packages if not p.endswith(".dist-info")} == {"practice_client"}
     assert "practice_client/__main__.py" in names
+    # The data the client reads at run time: the booking rules, the accepted scripts.
+    assert "practice_client/relay/booking_rules.json" in names
+    assert "practice_client/relay/accepted_scripts.json" in names
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
     assert not any(server in line.lower() for line in requires for server in ("redis", "jinja"))
 

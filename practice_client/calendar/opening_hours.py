@@ -34,6 +34,12 @@ MIN_MINUTES = 5
 MAX_MINUTES = 480
 MAX_HORIZON_DAYS = 365
 
+# Who may seal the practice's bookings (docs/protocol.md, "Sealed in the browser"): the
+# patient's browser where JavaScript runs and the relay otherwise, the browser only, or
+# the relay only. This client opens both, so it offers both unless the rules say otherwise.
+SEALINGS = ("either", "browser", "relay")
+DEFAULT_SEALING = "either"
+
 DEFAULT_TIME_ZONE = "Europe/Berlin"
 DEFAULT_HORIZON_DAYS = 28
 DEFAULT_LEAD_TIME = "2h"
@@ -69,6 +75,7 @@ _TOP_KEYS = frozenset(
         "doctors",
         "frame_ancestors",
         "details",
+        "sealing",
     }
 )
 _TYPE_KEYS = ("minutes", "note")
@@ -148,6 +155,7 @@ class Rules:
     notes: tuple[tuple[str, str], ...] = ()
     # The profile's "details" as JSON-ready data (practice_client/calendar/rules_details.py).
     details: Mapping[str, object] | None = field(default=None, hash=False)
+    sealing: str = DEFAULT_SEALING  # one of SEALINGS
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -387,6 +395,11 @@ class _Reader:
         if not isinstance(accept_wishes, bool):
             self.problem("accept_wishes", "must be true or false", hint=accept_wishes)
             accept_wishes = True
+        sealing = data.get("sealing", DEFAULT_SEALING)
+        if sealing not in SEALINGS:
+            choices = ", ".join(f'"{choice}"' for choice in SEALINGS)
+            self.problem("sealing", f"must be one of {choices}", hint=sealing)
+            sealing = DEFAULT_SEALING
         horizon = self.horizon(data.get("horizon_days", DEFAULT_HORIZON_DAYS))
         lead_time = self.lead_time(data.get("lead_time", DEFAULT_LEAD_TIME))
         holidays = self.day_ranges("holidays", data.get("holidays", []))
@@ -416,6 +429,7 @@ class _Reader:
             frame_ancestors=tuple(frame_ancestors),
             notes=tuple((name, note) for name, _, note in typed if note is not None),
             details=details,
+            sealing=str(sealing),
         )
 
     def text(self, key: str, value: object, max_length: int, *, after: int = 0) -> str | None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from practice_client.calendar.busy import Busy
 from practice_client.handover.moments import aware_time
-from practice_client.handover.sink import usable_booking_id
+from practice_client.handover.sink import REJECTED_SUFFIX, usable_booking_id
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,10 @@ def received_bookings(out_dir: Path, *, since: datetime) -> list[Busy]:
         return []
     booked: list[Busy] = []
     for path in paths:
-        # {id}.json only: other JSON the client or practice software writes there is skipped.
-        if not usable_booking_id(path.stem):
+        # {id}.json and {id}.rejected.json only: other JSON the client or practice software
+        # writes there is skipped.
+        booking_id = path.name.removesuffix(REJECTED_SUFFIX).removesuffix(".json")
+        if not usable_booking_id(booking_id):
             continue
         interval = _booked(path)
         if interval is not None and interval.end > since:

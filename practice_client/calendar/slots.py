@@ -131,6 +131,9 @@ def profile_json(rules: Rules, slots: Sequence[Candidate]) -> dict[str, object]:
             for slot in slots
         ],
         "accept_wishes": rules.accept_wishes,
+        # Read by relays of protocol 2; a relay before it refuses the key, and
+        # RelayClient.put_profile then publishes without it (see there).
+        "sealing": rules.sealing,
     }
     if rules.frame_ancestors:
         profile["frame_ancestors"] = list(rules.frame_ancestors)

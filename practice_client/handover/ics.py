@@ -37,6 +37,8 @@ _GENDERS = {
 _INSURANCES = {"statutory": "gesetzlich", "private": "privat", "self_pay": "Selbstzahler"}
 _KINDS = {"slot": "freier Termin aus dem Kalender", "wish": "Wunschtermin des Patienten"}
 _LANGUAGES = {"de": "Deutsch", "en": "Englisch"}
+# Who sealed the booking: the patient's browser (protocol 2) or the relay.
+_SEALED_BY = {"browser": "im Browser des Patienten", "relay": "vom Relay"}
 
 # (field, label) in the order staff read them; SUMMARY already holds type and name.
 _DETAILS = (
@@ -55,6 +57,7 @@ _DETAILS = (
     ("confirmed_at", "Bestätigt"),
     ("consent_at", "Einwilligung"),
     ("cancelled_at", "Abgesagt"),
+    ("sealed_by", "Verschlüsselt"),
 )
 _NOT_IN_DESCRIPTION = frozenset(
     {"first_name", "last_name", "appointment_type", "start", "end", "consent", "practice", "status"}
@@ -181,6 +184,8 @@ def _shown(field: str, value: object) -> str:
         return _KINDS.get(text, text)
     if field == "language":
         return _LANGUAGES.get(text, text)
+    if field == "sealed_by":
+        return _SEALED_BY.get(text, text)
     if field == "birth_date":
         try:
             return date.fromisoformat(text).strftime("%d.%m.%Y")

@@ -14,6 +14,10 @@ before its booking: it is then kept as `{booking id}.cancellation.json` (no pati
 the ids and the time) and applied when the booking arrives, which is then written
 cancelled at once.
 
+A browser-sealed booking whose sealed part cannot be written (docs/protocol.md, "What
+the practice client checks") becomes `{id}.rejected.json` instead: what the relay's
+signed envelope says (who to call back, for which time) and why it was refused.
+
 The runner stages a whole batch of bookings (`batch`, `stage_write`, `stage_cancel`) and
 commits it at once (files.DurableBatch: parallel fsyncs, two directory syncs per batch);
 `write` and `cancel` are the same for one booking, durable when they return.
@@ -58,6 +62,8 @@ DEFAULT_FORMATS = ("json", "ics")
 _SUFFIXES = {"json": ".json", "ics": ".ics", "fhir": ".fhir.json"}
 # A cancellation that came before its booking, until the booking arrives.
 KEPT_CANCELLATION_SUFFIX = ".cancellation.json"
+# A browser-sealed booking whose sealed part was refused: the envelope's data and why.
+REJECTED_SUFFIX = ".rejected.json"
 # A booking file the client wrote is a few kilobytes; anything far larger is not one.
 MAX_BOOKING_FILE_BYTES = 1024 * 1024
 
@@ -238,6 +244,22 @@ class BookingSink:
         }
         batch.add(booking_id, [(kept, _json_bytes(record))])
         return "kept"
+
+    def stage_reject(self, batch: DurableBatch, record: Mapping[str, object]) -> bool:
+        """Stage `{id}.rejected.json`; False if it, or the booking itself, was written
+        before (a redelivery)."""
+        booking_id = str(record["id"])
+        path = self.rejected_path(booking_id)
+        if path.exists() or self._files(booking_id)["json"].exists():
+            return False
+        batch.add(booking_id, [(path, _json_bytes(record))])
+        return True
+
+    def rejected_path(self, booking_id: str) -> Path:
+        """Where a refused browser-sealed booking is written; ValueError for an unfit id."""
+        if not usable_booking_id(booking_id):
+            raise ValueError("booking id is not usable as a file name")
+        return self.out_dir / f"{booking_id}{REJECTED_SUFFIX}"
 
     def kept_cancellation(self, booking_id: str) -> dict[str, object] | None:
         """The cancellation kept for a booking not yet written, if any."""

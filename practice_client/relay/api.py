@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -20,6 +21,8 @@ from typing import Any
 import aiohttp
 
 from practice_client.limits import MAX_RESPONSE_BYTES, JsonRejectedError, load_json
+
+log = logging.getLogger(__name__)
 
 USER_AGENT = "terminrelay-practice-client/0.1"
 # A long poll may last `wait` seconds; the margin covers a slow network on top.
@@ -58,6 +61,18 @@ class InboxItem:
     id: str
     sealed: str
     confirmed_at: str | None
+    # Protocol 2: the box the patient's browser sealed, beside the relay's envelope.
+    blob: str | None = None
+
+
+@dataclass(frozen=True)
+class PageAnswer:
+    """A page or a file the relay serves to patients, as received (practice_client/relay/
+    transparency.py checks it)."""
+
+    status: int
+    headers: Mapping[str, tuple[str, ...]]  # lower-case name -> every value sent
+    body: bytes
 
 
 class RelayClient:
@@ -121,7 +136,25 @@ class RelayClient:
     async def put_profile(self, profile: Mapping[str, object]) -> dict[str, Any]:
         """Publishes the profile gzip-compressed (a calendar's JSON shrinks about tenfold);
         a relay that takes no compressed bodies (415) gets it plain. The answer is a
-        summary: version and counts, not the profile."""
+        summary: version and counts, not the profile.
+
+        A relay before protocol 2 refuses the profile's `sealing` (a 422 naming it, maybe
+        beside real problems): `"either"` then goes again without it, which such a relay
+        treats as relay sealing, all it can do; a second 422 names only the real problems.
+        `"browser"` does not: the practice asked never to be relay-sealed.
+        """
+        try:
+            return await self._put_profile(profile)
+        except RelayRequestError as error:
+            if not _refuses_sealing(error, profile):
+                raise
+        log.warning(
+            "the relay does not know browser sealing yet (protocol 2): the profile is "
+            "published without `sealing`, and the relay seals every booking itself"
+        )
+        return await self._put_profile({k: v for k, v in profile.items() if k != "sealing"})
+
+    async def _put_profile(self, profile: Mapping[str, object]) -> dict[str, Any]:
         plain = json.dumps(dict(profile)).encode()
         try:
             return await self._request(
@@ -136,6 +169,24 @@ class RelayClient:
         return await self._request(
             "PUT", "/api/v1/profile", body=plain, headers={"Content-Type": "application/json"}
         )
+
+    async def fetch_page(self, path: str) -> PageAnswer:
+        """GET a patient-facing page or file of this relay (no token, no redirect), its body
+        bounded like every answer."""
+        if self._session is None:
+            raise RuntimeError("RelayClient used outside `async with`")
+        try:
+            async with self._session.get(
+                self.base_url + path,
+                timeout=aiohttp.ClientTimeout(total=_REQUEST_TIMEOUT),
+                allow_redirects=False,
+            ) as response:
+                headers: dict[str, tuple[str, ...]] = {}
+                for name in response.headers:
+                    headers.setdefault(name.lower(), tuple(response.headers.getall(name)))
+                return PageAnswer(response.status, headers, await _read_bounded(response))
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            raise RelayUnavailableError(_describe(error)) from error
 
     async def put_key(self, public_key: str) -> None:
         await self._request("PUT", "/api/v1/key", payload={"public_key": public_key})
@@ -196,6 +247,17 @@ async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:
     return bytes(body)
 
 
+def _refuses_sealing(error: RelayRequestError, profile: Mapping[str, object]) -> bool:
+    payload = error.payload if isinstance(error.payload, dict) else {}
+    errors = payload.get("errors")
+    return (
+        error.status == 422
+        and profile.get("sealing") == "either"
+        and isinstance(errors, dict)
+        and "sealing" in errors
+    )
+
+
 def _too_large() -> str:
     return f"the answer is larger than the limit of {MAX_RESPONSE_BYTES} bytes"
 
@@ -236,7 +298,13 @@ def _inbox_item(item: object) -> InboxItem:
     item_id, sealed, confirmed_at = item.get("id"), item.get("sealed"), item.get("confirmed_at")
     if not isinstance(item_id, str) or not isinstance(sealed, str):
         raise RelayUnavailableError("inbox item without id or sealed box")
-    return InboxItem(item_id, sealed, confirmed_at if isinstance(confirmed_at, str) else None)
+    blob = item.get("blob")
+    return InboxItem(
+        item_id,
+        sealed,
+        confirmed_at if isinstance(confirmed_at, str) else None,
+        blob if isinstance(blob, str) else None,
+    )
 
 
 def _describe(error: BaseException) -> str:

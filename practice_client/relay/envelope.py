@@ -1,6 +1,8 @@
 """Open a sealed item exactly as docs/protocol.md describes: unseal, unpad, verify, check.
 
-An item is a booking, or (`"type": "cancellation"`) a patient's cancellation of one.
+An item is a booking, a patient's cancellation of one (`"type": "cancellation"`), or the
+relay's envelope around a booking sealed in the patient's browser (`"type": "envelope"`,
+protocol 2), whose inner part practice_client/relay/inner.py opens.
 
 Every failure raises the one opaque `EnvelopeError`; its reason is for the log and never
 carries booking content.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import struct
 
 from nacl.bindings import crypto_box_SEALBYTES
@@ -19,6 +22,7 @@ from nacl.signing import VerifyKey
 
 from practice_client.handover.sink import usable_booking_id
 from practice_client.limits import JsonRejectedError, load_json
+from practice_client.relay.booking_rules import RuleBroken, load_rules, strict_datetime
 from practice_client.relay.confirmed_at import parse_timestamp
 from practice_client.relay.keys import KeyRing
 
@@ -28,6 +32,9 @@ _LENGTH = struct.Struct(">I")
 # "booking". Anything else is from a newer protocol and refused, never written as a booking.
 BOOKING = "booking"
 CANCELLATION = "cancellation"
+ENVELOPE = "envelope"
+# The protocol an envelope's `protocol` names; another one is from a newer relay.
+ENVELOPE_PROTOCOL = 2
 
 # The relay pads every booking to at most this many bytes, in every format it has used:
 # the fixed classes 2048 and 8192 of older relays, and a floor with Padmé lengths above it
@@ -38,6 +45,15 @@ CANCELLATION = "cancellation"
 MAX_PADDED_BYTES = 8192
 MAX_SEALED_BYTES = MAX_PADDED_BYTES + int(crypto_box_SEALBYTES)
 MAX_SEALED_BASE64 = 4 * -(-MAX_SEALED_BYTES // 3)
+
+# What an envelope names, checked before anything of it is written (inner.py writes it to
+# {id}.rejected.json when the browser's part fails): a slot is "{start}|{doctor}", a
+# language a short tag ("de", "en"), the key id 16 and the digest 64 hexadecimal digits.
+_MAX_SLOT_LENGTH = 200
+_MAX_ENTRY_LENGTH = 100
+_LANGUAGE = re.compile(r"[a-z]{2,8}(?:-[A-Za-z0-9]{1,8}){0,3}", re.ASCII)
+_KEY_ID = re.compile(r"[0-9a-f]{16}", re.ASCII)
+_SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
 
 
 class EnvelopeError(Exception):
@@ -52,8 +68,8 @@ def open_item(
     item_id: str, sealed: str, *, keys: KeyRing, relay_key: bytes, practice: str
 ) -> dict[str, object]:
     """The booking document inside an inbox item, after every check of the protocol."""
-    padded = _unseal(_decode_base64(sealed), keys)
-    document = _parse(_verify(_unpad(padded), relay_key))
+    padded = unseal(_decode_base64(sealed), keys)
+    document = _parse(_verify(unpad(padded), relay_key))
     if document.get("practice") != practice:
         raise EnvelopeError(f"booking names another practice than {practice!r}")
     if document.get("id") != item_id:
@@ -63,15 +79,22 @@ def open_item(
     kind = document_type(document)
     if kind == CANCELLATION:
         _check_cancellation(document)
+    elif kind == ENVELOPE:
+        _check_envelope(document)
     return document
 
 
 def document_type(document: dict[str, object]) -> str:
-    """`booking` or `cancellation`; EnvelopeError for any other."""
+    """`booking`, `cancellation` or `envelope` (of protocol 2); EnvelopeError for any other."""
     kind = document.get("type", BOOKING)
-    if kind not in (BOOKING, CANCELLATION):
+    if kind not in (BOOKING, CANCELLATION, ENVELOPE):
         shown = repr(kind)[:40] if isinstance(kind, str) else type(kind).__name__
         raise EnvelopeError(f"unknown document type {shown}")
+    if kind == ENVELOPE:
+        protocol = document.get("protocol")
+        if type(protocol) is not int or protocol != ENVELOPE_PROTOCOL:
+            shown = repr(protocol)[:20]
+            raise EnvelopeError(f"envelope of unknown protocol {shown}")
     return str(kind)
 
 
@@ -86,6 +109,61 @@ def _check_cancellation(document: dict[str, object]) -> None:
     document["cancelled_at"] = cancelled_at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _check_envelope(envelope: dict[str, object]) -> None:
+    """The envelope's shape (docs/protocol.md, "The envelope"), so that what it names can
+    be compared with the inner part and written to {id}.rejected.json as it is.
+
+    Keys a newer relay adds are ignored: nothing of the envelope is written but the
+    fields named here.
+    """
+    kind = envelope.get("kind")
+    if kind not in ("slot", "wish"):
+        raise EnvelopeError("envelope with an unknown kind of booking")
+    slot = envelope.get("slot")
+    if kind == "wish" and slot is not None:
+        raise EnvelopeError("envelope of a wish that names a slot")
+    if kind == "slot":
+        _entry(envelope, "slot", required=True, max_length=_MAX_SLOT_LENGTH)
+    if strict_datetime(envelope.get("start")) is None:
+        raise EnvelopeError("envelope without a valid start")
+    if envelope.get("end") is not None and strict_datetime(envelope.get("end")) is None:
+        raise EnvelopeError("envelope with an invalid end")
+    for name in ("doctor", "appointment_type"):
+        _entry(envelope, name, required=False, max_length=_MAX_ENTRY_LENGTH)
+    language = envelope.get("language")
+    if not isinstance(language, str) or _LANGUAGE.fullmatch(language) is None:
+        raise EnvelopeError("envelope without a valid language")
+    try:
+        load_rules().email_problem("email", envelope.get("email"))
+    except RuleBroken as broken:
+        raise EnvelopeError(f"envelope: {broken}") from None
+    if envelope.get("consent") is not True:
+        raise EnvelopeError("envelope without consent")
+    for name in ("submitted_at", "consent_at"):
+        if parse_timestamp(envelope.get(name)) is None:
+            raise EnvelopeError(f"envelope without a valid {name}")
+    for name, pattern in (("key_id", _KEY_ID), ("blob_sha256", _SHA256)):
+        value = envelope.get(name)
+        if not isinstance(value, str) or pattern.fullmatch(value) is None:
+            raise EnvelopeError(f"envelope without a valid {name}")
+    length = envelope.get("blob_length")
+    if type(length) is not int or not 0 < length <= MAX_SEALED_BYTES:
+        raise EnvelopeError("envelope without a valid blob_length")
+
+
+def _entry(envelope: dict[str, object], name: str, *, required: bool, max_length: int) -> None:
+    """A one-line text of the envelope: the slot, the doctor, the appointment type."""
+    value = envelope.get(name)
+    if value is None and not required:
+        return
+    if not isinstance(value, str) or not value or len(value) > max_length:
+        raise EnvelopeError(f"envelope without a valid {name}")
+    try:
+        load_rules().text_problem(name, value)
+    except RuleBroken as broken:
+        raise EnvelopeError(f"envelope: {broken}") from None
+
+
 def _decode_base64(sealed: str) -> bytes:
     if len(sealed) > MAX_SEALED_BASE64:
         raise EnvelopeError(
@@ -97,7 +175,8 @@ def _decode_base64(sealed: str) -> bytes:
         raise EnvelopeError("sealed box is not valid base64") from error
 
 
-def _unseal(sealed: bytes, keys: KeyRing) -> bytes:
+def unseal(sealed: bytes, keys: KeyRing) -> bytes:
+    """The message in a sealed box, opened with the first key of the ring that fits."""
     # Newest first: after a rotation nearly every item is sealed to the newest key.
     for pair in keys.pairs:
         try:
@@ -107,7 +186,10 @@ def _unseal(sealed: bytes, keys: KeyRing) -> bytes:
     raise EnvelopeError(f"sealed box opens with none of the {len(keys.pairs)} keys")
 
 
-def _unpad(padded: bytes) -> bytes:
+def unpad(padded: bytes) -> bytes:
+    """The message inside a padded one: as long as its length prefix says."""
+    if len(padded) > MAX_PADDED_BYTES:
+        raise EnvelopeError(f"padded message is larger than {MAX_PADDED_BYTES} bytes")
     if len(padded) < _LENGTH.size:
         raise EnvelopeError("padded message is shorter than its length prefix")
     (length,) = _LENGTH.unpack_from(padded)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import logging
 import os
@@ -46,6 +47,12 @@ def decode_key(text: str) -> bytes:
 
 def encode_key(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
+
+
+def key_id(public_key: bytes) -> str:
+    """The id the form page and a browser-sealed submission name a practice key by: the
+    first 16 hexadecimal digits of its SHA-256 (docs/protocol.md, "Keys and tickets")."""
+    return hashlib.sha256(public_key).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
