@@ -691,7 +691,12 @@ class _Delivery:
         """The opened item, or why it is refused (EnvelopeError) or rejected."""
         try:
             document = open_item(
-                item.id, item.sealed, keys=self.ring, relay_key=relay_key, practice=self.slug
+                item.id,
+                item.sealed,
+                keys=self.ring,
+                relay_key=relay_key,
+                practice=self.slug,
+                boxed=item.blob is not None,
             )
             kind = document_type(document)
             if kind == CANCELLATION:

@@ -3,16 +3,17 @@
 
 The relay's half of protocol 2 is built beside the client; until it lands, items are sealed
 here exactly as the protocol says: the inner document padded and sealed to the practice
-key (the browser's part), the envelope signed, padded and sealed by relay.crypto.sealing
-with a test relay key (the relay's part). The stand-in relay is a small aiohttp server on
-127.0.0.1 that hands them out and serves a booking form page; the client under test is the
-real one.
+key (the browser's part), the envelope signed, padded and boxed by relay.crypto.sealing's
+EnvelopeSealer with a test relay key (the relay's part). The stand-in relay is a small
+aiohttp server on 127.0.0.1 that hands them out and serves a booking form page; the client
+under test is the real one.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,7 +26,7 @@ from nacl.public import PublicKey, SealedBox
 from nacl.signing import SigningKey
 
 from practice_client.relay.keys import key_id
-from relay.crypto.sealing import canonical_json, pad, seal_booking
+from relay.crypto.sealing import EnvelopeSealer, canonical_json, pad
 from relay.dev import free_port
 
 SLUG = "praxis-test"
@@ -134,7 +135,9 @@ def sealed_item(
     in_blob = sealed_inner if sealed_inner is not None else inner
     raw = blob if blob is not None else seal_blob(in_blob, blob_key or practice_key)
     envelope = envelope_of(inner, raw, **{"key_id": key_id(practice_key), **envelope_changes})
-    sealed = seal_booking(envelope, signing_key=signing_key, practice_key=practice_key)
+    sealed = EnvelopeSealer(time.monotonic).seal(
+        envelope, signing_key=signing_key, practice_key=practice_key
+    )
     item = {
         "id": envelope["id"],
         "sealed": base64.b64encode(sealed).decode(),

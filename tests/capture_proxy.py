@@ -1,11 +1,13 @@
 """A recording reverse proxy on loopback: everything a browser sends the relay, kept.
 
 The browser-sealing tests put it between Chromium and the real relay to show what the
-relay process receives (every request line, header and body), byte for byte.
+relay process receives (every request line, header and body), byte for byte; the
+transparency check's tests let it change what the relay answers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -24,6 +26,9 @@ class CaptureProxy:
     target: str = ""
     port: int = field(default_factory=free_port)
     received: list[bytes] = field(default_factory=list)
+    # Changes an answer's body on its way back (path, body) -> body: a hostile operator's
+    # proxy or CDN, for the transparency check's tests.
+    tamper: Callable[[str, bytes], bytes] | None = None
     _runner: web.AppRunner | None = None
     _http: aiohttp.ClientSession | None = None
 
@@ -65,5 +70,7 @@ class CaptureProxy:
             allow_redirects=False,
         ) as answer:
             payload = await answer.read()
+            if self.tamper is not None:
+                payload = self.tamper(request.path, payload)
             out = {k: v for k, v in answer.headers.items() if k.lower() not in _DROPPED}
             return web.Response(status=answer.status, body=payload, headers=out)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -13,6 +14,7 @@ import pytest
 from nacl.public import Box, PublicKey, SealedBox
 from nacl.signing import VerifyKey
 
+from practice_client.runner import ExitCode, RunConfig, run
 from relay.crypto.sealing import key_id
 from tests.conftest import (
     PracticeHandle,
@@ -236,3 +238,41 @@ async def test_a_practice_s_sealing_decides_which_paths_it_takes(
         assert response.status == relay_status, await response.text()
         if relay_status == 422:
             assert set((await response.json())["errors"]) == {"sealed"}
+
+
+async def test_an_inner_document_contradicting_its_envelope_is_rejected_by_the_client(
+    relay: RunningRelay, practice: PracticeHandle, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    """The relay cannot see inside the blob: a blob naming another address than the clear
+    one passes it. The practice client catches the contradiction, writes what the signed
+    envelope says as {id}.rejected.json (nothing of the blob), and `--once` exits 3."""
+    async with aiohttp.ClientSession() as http:
+        await put_profile(http, relay.url, practice.token, sealed_profile())
+        slot = (await public_slots(http, relay, practice.slug))[0]
+        body, inner = await sealed_body(http, relay.url, practice.slug, slot=slot)
+        lying = {**inner, "email": "someone.else@example.org"}
+        body["sealed"] = seal(practice.public_key_b64, lying)
+        assert (await submit(http, relay.url, practice.slug, body)).status == 202
+        (message,) = await smtp_sink.wait_for(1)
+        confirming = http.post(
+            link_in(message), data={"action": "confirm"}, headers={"Origin": relay.url}
+        )
+        async with confirming as done:
+            assert done.status == 200
+    out_dir = tmp_path / "out"
+    code = await run(
+        RunConfig(relay.url, practice.token, practice.key_file, out_dir, wait=0), once=True
+    )
+    assert code == ExitCode.REJECTED
+    rejected = json.loads((out_dir / f"{inner['id']}.rejected.json").read_text())
+    assert rejected["status"] == "rejected"
+    assert rejected["email"] == body["email"]
+    assert "e-mail address" in rejected["reason"]
+    assert inner["first_name"] not in json.dumps(rejected)
+    assert not (out_dir / f"{inner['id']}.json").exists()
+    # Acknowledged: it cannot become readable by waiting.
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{relay.url}/api/v1/inbox?wait=0", headers=practice.auth) as inbox,
+    ):
+        assert (await inbox.json())["items"] == []

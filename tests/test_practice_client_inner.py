@@ -59,6 +59,7 @@ def opened(sealed: SealedItem, signing_key: SigningKey, ring: KeyRing) -> dict[s
         keys=ring,
         relay_key=bytes(signing_key.verify_key),
         practice=SLUG,
+        boxed=True,
     )
     return open_sealed_part(envelope, sealed.item["blob"], ring)
 
@@ -224,7 +225,7 @@ def test_a_missing_blob_and_a_lying_length_prefix_are_rejected(
     sealed = sealed_item(signing_key, pair.public_key)
     envelope = open_item(
         sealed.id, sealed.item["sealed"], keys=ring, relay_key=bytes(signing_key.verify_key),
-        practice=SLUG,
+        practice=SLUG, boxed=True,
     )  # fmt: skip
     with pytest.raises(SealedPartRejected, match="without its sealed part"):
         open_sealed_part(envelope, None, ring)

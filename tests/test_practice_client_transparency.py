@@ -45,6 +45,7 @@ from tests.browser_sealed import (
     integrity,
     stand_in_relay,
 )
+from tests.capture_proxy import CaptureProxy
 from tests.helpers import wait_until_async
 from tests.test_slots import RULES
 
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
     from tests.conftest import PracticeHandle, RunningRelay
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = ("seal.js", "form.js", "pow.js")
+SCRIPTS = tuple(sorted(p.name for p in (ROOT / "relay" / "web" / "static").glob("*.js")))
 QUICK = RetryPolicy(start=0.01, cap=0.05, attempts=2)
 
 
@@ -103,8 +104,9 @@ def test_the_committed_list_accepts_the_current_scripts() -> None:
 def test_pin_scripts_adds_current_hashes_keeps_old_ones_and_skips_missing_files(
     tmp_path: Path,
 ) -> None:
-    """Given a list holding an old form.js hash and no seal.js, pin-scripts adds the hashes
-    of the current form.js and pow.js, keeps the old one and says seal.js is missing."""
+    """Given a list holding an old form.js hash and a seal.js gone since, pin-scripts adds
+    the hashes of the current form.js and pow.js, keeps the old ones and says seal.js is
+    missing."""
     (tmp_path / "scripts").mkdir()
     shutil.copy(ROOT / "scripts" / "pin-scripts", tmp_path / "scripts")
     static = tmp_path / "relay" / "web" / "static"
@@ -113,7 +115,9 @@ def test_pin_scripts_adds_current_hashes_keeps_old_ones_and_skips_missing_files(
     (static / "pow.js").write_bytes(b"pow")
     listed = tmp_path / "practice_client" / "relay" / "accepted_scripts.json"
     listed.parent.mkdir(parents=True)
-    listed.write_text(json.dumps({"scripts": {"form.js": ["0" * 64]}}), encoding="utf-8")
+    listed.write_text(
+        json.dumps({"scripts": {"form.js": ["0" * 64], "seal.js": ["1" * 64]}}), encoding="utf-8"
+    )
 
     result = subprocess.run(
         ["bash", str(tmp_path / "scripts" / "pin-scripts")],
@@ -130,12 +134,20 @@ def test_pin_scripts_adds_current_hashes_keeps_old_ones_and_skips_missing_files(
         "scripts": {
             "form.js": ["0" * 64, hashlib.sha256(b"new form").hexdigest()],
             "pow.js": [hashlib.sha256(b"pow").hexdigest()],
-            "seal.js": [],
+            "seal.js": ["1" * 64],
         }
     }
 
 
 # Against the real relay ---------------------------------------------------------------------
+
+REAL_PROFILE = {
+    "name": "Praxis Dr. Beispiel",
+    "doctors": [],
+    "appointment_types": [],
+    "slots": [],
+    "accept_wishes": True,
+}
 
 
 async def test_the_real_relays_form_page_passes(
@@ -144,29 +156,59 @@ async def test_the_real_relays_form_page_passes(
     """The relay's own page, for a practice that published a profile as the client does
     (sealing "either"): every script accepted and the policy strict; where the relay seals
     in the browser, the page names our key and marks every sensitive field."""
-    profile = {
-        "name": "Praxis Dr. Beispiel",
-        "doctors": [],
-        "appointment_types": [],
-        "slots": [],
-        "accept_wishes": True,
-        "sealing": "either",
-    }
     async with RelayClient(relay.url, practice.token) as client:
-        await client.put_profile(profile)
+        await client.put_profile({**REAL_PROFILE, "sealing": "either"})
         report = await check_form_page(
             client, practice.slug, bytes(practice.private_key.public_key)
         )
         html = (await client.fetch_page(f"/p/{practice.slug}")).body.decode()
 
     assert report.ok, report.problems
-    if "sealing-config" in html:  # a relay of protocol 2
-        assert report.sealing
-        assert "seal.js" in report.scripts
-        assert report.sealed_fields > 0
-    else:
-        assert not report.sealing
-        assert "does not seal in the browser" in report.summary()
+    assert "sealing-config" in html
+    assert report.sealing
+    assert {"seal.js", "sealing.js", "form.js"} <= set(report.scripts)
+    assert report.sealed_fields > 0
+
+
+@pytest.mark.parametrize(
+    ("tampered", "said"),
+    [
+        ("/static/seal.js", "the script 'seal.js' is not one this release accepts"),
+        ("/static/sealing.js", "the script 'sealing.js' is not one this release accepts"),
+        ("/p/", "'seal.js' does not match its integrity attribute"),
+    ],
+)
+async def test_one_byte_changed_on_the_way_fails_the_check(
+    relay: RunningRelay, practice: PracticeHandle, tampered: str, said: str
+) -> None:
+    """A proxy in front of the real relay changes one byte of a script, or of the page's
+    integrity attribute for it (so the browser would run the changed script): the check
+    fails, naming the script, and `practice-client check` would exit non-zero."""
+
+    def change(path: str, body: bytes) -> bytes:
+        if not path.startswith(tampered):
+            return body
+        if tampered == "/p/":
+            # The page vouches for a changed seal.js: its integrity attribute is another.
+            marker = b"seal.js?v="
+            start = body.index(b'integrity="', body.index(marker)) + len(b'integrity="sha384-')
+            flipped = b"A" if body[start : start + 1] != b"A" else b"B"
+            return body[:start] + flipped + body[start + 1 :]
+        return body[:100] + bytes([body[100] ^ 1]) + body[101:]
+
+    proxy = CaptureProxy(tamper=change)
+    async with RelayClient(relay.url, practice.token) as client:
+        await client.put_profile({**REAL_PROFILE, "sealing": "either"})
+    await proxy.start(relay.url)
+    try:
+        async with RelayClient(proxy.url, practice.token) as client:
+            report = await check_form_page(
+                client, practice.slug, bytes(practice.private_key.public_key)
+            )
+    finally:
+        await proxy.stop()
+    assert not report.ok
+    assert any(said in problem for problem in report.problems), report.problems
 
 
 async def test_the_real_relays_security_policy_passes(relay: RunningRelay) -> None:

@@ -17,7 +17,7 @@ import struct
 
 from nacl.bindings import crypto_box_SEALBYTES
 from nacl.exceptions import CryptoError
-from nacl.public import SealedBox
+from nacl.public import Box, PublicKey, SealedBox
 from nacl.signing import VerifyKey
 
 from practice_client.handover.sink import usable_booking_id
@@ -27,6 +27,8 @@ from practice_client.relay.confirmed_at import parse_timestamp
 from practice_client.relay.keys import KeyRing
 
 _LENGTH = struct.Struct(">I")
+# An envelope (protocol 2) starts with the relay's ephemeral Curve25519 public key.
+_EPHEMERAL_KEY_BYTES = 32
 
 # The signed document's `type`; a booking has none (relays before cancellations) or
 # "booking". Anything else is from a newer protocol and refused, never written as a booking.
@@ -65,11 +67,25 @@ class EnvelopeError(Exception):
 
 
 def open_item(
-    item_id: str, sealed: str, *, keys: KeyRing, relay_key: bytes, practice: str
+    item_id: str,
+    sealed: str,
+    *,
+    keys: KeyRing,
+    relay_key: bytes,
+    practice: str,
+    boxed: bool = False,
 ) -> dict[str, object]:
-    """The booking document inside an inbox item, after every check of the protocol."""
-    padded = unseal(_decode_base64(sealed), keys)
+    """The booking document inside an inbox item, after every check of the protocol.
+
+    `boxed`: the item carries a browser's blob, so `sealed` is a protocol 2 envelope, a
+    NaCl box from the relay's ephemeral key (docs/protocol.md, "The envelope").
+    """
+    raw = _decode_base64(sealed)
+    padded = open_box(raw, keys) if boxed else unseal(raw, keys)
     document = _parse(_verify(unpad(padded), relay_key))
+    if boxed != (document.get("type") == ENVELOPE):
+        # An envelope without its blob, or a blob beside a booking: neither is protocol.
+        raise EnvelopeError("item's blob and its signed document do not belong together")
     if document.get("practice") != practice:
         raise EnvelopeError(f"booking names another practice than {practice!r}")
     if document.get("id") != item_id:
@@ -184,6 +200,20 @@ def unseal(sealed: bytes, keys: KeyRing) -> bytes:
         except CryptoError:
             continue
     raise EnvelopeError(f"sealed box opens with none of the {len(keys.pairs)} keys")
+
+
+def open_box(sealed: bytes, keys: KeyRing) -> bytes:
+    """The message in an envelope: the relay's ephemeral public key, then a NaCl box
+    (nonce first) to one of the ring's keys."""
+    if len(sealed) < _EPHEMERAL_KEY_BYTES:
+        raise EnvelopeError("envelope is shorter than its ephemeral key")
+    ephemeral = PublicKey(sealed[:_EPHEMERAL_KEY_BYTES])
+    for pair in keys.pairs:
+        try:
+            return bytes(Box(pair.private_key, ephemeral).decrypt(sealed[_EPHEMERAL_KEY_BYTES:]))
+        except CryptoError:
+            continue
+    raise EnvelopeError(f"envelope opens with none of the {len(keys.pairs)} keys")
 
 
 def unpad(padded: bytes) -> bytes:
