@@ -26,6 +26,8 @@ from relay.storage import wakeups
 from relay.storage.store import Store
 from relay.web import (
     cancel,
+    cors,
+    form_texts,
     middleware,
     openapi,
     ops,
@@ -60,7 +62,13 @@ def create_app(settings: Settings) -> web.Application:
         # Body, request line and header limits: see relay/web/server.py.
         client_max_size=settings.max_body_bytes,
         handler_args=server.HANDLER_ARGS,
-        middlewares=[middleware.request_log, middleware.security_headers, middleware.errors],
+        middlewares=[
+            middleware.request_log,
+            middleware.security_headers,
+            # Outside `errors`: the CORS headers go on its error answers too.
+            cors.cors,
+            middleware.errors,
+        ],
     )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
@@ -80,6 +88,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(_answer_long_polls)
 
     app.add_routes(public_api.routes)
+    app.add_routes(form_texts.routes)
     app.add_routes(practice_api.routes)
     app.add_routes(ops.routes)
     app.add_routes(openapi.routes)

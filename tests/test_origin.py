@@ -237,21 +237,25 @@ async def test_cross_site_confirm_and_withdraw_are_refused_and_the_link_still_wo
     assert inbox_items(redis_server, practice.slug) == 1
 
 
-async def test_json_api_is_not_subject_to_the_browser_rule(
-    relay: RunningRelay, practice: PracticeHandle
+async def test_json_api_refuses_other_sites_and_takes_json_only(
+    relay: RunningRelay, practice: PracticeHandle, redis_server: RedisServer
 ) -> None:
-    """The JSON API answers by content type: JSON is taken (a browser could not send it
-    cross-site without a CORS preflight), a form encoding or text/plain gets 415."""
+    """The JSON API follows the same rule (relay/web/cors.py): a post from a site the
+    practice does not list gets 403 JSON, whatever its type, and no CORS preflight
+    succeeds for it; a client without browser headers must still send JSON (415)."""
     async with aiohttp.ClientSession() as http:
         await publish(http, relay, practice)
         url = f"{relay.url}/api/v1/practices/{practice.slug}/bookings"
         cross = {"Sec-Fetch-Site": "cross-site", "Origin": FOREIGN}
-        async with http.post(url, json=booking_json(), headers=cross) as taken:
-            assert taken.status == 202
+        async with http.post(url, json=booking_json(), headers=cross) as refused:
+            assert refused.status == 403
+            assert "error" in await refused.json()
         async with http.post(
             url, data="{}", headers={**cross, "Content-Type": "text/plain"}
         ) as simple:
-            assert simple.status == 415
+            assert simple.status == 403
+        async with http.post(url, data="{}", headers={"Content-Type": "text/plain"}) as plain:
+            assert plain.status == 415
         async with http.options(
             url,
             headers={
@@ -261,6 +265,7 @@ async def test_json_api_is_not_subject_to_the_browser_rule(
             },
         ) as preflight:
             assert "Access-Control-Allow-Origin" not in preflight.headers
+    assert booking_keys(redis_server) == set()
 
 
 @pytest.mark.parametrize(

@@ -471,13 +471,18 @@ def test_page_catalogues_have_the_same_keys() -> None:
 async def test_static_files_are_served_with_versions(
     relay: RunningRelay, practice: PracticeHandle
 ) -> None:
-    """The stylesheet and the script are served from /static/ under versioned URLs."""
+    """The stylesheet and the scripts (the form's, and frame.js, which tells a framing
+    practice site the page's height) are served from /static/ under versioned URLs."""
     async with aiohttp.ClientSession() as http:
         await put_profile(http, relay.url, practice.token, profile_json())
         async with http.get(f"{relay.url}/p/{practice.slug}") as response:
             page = Page(await response.text())
         assets = [url for url in page.resources() if url.startswith("/static/")]
-        assert {urlsplit(url).path for url in assets} == {"/static/site.css", "/static/form.js"}
+        assert {urlsplit(url).path for url in assets} == {
+            "/static/site.css",
+            "/static/form.js",
+            "/static/frame.js",
+        }
         for url in assets:
             async with http.get(f"{relay.url}{url}") as asset:
                 assert asset.status == 200

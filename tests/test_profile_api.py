@@ -56,8 +56,9 @@ async def test_gzip_client_gets_the_identity_body_compressed(
         assert headers["Content-Type"] == "application/json; charset=utf-8"
         assert int(headers["Content-Length"]) == len(packed)
         assert gzip.decompress(packed) == plain
-        # Both bodies vary with Accept-Encoding and are the same profile: the same tag.
-        assert headers["Vary"] == plain_headers["Vary"] == "Accept-Encoding"
+        # Both bodies vary with Accept-Encoding (their CORS headers with Origin, for embed
+        # mode: relay/web/cors.py) and are the same profile: the same tag.
+        assert headers["Vary"] == plain_headers["Vary"] == "Accept-Encoding, Origin"
         assert headers["ETag"] == plain_headers["ETag"]
         for refusing in ("gzip;q=0", "identity", "*;q=0", "deflate"):
             status, headers, body = await fetch(
@@ -122,7 +123,7 @@ async def test_unchanged_profile_answers_304_to_its_etag(
             assert status == 304, condition
             assert body == b""
             assert headers["ETag"] == etag
-            assert headers["Vary"] == "Accept-Encoding"
+            assert headers["Vary"] == "Accept-Encoding, Origin"
         status, _, body = await fetch(http, relay, practice.slug, **{"If-None-Match": '"other"'})
         assert status == 200
         assert len(slots_of(body)) == COUNT

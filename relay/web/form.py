@@ -31,7 +31,8 @@ SHORT_LABEL = 60
 SLOT = "slot"
 # Bool fields posted as a checkbox; every other bool field is a yes/no question.
 CHECKBOXES = frozenset({"consent"})
-_HINTS = {
+# The hint beside a field (also the embedded form's: relay/web/form_texts.py).
+HINTS = {
     "email": "email_hint",
     "phone": "phone_hint",
     "birth_date": "birth_date_hint",
@@ -228,7 +229,7 @@ def _control(
 ) -> Control:
     lang = context.lang
     value = context.values.get(spec.name, "")
-    hint_key = _HINTS.get(spec.name)
+    hint_key = HINTS.get(spec.name)
     base = Control(
         name=spec.name,
         kind="input",

@@ -472,6 +472,21 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
         "gespeichert und nichts geändert.",
         "cross_site_form_link": "Terminformular auf unserer Seite öffnen",
         "cross_site_confirm_link": "Bestätigungsseite auf unserer Seite öffnen",
+        # the form on the practice's own website (relay/web/static/embed.js, form_texts.py)
+        "embed_sending": "Ihre Anfrage wird verschlüsselt und gesendet …",
+        "embed_pow_running": "Gerade kommen sehr viele Anfragen. Ihr Browser führt eine kurze "
+        "Sicherheitsprüfung durch und sendet die Anfrage danach …",
+        "embed_send_failed": "Ihre Anfrage konnte nicht gesendet werden. Bitte prüfen Sie Ihre "
+        "Internetverbindung und versuchen Sie es noch einmal.",
+        "embed_key_mismatch": "Ihre Anfrage würde nicht mit dem Schlüssel verschlüsselt, den die "
+        "Praxis auf dieser Website hinterlegt hat. Zu Ihrem Schutz wurde nichts gesendet. Bitte "
+        "wenden Sie sich direkt an die Praxis.",
+        "embed_closed": "Zurzeit sind keine freien Termine veröffentlicht, und die Praxis nimmt "
+        "keine Wunschtermine an. Bitte wenden Sie sich direkt an die Praxis.",
+        "embed_fallback_text": "Das Terminformular kann hier nicht angezeigt werden.",
+        "embed_fallback_link": "Termin im Formular von Terminrelay anfragen",
+        "embed_sent_lead": "Wir haben Ihnen eine E-Mail an die angegebene Adresse gesendet. "
+        "Bitte öffnen Sie den Link darin bis {expires}.",
         # privacy notices (relay/web/privacy.py)
         "privacy_title": "Datenschutzhinweise",
         "privacy_contents": "Inhalt",
@@ -865,6 +880,21 @@ PAGE_TEXTS: dict[str, dict[str, str]] = {
         "accept it only from our own page. Nothing was stored and nothing was changed.",
         "cross_site_form_link": "Open the appointment form on our page",
         "cross_site_confirm_link": "Open the confirmation page on our page",
+        # the form on the practice's own website (relay/web/static/embed.js, form_texts.py)
+        "embed_sending": "Your request is being encrypted and sent …",
+        "embed_pow_running": "Very many requests are coming in just now. Your browser runs a "
+        "short security check and then sends the request …",
+        "embed_send_failed": "Your request could not be sent. Please check your internet "
+        "connection and try again.",
+        "embed_key_mismatch": "Your request would not be encrypted with the key the practice "
+        "published on this website. To protect you, nothing was sent. Please contact the "
+        "practice directly.",
+        "embed_closed": "No free appointments are published at the moment, and the practice "
+        "takes no suggested times. Please contact the practice directly.",
+        "embed_fallback_text": "The appointment form cannot be shown here.",
+        "embed_fallback_link": "Request an appointment in Terminrelay's form",
+        "embed_sent_lead": "We have sent an email to the address you gave. Please open the link "
+        "in it by {expires}.",
         # privacy notices (relay/web/privacy.py)
         "privacy_title": "Privacy notice",
         "privacy_contents": "Contents",

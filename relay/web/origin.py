@@ -25,10 +25,12 @@ whose link it has learnt. The policy follows Go's net/http CrossOriginProtection
    of the last years sends at least `Origin` on a POST. A non-browser client could post
    anything it likes anyway, with whatever headers it likes.
 
-The JSON API (`POST /api/v1/practices/{practice}/bookings`) needs none of this: it takes
-only `Content-Type: application/json` (415 otherwise), and a browser sends that type to
-another origin only after a CORS preflight, which fails because the relay serves no CORS
-headers. A form or a no-cors fetch can send only form encodings or text/plain.
+The JSON API's posts (`POST /api/v1/practices/{practice}/bookings` and `/tickets`) follow
+the same rule, applied by relay/web/cors.py with the practice's frame_ancestors, which
+there also get CORS headers so that the practice's own website can carry the form (embed
+mode): any other site's post is refused with 403 JSON. It takes only `Content-Type:
+application/json` besides (415 otherwise), which a browser sends to another origin only
+after a CORS preflight that only those origins pass.
 """
 
 from __future__ import annotations

@@ -66,19 +66,28 @@ async def launch_chromium(playwright: Playwright) -> Browser:
 
 
 async def new_context(
-    browser: Browser, *, lang: str, viewport: str, javascript: bool = True
+    browser: Browser,
+    *,
+    lang: str,
+    viewport: str,
+    javascript: bool = True,
+    ignore_https_errors: bool = False,
 ) -> BrowserContext:
-    """A fresh profile whose Accept-Language is `lang`; other hosts are refused outright."""
+    """A fresh profile whose Accept-Language is `lang`; other hosts are refused outright.
+
+    `ignore_https_errors`: for the practice websites of tests/browser/test_embed.py,
+    served over HTTPS on loopback with a certificate made for the test."""
     context = await browser.new_context(
         locale=LOCALES[lang],
         viewport=VIEWPORTS[viewport],  # type: ignore[arg-type]
         java_script_enabled=javascript,
         service_workers="block",
+        ignore_https_errors=ignore_https_errors,
     )
     foreign: list[str] = []
 
     async def only_loopback(route: Any) -> None:
-        if route.request.url.startswith("http://127.0.0.1:"):
+        if route.request.url.startswith(("http://127.0.0.1:", "https://127.0.0.1:")):
             await route.continue_()
         else:
             foreign.append(route.request.url)
