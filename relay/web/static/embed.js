@@ -125,14 +125,10 @@
     }
   }
 
-  /* The slot id the relay gives a published slot (relay/practice/profile.py Slot.id):
-     SHA-256 of "{start in UTC, seconds, Z}|{doctor}", 16 hex digits. */
-  function slotId(slot) {
-    if (slot.id) return Promise.resolve(slot.id);
-    var utc = new Date(slot.start).toISOString().replace(/\.\d{3}Z$/, "Z");
-    return sha256(utc + "|" + (slot.doctor || "")).then(function (digest) {
-      return hex(digest).slice(0, 16);
-    });
+  /* A published slot as the relay's form names it (docs/protocol.md, "The submission"):
+     its start exactly as the profile lists it, "|", its doctor (empty for none). */
+  function slotValue(slot) {
+    return slot.start + "|" + (slot.doctor || "");
   }
 
   /* The ALTCHA challenge (docs/protocol.md, "Proof of work"): the n in 0..maxnumber with
@@ -954,15 +950,14 @@
     };
     if (time.slot) {
       var slot = time.slot;
-      return slotId(slot).then(function (id) {
-        inner.kind = "slot";
-        inner.slot = id;
-        inner.start = slot.start;
-        inner.end = slot.end;
-        inner.doctor = slot.doctor || doctor;
-        inner.appointment_type = slot.appointment_type || kind;
-        return { inner: inner, clear: { slot: id } };
-      });
+      var value = slotValue(slot);
+      inner.kind = "slot";
+      inner.slot = value;
+      inner.start = slot.start;
+      inner.end = slot.end;
+      inner.doctor = slot.doctor || doctor;
+      inner.appointment_type = slot.appointment_type || kind;
+      return Promise.resolve({ inner: inner, clear: { slot: value } });
     }
     var type = (this.profile.appointment_types || []).filter(function (t) { return t.name === kind; })[0];
     inner.kind = "wish";
