@@ -628,9 +628,9 @@ async def measure(arguments: argparse.Namespace, redis_url: str, launch: Launche
             steps += [(name + relay.suffix, relay, lua) for relay in relays]
     with_confirm = not chosen or any(part in "confirm" for part in chosen)
     confirms = [("confirm" + relay.suffix, relay) for relay in relays if with_confirm]
-    # Only the working tree: a baseline from before protocol 2 has no sealed submit.
+    # A baseline from before protocol 2 answers these with errors (the non-2xx column).
     with_sealed = not chosen or any(part in SEALED_STEP for part in chosen)
-    sealed_steps = [(SEALED_STEP, relays[0])] if with_sealed else []
+    sealed_steps = [(SEALED_STEP + relay.suffix, relay) for relay in relays if with_sealed]
     names = [step[0] for step in steps] + [name for name, _ in [*sealed_steps, *confirms]]
     figures: dict[str, list[Figure]] = {name: [] for name in names}
     token_file, script, body_file = work / "tokens.txt", work / "step.lua", work / "sealed.txt"
