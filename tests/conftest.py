@@ -7,6 +7,7 @@ import base64
 import contextlib
 import email
 import email.policy
+import logging
 import os
 import re
 import secrets
@@ -301,6 +302,17 @@ async def relay(relay_factory: RelayFactory) -> RunningRelay:
 @pytest.fixture
 async def practice(relay: RunningRelay) -> PracticeHandle:
     return await relay.add_practice()
+
+
+@pytest.fixture(autouse=True)
+def _restore_client_logging() -> Iterator[None]:
+    """practice-client's main() points its log handler at the test's stderr; undone after,
+    so one test's handler never writes into another's closed stream."""
+    logger = logging.getLogger("practice_client")
+    handlers, level = list(logger.handlers), logger.level
+    yield
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
 
 
 @pytest.fixture(autouse=True)

@@ -6,24 +6,10 @@ import base64
 from typing import Any
 
 import aiohttp
-from nacl.public import PublicKey, SealedBox
 
-from relay.crypto.sealing import canonical_json, pad
+from relay.booking.rules_file import SEALED_ONLY as INNER_ONLY
+from tests.browser_sealed import seal_blob
 from tests.helpers import booking_json
-
-# The fields only the sealed inner document carries (relay/booking/rules_file.py).
-INNER_ONLY = (
-    "first_name",
-    "last_name",
-    "birth_date",
-    "gender",
-    "insurance",
-    "note",
-    "new_patient",
-    "doctor",
-    "appointment_type",
-    "phone",
-)
 
 
 async def ticket(http: aiohttp.ClientSession, relay_url: str, slug: str) -> dict[str, Any]:
@@ -35,8 +21,7 @@ async def ticket(http: aiohttp.ClientSession, relay_url: str, slug: str) -> dict
 
 def seal(public_key_b64: str, document: dict[str, Any]) -> str:
     """What TerminrelaySeal.sealDocument returns: canonical JSON, padded, sealed box."""
-    box = SealedBox(PublicKey(base64.b64decode(public_key_b64)))
-    return base64.b64encode(box.encrypt(pad(canonical_json(document)))).decode()
+    return base64.b64encode(seal_blob(document, base64.b64decode(public_key_b64))).decode()
 
 
 def inner_document(

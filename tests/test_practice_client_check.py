@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,16 +23,6 @@ if TYPE_CHECKING:
     from tests.conftest import PracticeHandle, RunningRelay, SmtpSink
 
 QUICK = RetryPolicy(start=0.01, cap=0.05, attempts=2)
-
-
-@pytest.fixture(autouse=True)
-def restore_client_logging() -> Iterator[None]:
-    """main() points the client's log handler at this test's stderr; undo that after."""
-    logger = logging.getLogger("practice_client")
-    handlers, level = list(logger.handlers), logger.level
-    yield
-    logger.handlers[:] = handlers
-    logger.setLevel(level)
 
 
 class Console(io.StringIO):

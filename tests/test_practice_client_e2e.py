@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -48,16 +48,6 @@ BERLIN = ZoneInfo("Europe/Berlin")
 LINK = re.compile(r"https?://[^\s\"<>]+/c/[A-Za-z0-9._~-]+")
 QUICK_RETRIES = RetryPolicy(start=0.02, cap=0.1, attempts=5)
 SENSITIVE_FIELDS = ("first_name", "last_name", "note", "email", "phone")
-
-
-@pytest.fixture(autouse=True)
-def restore_client_logging() -> Iterator[None]:
-    """main() points the client's log handler at this test's stderr; undo that after."""
-    logger = logging.getLogger("practice_client")
-    handlers, level = list(logger.handlers), logger.level
-    yield
-    logger.handlers[:] = handlers
-    logger.setLevel(level)
 
 
 def new_booking(number: int = 0) -> dict[str, Any]:

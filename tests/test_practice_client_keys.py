@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import os
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,16 +28,6 @@ from practice_client.relay.keys import (
 REPO = Path(__file__).resolve().parent.parent
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
-
-
-@pytest.fixture(autouse=True)
-def restore_client_logging() -> Iterator[None]:
-    """main() points the client's log handler at this test's stderr; undo that after."""
-    logger = logging.getLogger("practice_client")
-    handlers, level = list(logger.handlers), logger.level
-    yield
-    logger.handlers[:] = handlers
-    logger.setLevel(level)
 
 
 def mode_of(path: Path) -> int:

@@ -8,7 +8,7 @@ import asyncio
 import base64
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,16 +45,6 @@ ENVELOPE_FIELDS = (
     *("language", "email", "submitted_at", "consent_at"),
 )
 PATIENT_VALUES = (FIRST_NAME, LAST_NAME, "1980-04-02", "+49 30 1234567", "Bitte vormittags")
-
-
-@pytest.fixture(autouse=True)
-def restore_client_logging() -> Iterator[None]:
-    """main() points the client's log handler at this test's stderr; undo that after."""
-    logger = logging.getLogger("practice_client")
-    handlers, level = list(logger.handlers), logger.level
-    yield
-    logger.handlers[:] = handlers
-    logger.setLevel(level)
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,16 +22,6 @@ from relay.dev import free_port
 from tests.test_slots import NOW, RULES, offered, write
 
 TOKEN = "praxis-test." + "A" * 43
-
-
-@pytest.fixture(autouse=True)
-def restore_client_logging() -> Iterator[None]:
-    """main() points the client's log handler at this test's stderr; undo that after."""
-    logger = logging.getLogger("practice_client")
-    handlers, level = list(logger.handlers), logger.level
-    yield
-    logger.handlers[:] = handlers
-    logger.setLevel(level)
 
 
 @pytest.mark.parametrize(("line", "sealing"), [("", "either"), ('sealing = "browser"', "browser"),

@@ -18,7 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,16 +55,6 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = tuple(sorted(p.name for p in (ROOT / "relay" / "web" / "static").glob("*.js")))
 QUICK = RetryPolicy(start=0.01, cap=0.05, attempts=2)
-
-
-@pytest.fixture(autouse=True)
-def restore_client_logging() -> Iterator[None]:
-    """main() points the client's log handler at this test's stderr; undo that after."""
-    logger = logging.getLogger("practice_client")
-    handlers, level = list(logger.handlers), logger.level
-    yield
-    logger.handlers[:] = handlers
-    logger.setLevel(level)
 
 
 @pytest.fixture

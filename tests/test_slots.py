@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -204,17 +202,6 @@ def test_six_weeks_five_doctors(tmp_path: Path) -> None:
     assert 120 * built.slots < body_size(built.profile) < 150 * built.slots
 
 
-@pytest.fixture
-def restore_client_logging() -> Iterator[None]:
-    """main() points the client's log handler at this test's stderr; undo that after."""
-    logger = logging.getLogger("practice_client")
-    handlers, level = list(logger.handlers), logger.level
-    yield
-    logger.handlers[:] = handlers
-    logger.setLevel(level)
-
-
-@pytest.mark.usefixtures("restore_client_logging")
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

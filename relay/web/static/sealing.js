@@ -251,8 +251,10 @@
       element.removeAttribute("aria-invalid");
       element.removeAttribute("data-sealing-invalid");
     });
-    var summary = document.querySelector("[data-sealing-summary]");
-    if (summary) summary.remove();
+    // A new attempt: the summary of the last one goes, the relay's or this file's.
+    document.querySelectorAll("#error-summary").forEach(function (summary) {
+      summary.remove();
+    });
   }
 
   function labelOf(elements) {
@@ -263,20 +265,28 @@
     return label ? label.textContent.replace(/\s*\([^)]*\)\s*$/, "").trim() : first.id;
   }
 
-  function showErrors(errors, controls, config) {
-    var texts = config.texts;
+  /* An error summary like the relay's, above the page's heading, focused. */
+  function summaryBox(parts) {
     var summary = document.createElement("div");
     summary.className = "error-summary";
     summary.id = "error-summary";
     summary.setAttribute("role", "alert");
     summary.setAttribute("tabindex", "-1");
     summary.setAttribute("data-sealing-summary", "");
+    summary.append.apply(summary, parts);
+    var heading = document.querySelector("main h1");
+    if (heading) heading.before(summary);
+    summary.focus();
+    summary.scrollIntoView({ block: "start" });
+  }
+
+  function showErrors(errors, controls, config) {
+    var texts = config.texts;
     var title = document.createElement("h2");
     title.textContent = texts.error_summary_title;
     var lead = document.createElement("p");
     lead.textContent = texts.error_summary_lead;
     var list = document.createElement("ul");
-    summary.append(title, lead, list);
     Object.keys(errors).forEach(function (name) {
       var elements = controls[name];
       var message = (config.messages[name] || {})[errors[name]] || errors[name];
@@ -307,10 +317,7 @@
         element.setAttribute("aria-describedby", described.join(" ").trim());
       });
     });
-    var heading = document.querySelector("main h1");
-    if (heading) heading.before(summary);
-    summary.focus();
-    summary.scrollIntoView({ block: "start" });
+    summaryBox([title, lead, list]);
   }
 
   /* Sending -------------------------------------------------------------------------- */
@@ -377,18 +384,9 @@
   }
 
   function showFailure(config) {
-    var summary = document.createElement("div");
-    summary.className = "error-summary";
-    summary.id = "error-summary";
-    summary.setAttribute("role", "alert");
-    summary.setAttribute("tabindex", "-1");
-    summary.setAttribute("data-sealing-summary", "");
     var text = document.createElement("p");
     text.textContent = config.texts.sealing_failed;
-    summary.append(text);
-    var heading = document.querySelector("main h1");
-    if (heading) heading.before(summary);
-    summary.focus();
+    summaryBox([text]);
   }
 
   function start(again) {
