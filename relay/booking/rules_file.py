@@ -11,6 +11,7 @@ source of truth, never two hand-kept copies.
 from __future__ import annotations
 
 import sys
+import unicodedata
 from collections.abc import Iterator
 
 from relay.booking.fields import FIELDS
@@ -78,7 +79,14 @@ def build() -> dict[str, object]:
         "fields": fields,
         "sealed_only": list(SEALED_ONLY),
         "clear": list(CLEAR),
-        "text": {"forbidden": _ranges(False), "forbidden_multiline": _ranges(True)},
+        # The Unicode version of the Python that wrote it: which code points are format
+        # characters grows with it (tests/test_rules_file.py compares the ranges only on a
+        # Python of that version).
+        "text": {
+            "unicode_version": unicodedata.unidata_version,
+            "forbidden": _ranges(False),
+            "forbidden_multiline": _ranges(True),
+        },
         "email": {
             "pattern": contact.EMAIL_PATTERN,
             "max_length": contact.MAX_EMAIL_LENGTH,
