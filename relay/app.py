@@ -76,6 +76,8 @@ def create_app(settings: Settings) -> web.Application:
     app[TEMPLATES] = Environment(
         loader=PackageLoader("relay", "web/templates"),
         autoescape=select_autoescape(["html"]),
+        # gettext and its kin come with each render's context (relay/i18n/templates.py).
+        extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
         # The templates ship with the package: no stat() of the file on every render.

@@ -1,8 +1,9 @@
 """The booking field list: one list for the validator, the HTML form and the privacy page.
 
-The vocabulary of validation failures (`ErrorCode`; relay/web/i18n.py holds a message in
-every language for each code) and the value rules the wings share are in
-relay/rules/values.py.
+Labels, purposes and choice labels are gettext messages (relay/i18n/catalogs.py), read
+in a language as `label[lang]`. The vocabulary of validation failures (`ErrorCode`;
+relay/web/error_messages.py holds a message for each code) and the value rules the wings
+share are in relay/rules/values.py.
 """
 
 from __future__ import annotations
@@ -12,15 +13,12 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Literal
 
+from relay.i18n.catalogs import Message
+
 FieldKind = Literal["text", "textarea", "date", "datetime", "email", "tel", "choice", "bool"]
 
 
-def _texts(de: str, en: str) -> Mapping[str, str]:
-    """Read-only {"de": ..., "en": ...} so the shared field list cannot be changed at runtime."""
-    return MappingProxyType({"de": de, "en": en})
-
-
-def _no_texts() -> Mapping[str, Mapping[str, str]]:
+def _no_texts() -> Mapping[str, Message]:
     return MappingProxyType({})
 
 
@@ -31,20 +29,18 @@ class Field:
     name: str
     kind: FieldKind
     required: bool
-    label: Mapping[str, str] = dataclasses.field(hash=False)
-    purpose: Mapping[str, str] = dataclasses.field(hash=False)
+    label: Message = dataclasses.field(hash=False)
+    purpose: Message = dataclasses.field(hash=False)
     max_length: int | None = None
     choices: tuple[str, ...] = ()
-    choice_labels: Mapping[str, Mapping[str, str]] = dataclasses.field(
-        default_factory=_no_texts, hash=False
-    )
+    choice_labels: Mapping[str, Message] = dataclasses.field(default_factory=_no_texts, hash=False)
     autocomplete: str | None = None
     # doctor and appointment_type: required exactly when the practice's profile lists
     # any; their choices come from that profile, not from this list.
     required_when_offered: bool = False
     # The message for "required" where the patient chooses rather than types (radio
     # groups, lists): "Bitte wählen Sie …", naming what to choose.
-    choose: Mapping[str, str] | None = dataclasses.field(default=None, hash=False)
+    choose: Message | None = dataclasses.field(default=None, hash=False)
 
 
 FIELDS: tuple[Field, ...] = (
@@ -54,11 +50,8 @@ FIELDS: tuple[Field, ...] = (
         required=True,
         max_length=100,
         autocomplete="given-name",
-        label=_texts("Vorname", "First name"),
-        purpose=_texts(
-            "Damit die Praxis weiß, wer den Termin wünscht.",
-            "So the practice knows who is asking for the appointment.",
-        ),
+        label=Message("First name"),
+        purpose=Message("So the practice knows who is asking for the appointment."),
     ),
     Field(
         name="last_name",
@@ -66,23 +59,18 @@ FIELDS: tuple[Field, ...] = (
         required=True,
         max_length=100,
         autocomplete="family-name",
-        label=_texts("Nachname", "Last name"),
-        purpose=_texts(
-            "Damit die Praxis weiß, wer den Termin wünscht.",
-            "So the practice knows who is asking for the appointment.",
-        ),
+        label=Message("Last name"),
+        purpose=Message("So the practice knows who is asking for the appointment."),
     ),
     Field(
         name="birth_date",
         kind="date",
         required=True,
         autocomplete="bday",
-        label=_texts("Geburtsdatum", "Date of birth"),
-        purpose=_texts(
-            "Damit die Praxis Sie sicher von Personen mit gleichem Namen unterscheiden "
-            "und Ihre Patientenakte finden kann.",
+        label=Message("Date of birth"),
+        purpose=Message(
             "So the practice can tell you apart from people with the same name and find "
-            "your patient record.",
+            "your patient record."
         ),
     ),
     Field(
@@ -92,22 +80,17 @@ FIELDS: tuple[Field, ...] = (
         choices=("female", "male", "diverse", "unspecified"),
         choice_labels=MappingProxyType(
             {
-                "female": _texts("weiblich", "female"),
-                "male": _texts("männlich", "male"),
-                "diverse": _texts("divers", "diverse"),
-                "unspecified": _texts("keine Angabe", "prefer not to say"),
+                "female": Message("female"),
+                "male": Message("male"),
+                "diverse": Message("diverse"),
+                "unspecified": Message("prefer not to say"),
             }
         ),
-        label=_texts("Geschlecht", "Gender"),
-        choose=_texts(
-            "Bitte wählen Sie Ihr Geschlecht oder „keine Angabe“.",
-            "Please choose your gender or “prefer not to say”.",
-        ),
-        purpose=_texts(
-            "Damit die Praxis Sie richtig anspricht und Ihre Patientenakte zuordnen kann. "
-            "Sie können „keine Angabe“ wählen.",
+        label=Message("Gender"),
+        choose=Message("Please choose your gender or “prefer not to say”."),
+        purpose=Message(
             "So the practice addresses you correctly and can match your patient record. "
-            "You may choose “prefer not to say”.",
+            "You may choose “prefer not to say”."
         ),
     ),
     Field(
@@ -117,51 +100,35 @@ FIELDS: tuple[Field, ...] = (
         choices=("statutory", "private", "self_pay"),
         choice_labels=MappingProxyType(
             {
-                "statutory": _texts("gesetzlich", "statutory"),
-                "private": _texts("privat", "private"),
-                "self_pay": _texts("Selbstzahler", "self-pay"),
+                "statutory": Message("statutory"),
+                "private": Message("private"),
+                "self_pay": Message("self-pay"),
             }
         ),
-        label=_texts("Versicherung", "Insurance"),
-        choose=_texts(
-            "Bitte wählen Sie, wie Sie versichert sind.",
-            "Please choose how you are insured.",
-        ),
-        purpose=_texts(
-            "Damit die Praxis weiß, wie die Behandlung abgerechnet wird.",
-            "So the practice knows how the treatment will be billed.",
-        ),
+        label=Message("Insurance"),
+        choose=Message("Please choose how you are insured."),
+        purpose=Message("So the practice knows how the treatment will be billed."),
     ),
     Field(
         name="note",
         kind="textarea",
         required=False,
         max_length=1000,
-        label=_texts("Nachricht an die Praxis", "Note to the practice"),
-        purpose=_texts(
-            "Damit Sie der Praxis mitteilen können, was sie für die Terminplanung wissen "
-            "sollte. Freiwillig; bitte schreiben Sie nur, was die Praxis vorab wissen muss.",
+        label=Message("Note to the practice"),
+        purpose=Message(
             "So you can tell the practice what it should know to plan the appointment. "
-            "Optional; please write only what the practice needs to know in advance.",
+            "Optional; please write only what the practice needs to know in advance."
         ),
     ),
     Field(
         name="new_patient",
         kind="bool",
         required=True,
-        label=_texts(
-            "Ich bin zum ersten Mal in dieser Praxis",
-            "This is my first visit to this practice",
-        ),
-        choose=_texts(
-            "Bitte wählen Sie Ja oder Nein: Sind Sie zum ersten Mal in dieser Praxis?",
-            "Please choose yes or no: is this your first visit to this practice?",
-        ),
-        purpose=_texts(
-            "Damit die Praxis für einen ersten Besuch genug Zeit einplant und Ihnen sagen "
-            "kann, welche Unterlagen Sie mitbringen sollen.",
+        label=Message("This is my first visit to this practice"),
+        choose=Message("Please choose yes or no: is this your first visit to this practice?"),
+        purpose=Message(
             "So the practice can allow enough time for a first visit and tell you which "
-            "documents to bring.",
+            "documents to bring."
         ),
     ),
     Field(
@@ -169,55 +136,35 @@ FIELDS: tuple[Field, ...] = (
         kind="choice",
         required=False,
         required_when_offered=True,
-        label=_texts("Ärztin oder Arzt", "Doctor"),
-        choose=_texts(
-            "Bitte wählen Sie eine Ärztin oder einen Arzt.",
-            "Please choose a doctor.",
-        ),
-        purpose=_texts(
-            "Damit der Termin bei der Ärztin oder dem Arzt eingeplant wird, die oder den "
-            "Sie gewählt haben.",
-            "So the appointment is booked with the doctor you chose.",
-        ),
+        label=Message("Doctor"),
+        choose=Message("Please choose a doctor."),
+        purpose=Message("So the appointment is booked with the doctor you chose."),
     ),
     Field(
         name="appointment_type",
         kind="choice",
         required=False,
         required_when_offered=True,
-        label=_texts("Terminart", "Type of appointment"),
-        choose=_texts(
-            "Bitte wählen Sie eine Terminart.",
-            "Please choose a type of appointment.",
-        ),
-        purpose=_texts(
-            "Damit die Praxis weiß, worum es geht, und die passende Zeit einplant.",
-            "So the practice knows what the visit is for and can plan the right amount of time.",
+        label=Message("Type of appointment"),
+        choose=Message("Please choose a type of appointment."),
+        purpose=Message(
+            "So the practice knows what the visit is for and can plan the right amount of time."
         ),
     ),
     Field(
         name="start",
         kind="datetime",
         required=True,
-        label=_texts("Terminbeginn", "Appointment start"),
-        choose=_texts(
-            "Bitte wählen Sie einen Termin.",
-            "Please choose an appointment time.",
-        ),
-        purpose=_texts(
-            "Damit die Praxis weiß, wann Sie kommen möchten.",
-            "So the practice knows when you would like to come.",
-        ),
+        label=Message("Appointment start"),
+        choose=Message("Please choose an appointment time."),
+        purpose=Message("So the practice knows when you would like to come."),
     ),
     Field(
         name="end",
         kind="datetime",
         required=False,
-        label=_texts("Terminende", "Appointment end"),
-        purpose=_texts(
-            "Damit die Praxis weiß, wie lange der Termin dauert.",
-            "So the practice knows how long the appointment lasts.",
-        ),
+        label=Message("Appointment end"),
+        purpose=Message("So the practice knows how long the appointment lasts."),
     ),
     Field(
         name="email",
@@ -225,12 +172,10 @@ FIELDS: tuple[Field, ...] = (
         required=True,
         max_length=254,
         autocomplete="email",
-        label=_texts("E-Mail-Adresse", "Email address"),
-        purpose=_texts(
-            "Damit wir Ihnen den Link senden können, mit dem Sie die Anfrage bestätigen, "
-            "und die Praxis Sie zum Termin erreichen kann.",
+        label=Message("Email address"),
+        purpose=Message(
             "So we can send you the link to confirm your request, and the practice can "
-            "contact you about the appointment.",
+            "contact you about the appointment."
         ),
     ),
     Field(
@@ -239,29 +184,22 @@ FIELDS: tuple[Field, ...] = (
         required=False,
         max_length=30,
         autocomplete="tel",
-        label=_texts("Telefonnummer", "Phone number"),
-        purpose=_texts(
-            "Freiwillig: damit die Praxis Sie bei Rückfragen oder Änderungen schnell "
-            "erreichen kann.",
-            "Optional: so the practice can reach you quickly with questions or changes.",
+        label=Message("Phone number"),
+        purpose=Message(
+            "Optional: so the practice can reach you quickly with questions or changes."
         ),
     ),
     Field(
         name="consent",
         kind="bool",
         required=True,
-        label=_texts(
-            "Ich willige ein, dass meine Angaben, auch Angaben zu meiner Gesundheit, zur "
-            "Vereinbarung dieses Termins verschlüsselt an die Praxis übermittelt werden "
-            "(Art. 9 Abs. 2 lit. a DSGVO). Ich kann die Einwilligung jederzeit widerrufen.",
+        label=Message(
             "I consent to my details, including details about my health, being sent "
             "encrypted to the practice to arrange this appointment (Art. 9(2)(a) GDPR). "
-            "I can withdraw my consent at any time.",
+            "I can withdraw my consent at any time."
         ),
-        purpose=_texts(
-            "Angaben zur Gesundheit dürfen wir nur mit Ihrer ausdrücklichen Einwilligung "
-            "verarbeiten.",
-            "We may process details about your health only with your explicit consent.",
+        purpose=Message(
+            "We may process details about your health only with your explicit consent."
         ),
     ),
 )

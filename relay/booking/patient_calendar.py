@@ -14,32 +14,12 @@ from datetime import UTC, datetime, timedelta
 
 from icalendar import Calendar, Event
 
+from relay.i18n.catalogs import N_, texts
 from relay.practice.details import PracticeDetails
 
 PRODID = "-//Terminrelay//patient calendar//EN"
 # A wish without an end still needs a length in a calendar.
 _WISH_MINUTES = 30
-
-_TEXTS = {
-    "de": {
-        "appointment": "Termin: {practice}",
-        "wish": "Terminwunsch: {practice}",
-        "doctor": "Ärztin / Arzt",
-        "type": "Terminart",
-        "phone": "Telefon der Praxis",
-        "wish_note": "Ein Wunschtermin: Die Praxis meldet sich, ob er möglich ist.",
-        "cancel": "Absagen",
-    },
-    "en": {
-        "appointment": "Appointment: {practice}",
-        "wish": "Requested appointment: {practice}",
-        "doctor": "Doctor",
-        "type": "Type",
-        "phone": "Practice phone",
-        "wish_note": "A requested time: the practice will tell you whether it is possible.",
-        "cancel": "Cancel",
-    },
-}
 
 
 def render_patient_calendar(
@@ -51,8 +31,7 @@ def render_patient_calendar(
     now: datetime,
 ) -> bytes:
     """The calendar file: VCALENDAR with one VEVENT, times in UTC (no VTIMEZONE needed)."""
-    lang = str(appointment.get("lang") or "de")
-    texts = _TEXTS.get(lang, _TEXTS["de"])
+    t = texts(str(appointment.get("lang") or ""))
     practice = str(appointment.get("practice_name") or "")
     wish = appointment.get("kind") == "wish"
     start = datetime.fromisoformat(str(appointment["start"]))
@@ -68,19 +47,26 @@ def render_patient_calendar(
     event.add("dtstamp", now.astimezone(UTC))
     event.add("dtstart", start.astimezone(UTC))
     event.add("dtend", end.astimezone(UTC))
-    event.add("summary", texts["wish" if wish else "appointment"].replace("{practice}", practice))
+    event.add(
+        "summary",
+        t.gettext("Requested appointment: %(practice)s", practice=practice)
+        if wish
+        else t.gettext("Appointment: %(practice)s", practice=practice),
+    )
     event.add("status", "TENTATIVE" if wish else "CONFIRMED")
     lines = []
-    for field, label in (("doctor", "doctor"), ("appointment_type", "type")):
+    for field, label in (("doctor", N_("Doctor")), ("appointment_type", N_("Type"))):
         value = appointment.get(field)
         if isinstance(value, str) and value:
-            lines.append(f"{texts[label]}: {value}")
+            lines.append(f"{t.gettext(label)}: {value}")
     if wish:
-        lines.append(texts["wish_note"])
+        lines.append(
+            t.gettext("A requested time: the practice will tell you whether it is possible.")
+        )
     if details is not None and details.phone:
-        lines.append(f"{texts['phone']}: {details.phone}")
+        lines.append(f"{t.gettext('Practice phone')}: {details.phone}")
     if cancel_url:
-        lines.append(f"{texts['cancel']}: {cancel_url}")
+        lines.append(f"{t.pgettext('calendar', 'Cancel')}: {cancel_url}")
     if lines:
         event.add("description", "\n".join(lines))
     if details is not None and details.address:

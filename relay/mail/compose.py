@@ -45,6 +45,7 @@ def templates() -> Environment:
     return Environment(
         loader=PackageLoader("relay", "web/templates/mail"),
         autoescape=select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
     )

@@ -7,10 +7,9 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date as babel_format_date
-from babel.dates import format_datetime as babel_format_datetime
 from babel.dates import format_interval as babel_format_interval
 
-_LOCALES = {"de": "de_DE", "en": "en_GB"}
+from relay.i18n.languages import BABEL_LOCALES, known
 
 
 def format_datetime(moment: datetime, zone: ZoneInfo, lang: str) -> str:
@@ -23,25 +22,22 @@ def format_datetime(moment: datetime, zone: ZoneInfo, lang: str) -> str:
 # days; the same days recur on every page, so each is formatted once per language.
 @functools.lru_cache(maxsize=4096)
 def format_day(day: date, lang: str) -> str:
-    return babel_format_date(day, format="full", locale=_LOCALES[lang])
+    return babel_format_date(day, format="full", locale=BABEL_LOCALES[known(lang)])
 
 
 @functools.lru_cache(maxsize=4096)
 def format_day_short(day: date, lang: str) -> str:
     """'Do. 3.12.' / 'Thu 3.12.': a day button of the slot picker."""
-    name = babel_format_date(day, "EEE", locale=_LOCALES[lang])
+    name = babel_format_date(day, "EEE", locale=BABEL_LOCALES[known(lang)])
     return f"{name} {day.day}.{day.month}."
 
 
 def format_week(first: date, last: date, lang: str) -> str:
     """'1.–7. Dez. 2026' / '1–7 Dec 2026'."""
-    return str(babel_format_interval(first, last, "yMMMd", locale=_LOCALES[lang]))
+    return str(babel_format_interval(first, last, "yMMMd", locale=BABEL_LOCALES[known(lang)]))
 
 
 def format_clock(moment: datetime, lang: str) -> str:
-    # What Babel writes for "HH:mm" in both languages, without its cost per slot shown.
+    # 24-hour times in every language (CLDR's own for en and ar are 12-hour), with Latin
+    # digits (docs/translating.md); without Babel's cost per slot shown.
     return f"{moment.hour:02d}:{moment.minute:02d}"
-
-
-def format_short(moment: datetime, zone: ZoneInfo, lang: str) -> str:
-    return babel_format_datetime(moment.astimezone(zone), format="short", locale=_LOCALES[lang])

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from relay.i18n.catalogs import texts
 from relay.practice.details import PracticeDetails
 from relay.practice.localtime import format_clock, format_day
 from relay.practice.profile import Profile
-from relay.web.i18n import page_text
 
 _NOT_DIALLED = re.compile(r"[^0-9+]")
 
@@ -63,9 +63,9 @@ def appointment(summary: Mapping[str, object], profile: Profile | None, lang: st
     end = datetime.fromisoformat(str(end_text)).astimezone(zone) if end_text else None
     begins = format_clock(start, lang)
     if end is not None and end.date() == start.date():
-        time = page_text(lang, "time_span", start=begins, end=format_clock(end, lang))
+        time = texts(lang).gettext("%(start)s–%(end)s", start=begins, end=format_clock(end, lang))
     else:
-        time = page_text(lang, "time_from", start=begins)
+        time = texts(lang).gettext("from %(start)s", start=begins)
     kind_name = _text(summary.get("appointment_type"))
     kind = profile.appointment_type(kind_name) if profile and kind_name else None
     # Summaries written before "kind" existed say "wish" instead.
@@ -74,7 +74,7 @@ def appointment(summary: Mapping[str, object], profile: Profile | None, lang: st
     return Appointment(
         date=format_day(start.date(), lang),
         time=time,
-        duration=page_text(lang, "duration_minutes", minutes=minutes) if minutes else None,
+        duration=texts(lang).gettext("%(minutes)s minutes", minutes=minutes) if minutes else None,
         doctor=_text(summary.get("doctor")),
         appointment_type=kind_name,
         wish=wish,

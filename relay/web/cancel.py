@@ -18,22 +18,45 @@ from aiohttp import web
 
 from relay.booking.patient_calendar import render_patient_calendar
 from relay.errors import PracticeNotFound, TokenGone
+from relay.i18n.catalogs import N_, texts
 from relay.practice.localtime import format_datetime
 from relay.practice.profile import Profile
 from relay.web.appkeys import SERVICE
 from relay.web.appointment import practice_card
 from relay.web.bodies import read_form
-from relay.web.i18n import page_text
 from relay.web.language import request_language as language
 from relay.web.middleware import CLIENT_NETWORK, REQUEST_ID
 from relay.web.origin import is_cross_site_post
 from relay.web.pages import cross_site_page, render
 
+# The heading and lead of the page for each state after the cancel page itself.
 _STATES = {
-    "cancelled": ("cancelled_title", "cancelled_text"),
-    "already": ("cancel_already_title", "cancel_already_text"),
-    "gone": ("cancel_gone_title", "cancel_gone_text"),
+    "cancelled": (
+        N_("Appointment cancelled"),
+        N_(
+            "Your cancellation was handed to the practice, encrypted. Thank you for "
+            "letting them know."
+        ),
+    ),
+    "already": (
+        N_("Already cancelled"),
+        N_("This appointment was cancelled already; the cancellation was handed to the practice."),
+    ),
+    "gone": (
+        N_("This link can no longer cancel"),
+        N_(
+            "The link has expired, because the appointment has begun or the time for "
+            "cancelling is over, or it is not valid. Please contact the practice directly."
+        ),
+    ),
 }
+_CALENDAR_GONE = (
+    N_("Calendar file no longer available"),
+    N_(
+        "This link to the calendar file has expired (it works for one day) or is not "
+        "valid. The time of your appointment is in the e-mail we sent you."
+    ),
+)
 
 
 async def cancel_page(request: web.Request) -> web.Response:
@@ -57,9 +80,13 @@ async def cancel_page(request: web.Request) -> web.Response:
         request,
         "cancel.html",
         state="active",
-        title_key="cancel_title",
+        title=texts(lang).gettext("Cancel the appointment"),
         practice_name=name,
-        lead=page_text(lang, "cancel_lead", practice=name),
+        lead=texts(lang).gettext(
+            "Do you want to cancel your appointment at %(practice)s? The practice "
+            "receives the cancellation encrypted, like your request.",
+            practice=name,
+        ),
         expires=expires,
         action=f"{quote(request.path)}?lang={lang}",
         card=practice_card(name, profile.details) if profile else None,
@@ -68,7 +95,7 @@ async def cancel_page(request: web.Request) -> web.Response:
 
 async def cancel_action(request: web.Request) -> web.Response:
     if is_cross_site_post(request):
-        return cross_site_page(request, "cross_site_cancel_link")
+        return cross_site_page(request, N_("Open the cancellation page on our page"))
     form = await read_form(request)
     if form.get("action") != "cancel":
         raise web.HTTPBadRequest(reason="action must be cancel")
@@ -131,17 +158,16 @@ def _page(
     status: int = 200,
     calendar: bool = False,
 ) -> web.Response:
-    title_key, text_key = _STATES[state]
-    if calendar:
-        title_key, text_key = "calendar_gone_title", "calendar_gone_text"
+    title, text = _CALENDAR_GONE if calendar else _STATES[state]
+    t = texts(language(request))
     name = profile.name if profile else None
     return render(
         request,
         "cancel.html",
         status,
         state=state,
-        title_key=title_key,
-        text_key=text_key,
+        title=t.gettext(title),
+        text=t.gettext(text),
         practice_name=name,
         card=practice_card(name, profile.details) if profile and name else None,
     )

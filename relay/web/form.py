@@ -13,8 +13,9 @@ from datetime import datetime
 
 from relay.booking.fields import FIELD_NAMES, FIELDS, Field, field
 from relay.booking.rules_file import SEALED_ONLY
+from relay.i18n.catalogs import N_, texts
 from relay.practice.profile import Profile, Slot
-from relay.web.i18n import error_message, page_text
+from relay.web.error_messages import error_message
 from relay.web.picker import PickerState, PickerView, find_slot
 from relay.web.picker import build as build_picker
 
@@ -33,11 +34,20 @@ SLOT = "slot"
 CHECKBOXES = frozenset({"consent"})
 # The hint beside a field (also the embedded form's: relay/web/form_texts.py).
 HINTS = {
-    "email": "email_hint",
-    "phone": "phone_hint",
-    "birth_date": "birth_date_hint",
-    "end": "end_hint",
+    "email": N_("We send the confirmation link to this address."),
+    "phone": N_("For example +49 30 1234567."),
+    "birth_date": N_("For example 23/04/1980."),
+    "end": N_("Only if you want a particular end time."),
 }
+# The heading of each section of SECTIONS.
+SECTION_TITLES = {
+    "appointment": N_("Your appointment"),
+    "person": N_("About you"),
+    "contact": N_("Your contact details"),
+    "final": N_("Note and consent"),
+}
+# The error summary names a field whose label is a sentence (consent) by a short word.
+SUMMARY_LABELS = {"consent": N_("Consent")}
 # What a browser-sealed post carries beside the clear fields (relay/booking/browser_sealed.py).
 _SEALED_PART = frozenset({"sealed", "key_id", "ticket"})
 _INPUT_TYPES = {"text": "text", "date": "date", "datetime": "datetime-local", "email": "email"}
@@ -189,10 +199,10 @@ def build(
     for name, field_names in SECTIONS:
         controls = [by_name[n] for n in field_names if n in by_name]
         placed.update(field_names)
-        sections.append(Section(name, page_text(lang, f"section_{name}"), controls))
+        sections.append(Section(name, texts(lang).gettext(SECTION_TITLES[name]), controls))
     rest = [control for name, control in by_name.items() if name not in placed]
     if rest:
-        sections.append(Section("other", page_text(lang, "section_other"), rest))
+        sections.append(Section("other", texts(lang).gettext("Further details"), rest))
 
     view = FormView(
         sections=sections,
@@ -229,7 +239,7 @@ def _control(
 ) -> Control:
     lang = context.lang
     value = context.values.get(spec.name, "")
-    hint_key = HINTS.get(spec.name)
+    hint = HINTS.get(spec.name)
     base = Control(
         name=spec.name,
         kind="input",
@@ -237,7 +247,7 @@ def _control(
         required=spec.required,
         value=value,
         error=_message(errors, spec.name, context),
-        hint=None if hint_key is None else page_text(lang, hint_key),
+        hint=None if hint is None else texts(lang).gettext(hint),
         autocomplete=spec.autocomplete,
         max_length=spec.max_length,
         input_type=_INPUT_TYPES.get(spec.kind, spec.kind),
@@ -245,7 +255,13 @@ def _control(
     )
     if spec.name == "note":
         return replace(
-            base, kind="textarea", hint=page_text(lang, "note_hint", max=spec.max_length)
+            base,
+            kind="textarea",
+            hint=texts(lang).gettext(
+                "At most %(max)s characters. Please write only what the practice needs "
+                "to know in advance.",
+                max=spec.max_length,
+            ),
         )
     if spec.required_when_offered:
         return _offered_list(spec, profile, context, base)
@@ -259,8 +275,8 @@ def _control(
         return replace(base, kind="checkbox")
     if spec.kind == "bool":
         options = [
-            Option("true", page_text(lang, "yes"), f"{spec.name}-yes", checked=value == "true"),
-            Option("false", page_text(lang, "no"), f"{spec.name}-no", checked=value == "false"),
+            Option("true", texts(lang).gettext("Yes"), f"{spec.name}-yes", checked=value == "true"),
+            Option("false", texts(lang).gettext("No"), f"{spec.name}-no", checked=value == "false"),
         ]
         return replace(base, kind="radio", options=options)
     if spec.kind == "datetime":
@@ -270,7 +286,9 @@ def _control(
             base,
             kind="datetime",
             required=wished and not context.publishes,
-            marker=page_text(lang, "required_for_wish") if wished and context.publishes else None,
+            marker=texts(lang).gettext("required for a preferred time")
+            if wished and context.publishes
+            else None,
         )
     if spec.kind == "textarea":
         return replace(base, kind="textarea")
@@ -289,7 +307,7 @@ def _offered_list(spec: Field, profile: Profile, context: _Context, base: Contro
         [(d, d) for d in profile.doctors]
         if spec.name == "doctor"
         else [
-            (t.name, f"{t.name} ({page_text(lang, 'minutes', minutes=t.minutes)})")
+            (t.name, f"{t.name} ({texts(lang).gettext('%(minutes)s min', minutes=t.minutes)})")
             for t in profile.appointment_types
         ]
     )
@@ -305,17 +323,24 @@ def _offered_list(spec: Field, profile: Profile, context: _Context, base: Contro
             kind="select",
             required=True,
             options=options,
-            empty=page_text(lang, "please_choose"),
+            empty=texts(lang).gettext("Please choose"),
         )
-    empty_key = "picker_all_doctors" if spec.name == "doctor" else "picker_all_types"
     return replace(
         base,
         kind="select",
         required=False,
-        marker=page_text(lang, "required_for_wish") if context.accept_wishes else None,
-        hint=page_text(lang, "picker_filter_hint") if context.accept_wishes else None,
+        marker=texts(lang).gettext("required for a preferred time")
+        if context.accept_wishes
+        else None,
+        hint=texts(lang).gettext(
+            "Narrows the free appointments. Please choose one for a preferred time."
+        )
+        if context.accept_wishes
+        else None,
         options=options,
-        empty=page_text(lang, empty_key),
+        empty=texts(lang).gettext("Any doctor")
+        if spec.name == "doctor"
+        else texts(lang).gettext("Any type"),
     )
 
 
@@ -329,21 +354,27 @@ def _message(errors: Mapping[str, str], name: str, context: _Context) -> str | N
     chosen = context.chosen
     if name == "start" and code == "required":
         if context.wish:
-            return page_text(lang, "wish_start_required")
-        return page_text(lang, "choose_slot_or_wish" if context.accept_wishes else "choose_slot")
+            return texts(lang).gettext(
+                "Please enter the day and time of your preferred appointment."
+            )
+        if context.accept_wishes:
+            return texts(lang).gettext("Please choose a time or suggest a preferred time.")
+        return texts(lang).gettext("Please choose a time.")
     if name in ("doctor", "appointment_type") and code == "required" and context.wish:
-        return page_text(lang, "wish_doctor_required" if name == "doctor" else "wish_type_required")
+        if name == "doctor":
+            return texts(lang).gettext("Please choose a doctor for your preferred time.")
+        return texts(lang).gettext("Please choose a type of appointment for your preferred time.")
     if name == "doctor" and code == "slot_mismatch" and chosen is not None:
-        return page_text(
-            lang,
-            "doctor_contradicts_slot",
+        return texts(lang).gettext(
+            "The chosen time is with %(slot_doctor)s, but the list says %(doctor)s. "
+            "Please choose a time with %(doctor)s or change the choice in the list.",
             slot_doctor=chosen.doctor or "",
             doctor=context.values.get("doctor", ""),
         )
     if name == "appointment_type" and code == "slot_mismatch" and chosen is not None:
-        return page_text(
-            lang,
-            "type_contradicts_slot",
+        return texts(lang).gettext(
+            "The chosen time is for “%(slot_type)s”, but the list says “%(type)s”. "
+            "Please choose a matching time or change the choice in the list.",
             slot_type=chosen.appointment_type or "",
             type=context.values.get("appointment_type", ""),
         )
@@ -362,19 +393,19 @@ def _summary(
         if control is None:
             # The sealed part's own fields (protocol 2) under one name; anything else is
             # not a field of the form (a hand-made post): said, with nothing to link to.
-            label = page_text(lang, "summary_label_sealed") if name in _SEALED_PART else name
+            label = texts(lang).gettext("Encryption") if name in _SEALED_PART else name
             entries.append(SummaryEntry(label, error_message(errors[name], lang), None))
             continue
         message = control.error or error_message(errors[name], lang)
         label = control.label
         target: str | None = control.target
         if name == "start" and view.start_error_at_slots:
-            label, target = page_text(lang, "summary_label_slot"), view.slots_target
+            label, target = texts(lang).gettext("Time"), view.slots_target
         elif name in ("start", "end"):
-            wish = page_text(lang, "summary_label_wish")
+            wish = texts(lang).gettext("Preferred time")
             label = wish if name == "start" else f"{wish}: {control.label}"
         elif len(control.label) > SHORT_LABEL:
             # A sentence-long label (consent) would bury the message: name the checkbox.
-            label = page_text(lang, f"summary_label_{name}")
+            label = texts(lang).gettext(SUMMARY_LABELS[name])
         entries.append(SummaryEntry(label, message, target))
     return entries

@@ -3,29 +3,32 @@
 Embed mode (docs/embedding.md) builds the booking form on the practice's own page, in
 relay/web/static/embed.js. Its words come from the sources of the relay's own form, so
 the two never say different things: the field list's labels and choice labels
-(relay/booking/fields.py), the sections and hints of relay/web/form.py, and the page texts
-and validation messages of relay/web/i18n.py. The field rules themselves are in
-/static/booking-rules.json.
+(relay/booking/fields.py), the sections and hints of relay/web/form.py, the page texts
+and the validation messages (relay/web/error_messages.py), all through the gettext
+catalogs. The field rules themselves are in /static/booking-rules.json.
 
 The body is the same for every practice (the route names one so that CORS can answer for
 its origins and an unknown practice gets 404): built once per language. Placeholders stay
 in the texts, `{practice}`, `{zone}`, `{doctor}`, `{start}`, `{end}`, `{minutes}`,
-`{expires}`, `{max}`, and the script fills them as `page_text` does, by plain replacement.
+`{expires}`, `{max}`, and the script fills them by plain replacement.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import re
 
 import orjson
 from aiohttp import web
 
 from relay.booking.fields import FIELDS, Field
 from relay.errors import ValidationFailed
+from relay.i18n.catalogs import N_, texts
+from relay.i18n.languages import BABEL_LOCALES, LANGUAGES, direction
 from relay.web import form
 from relay.web.appkeys import SERVICE
-from relay.web.i18n import ERROR_MESSAGES, LANGUAGES, error_message, page_text, page_texts
+from relay.web.error_messages import ERROR_MESSAGES, error_message
 from relay.web.language import request_language
 
 routes = web.RouteTableDef()
@@ -33,71 +36,107 @@ routes = web.RouteTableDef()
 # Texts change only with a release; an hour keeps the practice's page from asking on
 # every view, and the ETag makes asking again cheap.
 CACHE_CONTROL = "public, max-age=3600"
-# How the relay writes dates in each language (relay/practice/localtime.py), as BCP 47
-# tags for Intl.DateTimeFormat.
-LOCALES = {"de": "de-DE", "en": "en-GB"}
 
 # The page texts the embedded form shows (embed.js asks for no other; a test checks).
-TEXT_KEYS: tuple[str, ...] = (
-    "form_title",
-    "form_lead",
-    "form_required_note",
-    "required",
-    "optional",
-    "yes",
-    "no",
-    "please_choose",
-    "minutes",
-    "opens_new_window",
-    "privacy_title",
-    "slots_legend",
-    "slots_hint",
-    "slot_with",
-    "no_slots",
-    "time_span",
-    "wish_option",
-    "wish_legend",
-    "wish_hint",
-    "picker_all_doctors",
-    "picker_all_types",
-    "picker_filter_hint",
-    "required_for_wish",
-    "choose_slot",
-    "choose_slot_or_wish",
-    "wish_start_required",
-    "wish_doctor_required",
-    "wish_type_required",
-    "submit",
-    "error_summary_title",
-    "error_summary_lead",
-    "error_title_prefix",
-    "slot_taken_title",
-    "slot_taken_text",
-    "summary_label_slot",
-    "summary_label_wish",
-    "sent_title",
-    "sent_not_yet",
-    "sent_next_title",
-    "sent_step_1",
-    "sent_step_2",
-    "sent_step_3",
-    "resent_title",
-    "resent_text",
-    "limit_network_title",
-    "limit_network_text",
-    "limit_recipient_title",
-    "pow_failed",
-    "error_503_title",
-    "error_503_text",
-    "embed_sending",
-    "embed_pow_running",
-    "embed_send_failed",
-    "embed_key_mismatch",
-    "embed_closed",
-    "embed_fallback_text",
-    "embed_fallback_link",
-    "embed_sent_lead",
-)
+TEXTS: dict[str, str] = {
+    "form_title": N_("Request an appointment"),
+    "form_lead": N_(
+        "Request an appointment with %(practice)s here. We will then send you "
+        "an email with a link. The practice receives your request only once you "
+        "confirm it through that link."
+    ),
+    "form_required_note": N_("Fields marked “required” must be filled in."),
+    "required": N_("required"),
+    "optional": N_("optional"),
+    "yes": N_("Yes"),
+    "no": N_("No"),
+    "please_choose": N_("Please choose"),
+    "minutes": N_("%(minutes)s min"),
+    "opens_new_window": N_("(opens in a new window)"),
+    "privacy_title": N_("Privacy notice"),
+    "slots_legend": N_("Free appointment"),
+    "slots_hint": N_("All times in the practice's time zone (%(zone)s)."),
+    "slot_with": N_("with %(doctor)s"),
+    "no_slots": N_("No free appointments are published at the moment."),
+    "time_span": N_("%(start)s–%(end)s"),
+    "wish_option": N_("None of these suits me: I will suggest a time"),
+    "wish_legend": N_("Preferred time"),
+    "wish_hint": N_(
+        "Give the day and time you would like to come. The practice will let "
+        "you know whether it is possible. Practice time zone: %(zone)s."
+    ),
+    "picker_all_doctors": N_("Any doctor"),
+    "picker_all_types": N_("Any type"),
+    "picker_filter_hint": N_(
+        "Narrows the free appointments. Please choose one for a preferred time."
+    ),
+    "required_for_wish": N_("required for a preferred time"),
+    "choose_slot": N_("Please choose a time."),
+    "choose_slot_or_wish": N_("Please choose a time or suggest a preferred time."),
+    "wish_start_required": N_("Please enter the day and time of your preferred appointment."),
+    "wish_doctor_required": N_("Please choose a doctor for your preferred time."),
+    "wish_type_required": N_("Please choose a type of appointment for your preferred time."),
+    "submit": N_("Send request"),
+    "error_summary_title": N_("Please check your details"),
+    "error_summary_lead": N_("The request has not been sent yet. Please correct:"),
+    "error_title_prefix": N_("Error"),
+    "slot_taken_title": N_("This appointment is no longer free"),
+    "slot_taken_text": N_(
+        "Someone else has just requested this appointment. Your other details "
+        "are kept. Please choose another appointment."
+    ),
+    "summary_label_slot": N_("Time"),
+    "summary_label_wish": N_("Preferred time"),
+    "sent_title": N_("Please confirm your request by email"),
+    "sent_not_yet": N_(
+        "Your request has not reached the practice yet. It is encrypted and "
+        "waits for your confirmation."
+    ),
+    "sent_next_title": N_("What happens next"),
+    "sent_step_1": N_("Open the email from Terminrelay."),
+    "sent_step_2": N_("Follow the link, then choose “Confirm request”."),
+    "sent_step_3": N_(
+        "Only then does the practice receive your request. The practice will "
+        "get in touch to confirm the appointment."
+    ),
+    "resent_title": N_("E-mail sent again"),
+    "resent_text": N_(
+        "We have sent the e-mail for your waiting request once more. The "
+        "appointment stays reserved for you."
+    ),
+    "limit_network_title": N_("Too many requests from your network"),
+    "limit_network_text": N_(
+        "Very many requests came from your network just now. Please send your "
+        "request again in about %(minutes)s minutes. What you entered is kept "
+        "below."
+    ),
+    "limit_recipient_title": N_("Requests are already waiting in your mailbox"),
+    "pow_failed": N_("The security check failed. Please reload the page."),
+    "error_503_title": N_("Temporarily unavailable"),
+    "error_503_text": N_("Please try again in a few minutes."),
+    "embed_sending": N_("Your request is being encrypted and sent …"),
+    "embed_pow_running": N_(
+        "Very many requests are coming in just now. Your browser runs a short "
+        "security check and then sends the request …"
+    ),
+    "embed_send_failed": N_(
+        "Your request could not be sent. Please check your internet connection and try again."
+    ),
+    "embed_key_mismatch": N_(
+        "Your request would not be encrypted with the key the practice "
+        "published on this website. To protect you, nothing was sent. Please "
+        "contact the practice directly."
+    ),
+    "embed_closed": N_(
+        "No free appointments are published at the moment, and the practice "
+        "takes no suggested times. Please contact the practice directly."
+    ),
+    "embed_fallback_text": N_("The appointment form cannot be shown here."),
+    "embed_fallback_link": N_("Request an appointment in Terminrelay's form"),
+    "embed_sent_lead": N_(
+        "We have sent an email to the address you gave. Please open the link in it by %(expires)s."
+    ),
+}
 
 
 @routes.get("/api/v1/practices/{practice}/form-texts")
@@ -134,21 +173,27 @@ def texts_body(lang: str) -> tuple[bytes, str]:
 
 def build(lang: str) -> dict[str, object]:
     """Everything the embedded form says in `lang`, as JSON-ready data."""
-    texts = page_texts(lang)
+    t = texts(lang)
     return {
         "lang": lang,
-        "dir": "ltr",
-        "locale": LOCALES[lang],
+        "dir": direction(lang),
+        "locale": BABEL_LOCALES[lang].replace("_", "-"),
         "sections": [
-            {"name": name, "title": texts[f"section_{name}"], "fields": list(names)}
+            {"name": name, "title": t.gettext(form.SECTION_TITLES[name]), "fields": list(names)}
             for name, names in form.SECTIONS
         ],
         "fields": {spec.name: _field(spec, lang) for spec in FIELDS},
-        "texts": {key: texts[key] for key in TEXT_KEYS},
-        # One message per validation code, for this field or that ("{max}" filled in by
-        # the field's own entry where a field has a bound).
-        "errors": {code: error_message(code, lang) for code in ERROR_MESSAGES},
+        "texts": {key: _braced(t.gettext(message)) for key, message in TEXTS.items()},
+        # One message per validation code, for this field or that (a bound filled in by
+        # the field's own entry where a field has one).
+        "errors": {code: error_message(code, lang) for code in (*ERROR_MESSAGES, "too_long")},
     }
+
+
+def _braced(text: str) -> str:
+    # embed.js fills "{name}" placeholders by plain replacement, as the relay's pages did
+    # before the catalogs; "%(name)s" is the catalogs' (and Python's) form.
+    return re.sub(r"%\((\w+)\)s", r"{\1}", text)
 
 
 def _field(spec: Field, lang: str) -> dict[str, object]:
@@ -162,7 +207,7 @@ def _field(spec: Field, lang: str) -> dict[str, object]:
     if spec.choices:
         entry["choices"] = {choice: spec.choice_labels[choice][lang] for choice in spec.choices}
     elif spec.kind == "bool" and spec.name not in form.CHECKBOXES:
-        entry["choices"] = {"true": page_text(lang, "yes"), "false": page_text(lang, "no")}
+        entry["choices"] = {"true": texts(lang).gettext("Yes"), "false": texts(lang).gettext("No")}
     # Where the generic message does not fit: "please choose ..." for a choice, the bound.
     worded = {code: error_message(code, lang, field=spec) for code in ("required", "too_long")}
     errors = {code: text for code, text in worded.items() if text != error_message(code, lang)}
@@ -170,7 +215,7 @@ def _field(spec: Field, lang: str) -> dict[str, object]:
         entry["errors"] = errors
     if len(spec.label[lang]) > form.SHORT_LABEL:
         # A sentence-long label (consent) would bury the message in the error summary.
-        entry["summary_label"] = page_text(lang, f"summary_label_{spec.name}")
+        entry["summary_label"] = texts(lang).gettext(form.SUMMARY_LABELS[spec.name])
     return entry
 
 
@@ -189,6 +234,10 @@ def _control(spec: Field) -> str:
 
 def _hint(spec: Field, lang: str) -> str | None:
     if spec.name == "note":
-        return page_text(lang, "note_hint", max=spec.max_length)
-    key = form.HINTS.get(spec.name)
-    return None if key is None else page_text(lang, key)
+        return texts(lang).gettext(
+            "At most %(max)s characters. Please write only what the practice needs "
+            "to know in advance.",
+            max=spec.max_length,
+        )
+    hint = form.HINTS.get(spec.name)
+    return None if hint is None else texts(lang).gettext(hint)

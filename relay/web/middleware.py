@@ -37,7 +37,7 @@ from relay.errors import (
 from relay.ops.logs import truncate_ip
 from relay.storage.connect import as_redis_error
 from relay.web.appkeys import ERROR_PAGE, METRICS, SETTINGS
-from relay.web.i18n import error_message
+from relay.web.error_messages import error_message
 from relay.web.language import request_language
 
 log = logging.getLogger("relay.http")

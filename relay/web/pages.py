@@ -31,6 +31,9 @@ from relay.errors import (
     TokenGone,
     ValidationFailed,
 )
+from relay.i18n.catalogs import N_, texts
+from relay.i18n.languages import LANGUAGES, SELF_NAMES, direction
+from relay.i18n.templates import gettext_context
 from relay.practice.localtime import format_datetime
 from relay.practice.profile import Profile
 from relay.rules.values import ErrorCode
@@ -42,7 +45,6 @@ from relay.web.appointment import Appointment, appointment, practice_card
 from relay.web.bodies import read_form
 from relay.web.encoding import encoded_response
 from relay.web.form_pages import FORM_PAGES, FormPages
-from relay.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, page_text, page_texts
 from relay.web.language import request_language as language
 from relay.web.middleware import CLIENT_NETWORK, FRAME_ANCESTORS, REQUEST_ID
 from relay.web.origin import is_cross_site_post
@@ -69,19 +71,6 @@ _STATIC_URLS = _static_versions()
 _INTEGRITY = integrity(STATIC, STATIC_FILES)
 
 
-class _Texts(dict[str, str]):
-    """A language's page texts that templates read as `t.name` at the cost of an attribute:
-    Jinja2 tries getattr before the item, and on a plain dict that first try fails (an
-    exception caught) for each of the dozens of texts a page shows."""
-
-    def __init__(self, texts: Mapping[str, str]) -> None:
-        super().__init__(texts)
-        self.__dict__.update(texts)
-
-
-_TEXTS = {lang: _Texts(page_texts(lang)) for lang in LANGUAGES}
-
-
 def render(
     request: web.Request,
     template: str,
@@ -97,12 +86,12 @@ def render(
 
 
 def _switch_url(request: web.Request, lang: str) -> str:
-    # The switch keeps the page (the path) and changes only the language.
-    return f"{quote(request.path)}?lang={_other_language(lang)}"
-
-
-def _other_language(lang: str) -> str:
-    return next(code for code in LANGUAGES if code != lang)
+    # The switch keeps the page (the path) and its query, and changes only the language;
+    # "{lang}" stands for each language's code (base.html). The path may hold a token.
+    query = "&".join(
+        f"{quote(name)}={quote(value)}" for name, value in request.query.items() if name != "lang"
+    )
+    return f"{quote(request.path)}?{query + '&' if query else ''}lang={{lang}}"
 
 
 def _html(
@@ -113,8 +102,9 @@ def _html(
         .get_template(template)
         .render(
             lang=lang,
-            other_lang=_other_language(lang),
-            t=_TEXTS.get(lang) or _TEXTS[DEFAULT_LANGUAGE],
+            dir=direction(lang),
+            languages=SELF_NAMES,
+            **gettext_context(lang),
             path=request.path,
             switch_url=switch_url,
             static=_STATIC_URLS,
@@ -126,15 +116,36 @@ def _html(
     )
 
 
+# The title and text of the error page for a status; others get the generic one.
+_ERROR_TEXTS = {
+    404: (N_("Not found"), N_("This page does not exist. Please check the address.")),
+    405: (N_("Not possible"), N_("This address cannot be used this way.")),
+    409: (N_("Slot no longer available"), N_("This slot was taken in the meantime.")),
+    410: (
+        N_("Link no longer valid"),
+        N_(
+            "This request was withdrawn, has expired or does not exist. It was not "
+            "handed to the practice."
+        ),
+    ),
+    429: (
+        N_("Too many requests"),
+        N_(
+            "Very many requests came from your network just now. Please try again in a few minutes."
+        ),
+    ),
+    503: (N_("Temporarily unavailable"), N_("Please try again in a few minutes.")),
+}
+_ERROR_TEXT = (N_("Error"), N_("The request could not be processed."))
+
+
 def error_page(request: web.Request, status: int) -> web.Response:
-    texts = page_texts(language(request))
-    key = f"error_{status}" if f"error_{status}_title" in texts else "error"
-    return render(
-        request, "error.html", status, title=texts[f"{key}_title"], message=texts[f"{key}_text"]
-    )
+    t = texts(language(request))
+    title, message = _ERROR_TEXTS.get(status, _ERROR_TEXT)
+    return render(request, "error.html", status, title=t.gettext(title), message=t.gettext(message))
 
 
-def cross_site_page(request: web.Request, link_key: str) -> web.Response:
+def cross_site_page(request: web.Request, link_text: str) -> web.Response:
     """403 for a post from another site, with a link to this page on the relay itself."""
     lang = language(request)
     return render(
@@ -142,7 +153,7 @@ def cross_site_page(request: web.Request, link_key: str) -> web.Response:
         "cross_site.html",
         403,
         link_url=f"{quote(request.path)}?lang={lang}",
-        link_text=page_text(lang, link_key),
+        link_text=texts(lang).gettext(link_text),
     )
 
 
@@ -201,9 +212,20 @@ def _form_page(
         profile=public.profile,
         form=view,
         slot_taken=slot_taken,
-        lead=page_text(lang, "form_lead", practice=public.practice.name),
-        slots_hint=page_text(lang, "slots_hint", zone=public.profile.time_zone),
-        wish_hint=page_text(lang, "wish_hint", zone=public.profile.time_zone),
+        lead=texts(lang).gettext(
+            "Request an appointment with %(practice)s here. We will then send you "
+            "an email with a link. The practice receives your request only once you "
+            "confirm it through that link.",
+            practice=public.practice.name,
+        ),
+        slots_hint=texts(lang).gettext(
+            "All times in the practice's time zone (%(zone)s).", zone=public.profile.time_zone
+        ),
+        wish_hint=texts(lang).gettext(
+            "Give the day and time you would like to come. The practice will let "
+            "you know whether it is possible. Practice time zone: %(zone)s.",
+            zone=public.profile.time_zone,
+        ),
         # The picker's state rides in the URL (public data only), so a post that shows
         # the form again shows the same week and day.
         action=view.picker.url if view.picker else f"{path}?lang={lang}",
@@ -229,11 +251,22 @@ def _browser_notice(lang: str, profile: Profile) -> Notice:
     browser-sealed requests: use a current browser, or phone (the profile's number)."""
     phone = profile.details.phone
     text = (
-        page_text(lang, "browser_required_text", phone=phone)
+        texts(lang).gettext(
+            "This practice accepts only requests your browser has encrypted itself, "
+            "so that nobody in between can read them. For that this page needs "
+            "JavaScript. Please open it in a current browser with JavaScript, or "
+            "call the practice: %(phone)s.",
+            phone=phone,
+        )
         if phone
-        else page_text(lang, "browser_required_text_no_phone")
+        else texts(lang).gettext(
+            "This practice accepts only requests your browser has encrypted itself, "
+            "so that nobody in between can read them. For that this page needs "
+            "JavaScript. Please open it in a current browser with JavaScript, or "
+            "contact the practice directly."
+        )
     )
-    return Notice(page_text(lang, "browser_required_title"), text)
+    return Notice(texts(lang).gettext("Please use a current browser"), text)
 
 
 @dataclass(frozen=True)
@@ -253,17 +286,47 @@ async def _challenge(request: web.Request, public: PublicProfile) -> Challenge |
 
 def _limit_notice(request: web.Request, refusal: RateLimited) -> Notice:
     lang = language(request)
-    kind = (
-        "pow"
-        if isinstance(refusal, ProofOfWorkRequired)
-        else "recipient"
-        if isinstance(refusal, RecipientLimited)
-        else "network"
-    )
     minutes = max(1, -(-refusal.retry_after // 60))
+    t = texts(lang)
+    if isinstance(refusal, ProofOfWorkRequired):
+        return Notice(
+            t.gettext("One moment, please"),
+            t.ngettext(
+                "Very many requests are coming in just now. Your browser therefore runs "
+                "a short security check (it needs JavaScript for it); please send the "
+                "request again afterwards. Without JavaScript, please try again in "
+                "about %(num)s minute. What you entered is kept below.",
+                "Very many requests are coming in just now. Your browser therefore runs "
+                "a short security check (it needs JavaScript for it); please send the "
+                "request again afterwards. Without JavaScript, please try again in "
+                "about %(num)s minutes. What you entered is kept below.",
+                minutes,
+            ),
+        )
+    if isinstance(refusal, RecipientLimited):
+        return Notice(
+            t.gettext("Requests are already waiting in your mailbox"),
+            t.ngettext(
+                "We have already sent several confirmation e-mails to this address "
+                "within the last hour. Please look in your mailbox (and the spam "
+                "folder) and confirm your request there. We can send another e-mail in "
+                "about %(num)s minute. What you entered is kept below.",
+                "We have already sent several confirmation e-mails to this address "
+                "within the last hour. Please look in your mailbox (and the spam "
+                "folder) and confirm your request there. We can send another e-mail in "
+                "about %(num)s minutes. What you entered is kept below.",
+                minutes,
+            ),
+        )
     return Notice(
-        page_text(lang, f"limit_{kind}_title"),
-        page_text(lang, f"limit_{kind}_text", minutes=minutes),
+        t.gettext("Too many requests from your network"),
+        t.ngettext(
+            "Very many requests came from your network just now. Please send your "
+            "request again in about %(num)s minute. What you entered is kept below.",
+            "Very many requests came from your network just now. Please send your "
+            "request again in about %(num)s minutes. What you entered is kept below.",
+            minutes,
+        ),
     )
 
 
@@ -311,7 +374,7 @@ async def booking_post(request: web.Request) -> web.Response:
     public = await _practice(request, holds=False)
     # The practice's own sites may post its form; refused before the body is read.
     if is_cross_site_post(request, trusted_sources=public.profile.frame_ancestors):
-        return cross_site_page(request, "cross_site_form_link")
+        return cross_site_page(request, N_("Open the appointment form on our page"))
     values = await read_form(request)
     nav = values.pop(picker.NAV, None)
     state = picker.read_state(request.query, values, public.profile, nav=nav or picker.NAV_GO)
@@ -404,15 +467,23 @@ def _sent_page(
     zone = public.profile.zone
     slug = quote(public.practice.slug)
     if notice is None and submitted.resent:
-        notice = Notice(page_text(lang, "resent_title"), page_text(lang, "resent_text"))
+        notice = Notice(
+            texts(lang).gettext("E-mail sent again"),
+            texts(lang).gettext(
+                "We have sent the e-mail for your waiting request once more. The "
+                "appointment stays reserved for you."
+            ),
+        )
     # What differs between two patients of a practice; the rest is kept rendered
     # (relay/web/page_shells.py). A notice (a resend, a limit) is rare: rendered as is.
     values: dict[str, str | None] = {
         "switch_url": _switch_url(request, lang),
-        "lead": page_text(
-            lang,
-            "sent_lead",
-            minutes=minutes,
+        "lead": texts(lang).ngettext(
+            "We have sent an email to the address you gave. Please open the link in "
+            "it within %(num)s minute (by %(expires)s).",
+            "We have sent an email to the address you gave. Please open the link in "
+            "it within %(num)s minutes (by %(expires)s).",
+            minutes,
             expires=format_datetime(submitted.expires_at, zone, lang),
         ),
         "resend_token": request.app[SERVICE].resend_token(
@@ -429,7 +500,13 @@ def _sent_page(
             practice=public.practice,
             minutes=minutes,
             lead=hole("lead"),
-            expiry=page_text(lang, "sent_expiry", minutes=minutes),
+            expiry=texts(lang).ngettext(
+                "Without confirmation the request is deleted unread after %(num)s "
+                "minute. No email? Check your spam folder or send the request again.",
+                "Without confirmation the request is deleted unread after %(num)s "
+                "minutes. No email? Check your spam folder or send the request again.",
+                minutes,
+            ),
             again_url=f"/p/{slug}?lang={lang}",
             card=practice_card(public.practice.name, public.profile.details),
             resend_url=f"/p/{slug}/resend?lang={lang}",
@@ -450,7 +527,7 @@ async def resend_post(request: web.Request) -> web.Response:
     """The sent page's "send the mail again": counted against the address's limit."""
     public = await _practice(request)
     if is_cross_site_post(request, trusted_sources=public.profile.frame_ancestors):
-        return cross_site_page(request, "cross_site_form_link")
+        return cross_site_page(request, N_("Open the appointment form on our page"))
     token = (await read_form(request)).get("resend", "")
     service = request.app[SERVICE]
     try:
@@ -462,8 +539,16 @@ async def resend_post(request: web.Request) -> web.Response:
         lang = language(request)
         minutes = max(1, -(-refusal.retry_after // 60))
         notice = Notice(
-            page_text(lang, "limit_recipient_title"),
-            page_text(lang, "resend_limited", minutes=minutes),
+            texts(lang).gettext("Requests are already waiting in your mailbox"),
+            texts(lang).ngettext(
+                "We have already sent several e-mails to this address within the last "
+                "hour. Please look in your mailbox; we can send another one in about "
+                "%(num)s minute.",
+                "We have already sent several e-mails to this address within the last "
+                "hour. Please look in your mailbox; we can send another one in about "
+                "%(num)s minutes.",
+                minutes,
+            ),
         )
         booking_id = token.partition(".")[0]
         kept = Submitted(booking_id, service.now(), "", token)
@@ -472,7 +557,13 @@ async def resend_post(request: web.Request) -> web.Response:
         return page
     if not submitted.resent:
         lang = language(request)
-        notice = Notice(page_text(lang, "resent_title"), page_text(lang, "resent_on_its_way"))
+        notice = Notice(
+            texts(lang).gettext("E-mail sent again"),
+            texts(lang).gettext(
+                "Your e-mail is already on its way. Please wait a moment and look in "
+                "the spam folder too."
+            ),
+        )
         return _sent_page(request, public, submitted, notice=notice)
     return _sent_page(request, public, submitted)
 
@@ -518,7 +609,7 @@ async def confirmation_page(request: web.Request) -> web.Response:
 
 async def confirmation_action(request: web.Request) -> web.Response:
     if is_cross_site_post(request):
-        return cross_site_page(request, "cross_site_confirm_link")
+        return cross_site_page(request, N_("Open the confirmation page on our page"))
     form = await read_form(request)
     action = form.get("action")
     service = request.app[SERVICE]
@@ -600,12 +691,15 @@ async def _result_page(
                 wish=shown.wish,
                 type_note=hole("type_note"),
             )
+        title, text = _OUTCOMES[outcome]
         return _html(
             request,
             "result.html",
             lang,
             switch_url=hole("switch_url"),
             outcome=outcome,
+            title=texts(lang).gettext(title),
+            text=texts(lang).gettext(text),
             practice_name=held_name,
             appointment=held,
             card=practice_card(held_name, profile.details) if profile and held_name else None,
@@ -615,6 +709,26 @@ async def _result_page(
     key = ("result.html", lang, outcome, slug, shown is not None, shown is not None and shown.wish)
     html = request.app[PAGE_SHELLS].render(key, (profile,), values, build)
     return web.Response(text=html, content_type="text/html")
+
+
+# The heading and lead of the result page for each outcome of a confirmation.
+_OUTCOMES = {
+    "confirmed": (
+        N_("Request confirmed"),
+        N_(
+            "Your request was handed to the practice, encrypted. The practice will get "
+            "in touch with you."
+        ),
+    ),
+    "already": (
+        N_("Already confirmed"),
+        N_("This request was confirmed already and handed to the practice."),
+    ),
+    "withdrawn": (
+        N_("Request withdrawn"),
+        N_("Your request was deleted. The practice received nothing."),
+    ),
+}
 
 
 async def _profile_of(request: web.Request, slug: str) -> Profile | None:

@@ -20,10 +20,10 @@ from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from relay.i18n.catalogs import texts
 from relay.practice.localtime import format_clock, format_day, format_day_short, format_week
 from relay.practice.profile import Profile, Slot
 from relay.rules.values import InvalidValueError, parse_aware_datetime
-from relay.web.i18n import page_text
 
 # The submit button name of every picker control; its post re-renders, never submits.
 NAV = "nav"
@@ -219,7 +219,9 @@ def build(
     if chosen is not None and chosen not in shown:
         elsewhere = TimeOption(
             value=state.slot,
-            label=page_text(lang, "picker_chosen", time=_long_label(chosen, zone, lang)),
+            label=texts(lang).gettext(
+                "Your choice: %(time)s", time=_long_label(chosen, zone, lang)
+            ),
             id=f"slot-{chosen.id}",
             checked=True,
             end=chosen.end.isoformat(),
@@ -324,20 +326,25 @@ def _long_label(slot: Slot, zone: ZoneInfo, lang: str) -> str:
     start = slot.start.astimezone(zone)
     text = f"{format_day(start.date(), lang)}, {format_clock(start, lang)}"
     if slot.doctor:
-        text = f"{text}, {page_text(lang, 'slot_with', doctor=slot.doctor)}"
+        text = f"{text}, {texts(lang).gettext('with %(doctor)s', doctor=slot.doctor)}"
     return text
 
 
 def _count_label(count: int, lang: str) -> str:
     if count == 0:
-        return page_text(lang, "picker_day_none")
-    return page_text(lang, "picker_day_count", count=count)
+        return texts(lang).gettext("no times")
+    return texts(lang).ngettext("%(num)s free", "%(num)s free", count)
 
 
 def _status(count: int, day: date | None, lang: str) -> str:
     if day is None:
-        return page_text(lang, "picker_status_week_empty")
-    return page_text(lang, "picker_status", count=count, day=format_day(day, lang))
+        return texts(lang).gettext("There are no free appointments this week for your choice.")
+    return texts(lang).ngettext(
+        "%(num)s free time on %(day)s",
+        "%(num)s free times on %(day)s",
+        count,
+        day=format_day(day, lang),
+    )
 
 
 def _monday(day: date) -> date:

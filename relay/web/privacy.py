@@ -17,11 +17,11 @@ from urllib.parse import quote
 from aiohttp import web
 
 from relay.booking.fields import FIELDS
+from relay.i18n.catalogs import texts
 from relay.practice.details import PracticeDetails
 from relay.rules.contact import tel_url
 from relay.settings import OperatorSettings, Settings
 from relay.web.appkeys import SERVICE, SETTINGS
-from relay.web.i18n import page_text
 from relay.web.language import request_language
 from relay.web.pages import render
 
@@ -39,9 +39,9 @@ def collected_fields(lang: str) -> list[CollectedField]:
     rows = []
     for spec in FIELDS:
         if spec.required_when_offered:
-            required = page_text(lang, "privacy_required_when_offered")
+            required = texts(lang).gettext("when the practice offers a choice")
         else:
-            required = page_text(lang, "yes" if spec.required else "no")
+            required = texts(lang).gettext("Yes") if spec.required else texts(lang).gettext("No")
         rows.append(CollectedField(spec.name, spec.label[lang], spec.purpose[lang], required))
     return rows
 
@@ -98,43 +98,84 @@ class Notice:
 
 def duration_minutes(lang: str, seconds: int) -> str:
     """ "60 Minuten": rounded up, so an "at most" stays true."""
-    return _count(lang, "minutes", math.ceil(seconds / 60))
+    return texts(lang).ngettext("%(num)s minute", "%(num)s minutes", math.ceil(seconds / 60))
 
 
 def duration_days(lang: str, seconds: int) -> str:
     """ "14 Tage": rounded up, so an "at most" stays true."""
-    return _count(lang, "days", math.ceil(seconds / 86400))
+    return _days(lang, math.ceil(seconds / 86400))
 
 
-def _count(lang: str, unit: str, count: int) -> str:
-    form = "one" if count == 1 else "other"
-    return page_text(lang, f"duration_{unit}_{form}", count=count)
+def _days(lang: str, days: int) -> str:
+    return texts(lang).ngettext("%(num)s day", "%(num)s days", days)
 
 
 def retention(lang: str, settings: Settings) -> list[Retention]:
     """Each class of data the relay and the practice keep, with its period from `settings`."""
-
-    def row(name: str, period: str, **values: object) -> Retention:
-        return Retention(
-            name, page_text(lang, f"retention_{name}"), page_text(lang, period, **values)
-        )
-
+    t = texts(lang)
     log_days = settings.operator.log_retention_days
     return [
-        row(
+        Retention(
             "pending",
-            "retention_pending_period",
-            duration=duration_minutes(lang, settings.pending_ttl),
+            t.gettext(
+                "Your request before you confirm it: encrypted for the practice, with your email "
+                "address (encrypted, for the confirmation email), an encrypted summary for the "
+                "confirmation page (practice, doctor, type of appointment, time) and the hold on "
+                "the chosen slot"
+            ),
+            t.gettext(
+                "at most %(duration)s until you confirm; without confirmation then deleted "
+                "unread, at once if you withdraw. The email address is deleted as soon as the "
+                "confirmation email has been sent.",
+                duration=duration_minutes(lang, settings.pending_ttl),
+            ),
         ),
-        row("inbox", "retention_inbox_period", duration=duration_days(lang, settings.inbox_ttl)),
-        row("cancel", "retention_cancel_period"),
-        row("logs", "retention_logs_unknown")
-        if log_days is None
-        else row("logs", "retention_logs_period", duration=_count(lang, "days", log_days)),
-        row(
-            "rate", "retention_rate_period", duration=duration_minutes(lang, settings.submit_window)
+        Retention(
+            "inbox",
+            t.gettext("Your confirmed request, encrypted for the practice"),
+            t.gettext(
+                "until the practice has fetched it and acknowledged receipt, at most %(duration)s",
+                duration=duration_days(lang, settings.inbox_ttl),
+            ),
         ),
-        row("practice", "retention_practice_period"),
+        Retention(
+            "cancel",
+            t.gettext(
+                "For cancelling your appointment: a hash of the cancellation link, the practice, "
+                "your request's id and the expiry date; nothing about you"
+            ),
+            t.gettext("until the appointment starts"),
+        ),
+        Retention(
+            "logs",
+            t.gettext(
+                "Server logs: time, the address called as a pattern (without links and form "
+                "details), result, duration and your network with a truncated IP address (IPv4: "
+                "the first 24 bits, IPv6: the first 48 bits)"
+            ),
+            t.gettext("as long as the operator keeps its logs; it has not stated a period yet")
+            if log_days is None
+            else t.gettext(
+                "%(duration)s, as the operator has set for its logs", duration=_days(lang, log_days)
+            ),
+        ),
+        Retention(
+            "rate",
+            t.gettext(
+                "Counter against floods of requests: an encrypted check value of your truncated "
+                "network and the number of requests"
+            ),
+            duration_minutes(lang, settings.submit_window),
+        ),
+        Retention(
+            "practice",
+            t.gettext("Your request at the practice, once the practice has fetched it"),
+            t.gettext(
+                "under the practice's retention rules: as long as the practice needs it for your "
+                "appointment; if it becomes part of your medical records, 10 years after the "
+                "treatment ends (§ 630f(3) German Civil Code)"
+            ),
+        ),
     ]
 
 
@@ -177,20 +218,33 @@ def build_notice(
         if details.supervisory_authority is not None:
             authority = details.supervisory_authority
             authorities.append(
-                Authority(page_text(lang, "authority_practice"), authority.name, authority.url)
+                Authority(
+                    texts(lang).gettext("Competent for the practice:"),
+                    authority.name,
+                    authority.url,
+                )
             )
     if operator.supervisory_authority_name is not None:
         authorities.append(
             Authority(
-                page_text(lang, "authority_operator"),
+                texts(lang).gettext("Competent for the operator:"),
                 operator.supervisory_authority_name,
                 operator.supervisory_authority_url,
             )
         )
     mail_recipient = (
-        page_text(lang, "recipient_mail_unnamed")
+        texts(lang).gettext(
+            "The mail server through which the operator sends the confirmation "
+            "email. It receives your email address and the email with the "
+            "practice's name and the link, but no health data."
+        )
         if operator.mail_provider is None
-        else page_text(lang, "recipient_mail", provider=operator.mail_provider)
+        else texts(lang).gettext(
+            "%(provider)s sends the confirmation email. For this it receives your "
+            "email address and the email with the practice's name and the link, but "
+            "no health data.",
+            provider=operator.mail_provider,
+        )
     )
     return Notice(
         practice_name=practice_name,
@@ -215,7 +269,9 @@ async def general_notice(request: web.Request) -> web.Response:
     """`/privacy`: the relay in general; the practice's own notice names the controller."""
     lang = request_language(request)
     notice = build_notice(lang, request.app[SETTINGS], None, None)
-    return render(request, "privacy.html", notice=notice, heading=page_text(lang, "privacy_title"))
+    return render(
+        request, "privacy.html", notice=notice, heading=texts(lang).gettext("Privacy notice")
+    )
 
 
 async def practice_notice(request: web.Request) -> web.Response:
@@ -227,7 +283,9 @@ async def practice_notice(request: web.Request) -> web.Response:
         request,
         "privacy.html",
         notice=notice,
-        heading=page_text(lang, "privacy_practice_title", practice=public.practice.name),
+        heading=texts(lang).gettext(
+            "Privacy notice for appointment requests to %(practice)s", practice=public.practice.name
+        ),
         practice=public.practice,
         form_url=f"/p/{quote(public.practice.slug)}?lang={lang}",
     )

@@ -14,12 +14,12 @@ from relay.booking.fields import field
 from relay.booking.service import utc_iso
 from relay.crypto.sealing import key_id
 from relay.errors import ProofOfWorkRequired, RateLimited, RecipientLimited, ValidationFailed
+from relay.i18n.catalogs import texts
 from relay.practice.registry import SLUG
 from relay.rules.values import ErrorCode
 from relay.web.appkeys import SERVICE
 from relay.web.bodies import read_json
 from relay.web.encoding import encoded_response
-from relay.web.i18n import page_text
 from relay.web.language import request_language
 from relay.web.middleware import CLIENT_NETWORK
 
@@ -93,7 +93,7 @@ async def submit_booking(request: web.Request) -> web.Response:
             refusal,
         )
     except RecipientLimited as refusal:
-        message = page_text(lang, "limit_recipient_title")
+        message = texts(lang).gettext("Requests are already waiting in your mailbox")
         return _refused({"error": message, "errors": {"email": message}}, refusal)
     accepted: dict[str, object] = {
         "status": "pending",

@@ -18,9 +18,10 @@ from urllib.parse import quote
 from relay.booking.fields import field
 from relay.booking.rules_file import SEALED_ONLY
 from relay.crypto.sealing import key_id
+from relay.i18n.catalogs import texts
 from relay.practice.profile import Profile
 from relay.storage.store import Practice
-from relay.web.i18n import error_message, page_text
+from relay.web.error_messages import error_message
 
 # The codes the script may find in the sealed fields (relay/booking/submission.py's).
 _CODES = (
@@ -58,8 +59,12 @@ def sealing_config(
         for name in SEALED_ONLY
     }
     # A wish names doctor and type itself, in lists the form marks "required for a wish".
-    messages["doctor"]["wish_required"] = page_text(lang, "wish_doctor_required")
-    messages["appointment_type"]["wish_required"] = page_text(lang, "wish_type_required")
+    messages["doctor"]["wish_required"] = texts(lang).gettext(
+        "Please choose a doctor for your preferred time."
+    )
+    messages["appointment_type"]["wish_required"] = texts(lang).gettext(
+        "Please choose a type of appointment for your preferred time."
+    )
     return {
         "practice": practice.slug,
         "public_key": base64.b64encode(practice.public_key).decode(),
@@ -76,11 +81,15 @@ def sealing_config(
 
 
 def _texts(lang: str) -> Mapping[str, str]:
-    keys = (
-        "error_summary_title",
-        "error_summary_lead",
-        "error_title_prefix",
-        "sealing_failed",
-        "sending",
-    )
-    return {key: page_text(lang, key) for key in keys}
+    # The words static/sealing.js shows: the error summary's (as form.html has them) and
+    # what it says while sending or when sending failed.
+    t = texts(lang)
+    return {
+        "error_summary_title": t.gettext("Please check your details"),
+        "error_summary_lead": t.gettext("The request has not been sent yet. Please correct:"),
+        "error_title_prefix": t.gettext("Error"),
+        "sealing_failed": t.gettext(
+            "The request could not be encrypted or sent. Please try again, or call the practice."
+        ),
+        "sending": t.gettext("Encrypting and sending the request …"),
+    }
