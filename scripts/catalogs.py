@@ -190,6 +190,8 @@ def _key(message: Message) -> tuple[str | None, str]:
 
 
 def _translated(message: Message) -> bool:
+    if not message.string:
+        return False
     strings = [message.string] if isinstance(message.string, str) else list(message.string)
     return bool(strings) and all(strings)
 
