@@ -17,7 +17,8 @@ class ValidationFailed(RelayError):
     """Input broke one or more rules.
 
     `errors` maps a field path ("birth_date", "slots[3].end") to a message code from
-    `relay.web.i18n.ERROR_MESSAGES` ("required", "too_long", ...), translated at the boundary.
+    `relay.web.error_messages.ERROR_MESSAGES` ("required", "too_long", ...), translated at the
+    boundary.
     """
 
     def __init__(self, errors: Mapping[str, str]) -> None:

@@ -19,9 +19,10 @@ import pytest
 from nacl.public import PrivateKey
 
 from relay.errors import ValidationFailed
+from relay.i18n.catalogs import texts
 from relay.practice import registry
 from relay.rules.text import one_line, single_line_problem
-from relay.web.i18n import ERROR_MESSAGES
+from relay.web.error_messages import ERROR_MESSAGES
 from tests.conftest import PracticeHandle, RunningRelay, SmtpSink, link_in, subprocess_env
 from tests.helpers import (
     DOCTORS,
@@ -81,7 +82,7 @@ EN = {"Accept-Language": "en"}
 
 
 def message(code: str, lang: str = "en") -> str:
-    return ERROR_MESSAGES[code][lang]
+    return texts(lang).gettext(ERROR_MESSAGES[code])
 
 
 def ids(cases: dict[str, tuple[str, str]]) -> list[str]:

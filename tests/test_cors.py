@@ -11,9 +11,10 @@ import aiohttp
 import pytest
 
 from relay.booking.fields import FIELD_NAMES, FIELDS, field
+from relay.i18n.catalogs import texts
 from relay.web.cors import ALLOWED_HEADERS, MAX_AGE_SECONDS
+from relay.web.error_messages import ERROR_MESSAGES, error_message
 from relay.web.form import SECTIONS
-from relay.web.i18n import ERROR_MESSAGES, PAGE_TEXTS, error_message, page_text
 from tests.conftest import PracticeHandle, RedisServer, RunningRelay
 from tests.helpers import booking_json, profile_json, put_profile, slot_times
 from tests.test_origin import EMBEDDER, FOREIGN, GROUP, booking_keys
@@ -276,14 +277,19 @@ async def test_form_texts_carry_the_forms_own_words(
     }
     assert fields["gender"]["control"] == "radio"
     assert fields["new_patient"]["choices"] == {
-        "true": page_text(lang, "yes"),
-        "false": page_text(lang, "no"),
+        "true": texts(lang).gettext("Yes"),
+        "false": texts(lang).gettext("No"),
     }
     assert fields["consent"]["control"] == "checkbox"
     assert fields["doctor"]["control"] == "select"
-    assert fields["email"]["hint"] == page_text(lang, "email_hint")
+    assert fields["email"]["hint"] == texts(lang).gettext(
+        "We send the confirmation link to this address."
+    )
     assert fields["email"]["autocomplete"] == "email"
-    assert fields["note"]["hint"] == page_text(lang, "note_hint", max=1000)
+    assert fields["note"]["hint"] == texts(lang).gettext(
+        "At most %(max)s characters. Please write only what the practice needs to know in advance.",
+        max=1000,
+    )
     assert fields["gender"]["errors"]["required"] == error_message(
         "required", lang, field=field("gender")
     )
@@ -291,11 +297,13 @@ async def test_form_texts_carry_the_forms_own_words(
         "too_long", lang, field=field("first_name")
     )
     assert "100" in fields["first_name"]["errors"]["too_long"]
-    assert fields["consent"]["summary_label"] == page_text(lang, "summary_label_consent")
+    assert fields["consent"]["summary_label"] == texts(lang).gettext("Consent")
     assert body["errors"] == {code: error_message(code, lang) for code in ERROR_MESSAGES}
     assert [(s["name"], tuple(s["fields"])) for s in body["sections"]] == list(SECTIONS)
-    assert body["texts"]["sent_title"] == page_text(lang, "sent_title")
-    assert body["texts"]["yes"] == page_text(lang, "yes")
+    assert body["texts"]["sent_title"] == texts(lang).gettext(
+        "Please confirm your request by email"
+    )
+    assert body["texts"]["yes"] == texts(lang).gettext("Yes")
     assert "{practice}" in body["texts"]["form_lead"]
 
 
@@ -360,7 +368,7 @@ def text_keys_read_by_embed_js() -> set[str]:
             depth += {"(": 1, ")": -1}.get(source[end], 0)
             end += 1
         keys |= set(re.findall(r'"([a-z0-9_]+)"', source[call.end() : end]))
-    return (keys & set(PAGE_TEXTS["de"])) - FIELD_NAMES
+    return keys - FIELD_NAMES
 
 
 async def test_embed_js_asks_only_for_texts_the_relay_serves(

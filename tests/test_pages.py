@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from relay.booking.fields import FIELDS
-from relay.web.i18n import PAGE_TEXTS
+from relay.i18n.languages import LANGUAGES, SELF_NAMES
 from tests.conftest import PracticeHandle, RunningRelay, SmtpSink, link_in
 from tests.helpers import (
     DOCTORS,
@@ -139,7 +139,7 @@ async def test_form_in_english_formats_days_the_english_way(
     page = Page(html)
     start = slot_times()[0][0]
     assert f"{start:%A}, {start.day} {start:%B %Y}" in page.text
-    assert '<html lang="en">' in html
+    assert '<html lang="en" dir="ltr">' in html
     for spec in FIELDS:
         assert spec.label["en"] in page.text or spec.label["en"] in html
 
@@ -428,17 +428,27 @@ async def test_every_page_loads_only_same_origin_resources_under_a_strict_csp(
 async def test_language_switch_keeps_the_path_on_every_page(
     relay: RunningRelay, practice: PracticeHandle, smtp_sink: SmtpSink
 ) -> None:
-    """Each page links to itself in the other language, visibly, without a cookie."""
+    """Each page leads to itself in each other language, named in that language, without a
+    cookie: a link, or on the form a button that posts what is typed."""
     async with aiohttp.ClientSession() as http:
         pages = await every_page(http, relay, practice, smtp_sink)
     for name, (response, html) in pages.items():
         assert "Set-Cookie" not in response.headers, name
         page = Page(html)
-        switch = [a for tag, a in page.elements if tag == "a" and a.get("hreflang") == "en"]
-        assert len(switch) == 1, name
-        assert urlsplit(switch[0]["href"]).path == response.url.path, name
-        assert switch[0]["href"].endswith("?lang=en")
-        assert '<html lang="de">' in html
+        targets = {
+            a.get("hreflang") or a.get("data-language"): a.get("href") or a.get("formaction")
+            for tag, a in page.elements
+            if (tag == "a" and a.get("hreflang")) or (tag == "button" and a.get("data-language"))
+        }
+        assert set(targets) == set(LANGUAGES) - {"de"}, name
+        for code, url in targets.items():
+            assert url is not None
+            assert urlsplit(url).path == response.url.path, name
+            assert url.endswith(f"lang={code}"), (name, url)
+        for code, own_name in SELF_NAMES.items():
+            assert f'lang="{code}"' in html, (name, code)
+            assert own_name in html, (name, code)
+        assert '<html lang="de" dir="ltr">' in html
 
 
 @pytest.mark.parametrize(
@@ -458,14 +468,8 @@ async def test_accept_language_chooses_the_page_language(
         http.get(f"{relay.url}/privacy", headers={"Accept-Language": header}) as response,
     ):
         html = await response.text()
-    assert f'<html lang="{expected}">' in html
+    assert f'<html lang="{expected}" dir="ltr">' in html
     assert title in html
-
-
-def test_page_catalogues_have_the_same_keys() -> None:
-    """Every page text exists in German and in English."""
-    assert PAGE_TEXTS["de"].keys() == PAGE_TEXTS["en"].keys()
-    assert all(value.strip() for texts in PAGE_TEXTS.values() for value in texts.values())
 
 
 async def test_static_files_are_served_with_versions(

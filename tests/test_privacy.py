@@ -18,8 +18,8 @@ import pytest
 
 from relay.booking.fields import FIELD_NAMES, FIELDS
 from relay.errors import SettingsError
+from relay.i18n.catalogs import texts
 from relay.settings import OperatorSettings, Settings
-from relay.web.i18n import page_texts
 from tests.conftest import (
     PracticeHandle,
     RelayFactory,
@@ -273,20 +273,34 @@ async def test_practice_notice_without_details_or_operator_settings_says_so(
     """With nothing configured the notice still names the practice, and says plainly what
     is not stated instead of leaving gaps or inventing values."""
     html = await notice_html(relay, practice.slug, lang)
-    texts = page_texts(lang)
     page = text_of(html)
     assert practice.name in text_of(
         element(html, r'<address class="contact-card" id="controller-contact">')
     )
-    for key in (
-        "privacy_controller_no_contact",
-        "privacy_officer_none",
-        "privacy_operator_unnamed",
-        "retention_logs_unknown",
-        "recipient_mail_unnamed",
-        "privacy_transfer_none",
+    for message in (
+        (
+            "The practice has not given its address or contact details "
+            "here yet. Please ask at the practice."
+        ),
+        (
+            "The practice has not named a data protection officer here. "
+            "Please send questions about data protection to the practice "
+            "directly."
+        ),
+        "The operator has not given its name and address here yet.",
+        "as long as the operator keeps its logs; it has not stated a period yet",
+        (
+            "The mail server through which the operator sends the "
+            "confirmation email. It receives your email address and the "
+            "email with the practice's name and the link, but no health "
+            "data."
+        ),
+        (
+            "Your details are not transferred to countries outside the "
+            "European Union (EU) and the European Economic Area (EEA)."
+        ),
     ):
-        assert texts[key] in page, key
+        assert texts(lang).gettext(message) in page, message
     assert 'id="imprint"' not in html
     assert 'id="operator-contact"' not in html
 
@@ -312,7 +326,7 @@ async def test_practice_notice_of_an_unknown_practice_is_404(relay: RunningRelay
     ):
         assert response.status == 404
         html = await response.text()
-    assert page_texts("en")["error_404_title"] in html
+    assert texts("en").gettext("Not found") in html
     assert "data-retention" not in html
 
 
@@ -344,7 +358,13 @@ async def test_general_notice_names_the_operator_and_points_to_practice_notices(
     operator = text_of(element(html, r'<address class="contact-card" id="operator-contact">'))
     assert OPERATOR.name is not None
     assert OPERATOR.name in operator
-    assert page_texts("de")["privacy_controller_general"] in text_of(html)
+    assert texts("de").gettext(
+        "The practice you request the appointment from is responsible "
+        "(controller) for processing your request. The practice's "
+        "name, address and contact details, and those of its data "
+        "protection officer, are in the practice's own privacy "
+        "notice, linked from the consent in its appointment form."
+    ) in text_of(html)
     assert f'id="imprint" href="{OPERATOR.imprint_url}"' in html
     assert 'id="controller-contact"' not in html
 

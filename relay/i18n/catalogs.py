@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from babel.support import NullTranslations, Translations
 
@@ -66,7 +66,7 @@ class Texts:
         return _fill(self.catalog.ngettext(singular, plural, n), fallback, values)
 
     def pgettext(self, context: str, message: str, /, **values: object) -> str:
-        return _fill(self.catalog.pgettext(context, message), message, values)
+        return _fill(str(self.catalog.pgettext(context, message)), message, values)
 
 
 def _fill(text: str, fallback: str, values: dict[str, object]) -> str:
@@ -77,10 +77,11 @@ def _fill(text: str, fallback: str, values: dict[str, object]) -> str:
 
 def fill(text: S, fallback: S, values: dict[str, object]) -> S:
     """`text % values`, or `fallback % values` when a translation's placeholders do not fit."""
+    # Markup % values is Markup, with each value escaped (relay/i18n/templates.py).
     try:
-        return text % values
+        return cast(S, text % values)
     except (KeyError, ValueError, TypeError):
-        return fallback % values
+        return cast(S, fallback % values)
 
 
 @functools.cache

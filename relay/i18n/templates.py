@@ -30,7 +30,7 @@ def gettext_context(lang: str) -> dict[str, Callable[..., Markup]]:
         return _filled(catalog.ngettext(singular, plural, n), fallback, values)
 
     def pgettext(context: str, message: str, /, **values: object) -> Markup:
-        return _filled(catalog.pgettext(context, message), message, values)
+        return _filled(str(catalog.pgettext(context, message)), message, values)
 
     return {"gettext": gettext, "_": gettext, "ngettext": ngettext, "pgettext": pgettext}
 

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from relay.booking.fields import Field
 
 ERROR_MESSAGES: dict[str, str] = {
+    # With the field's bound, when it has one, as a plural (`error_message`).
+    "too_long": N_("This entry is too long."),
     "required": N_("Please fill in this field."),
     "too_many": N_("This list has too many entries."),
     "invalid": N_("This entry is not valid or contains characters that are not allowed."),
@@ -79,13 +81,12 @@ def error_message(code: str, lang: str, *, field: Field | None = None) -> str:
     t = texts(lang)
     if code == "too_long":
         limit = None if field is None else field.max_length
-        if limit is None:  # a profile path, say
-            return t.gettext("This entry is too long.")
-        return t.ngettext(
-            "Please enter no more than %(num)s character.",
-            "Please enter no more than %(num)s characters.",
-            limit,
-        )
+        if limit is not None:
+            return t.ngettext(
+                "Please enter no more than %(num)s character.",
+                "Please enter no more than %(num)s characters.",
+                limit,
+            )
     if code == "required" and field is not None and field.choose is not None:
         return field.choose[lang]
     return t.gettext(ERROR_MESSAGES.get(code, ERROR_MESSAGES["invalid"]))

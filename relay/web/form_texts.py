@@ -186,7 +186,7 @@ def build(lang: str) -> dict[str, object]:
         "texts": {key: _braced(t.gettext(message)) for key, message in TEXTS.items()},
         # One message per validation code, for this field or that (a bound filled in by
         # the field's own entry where a field has one).
-        "errors": {code: error_message(code, lang) for code in (*ERROR_MESSAGES, "too_long")},
+        "errors": {code: error_message(code, lang) for code in ERROR_MESSAGES},
     }
 
 

@@ -86,12 +86,15 @@ def render(
 
 
 def _switch_url(request: web.Request, lang: str) -> str:
-    # The switch keeps the page (the path) and its query, and changes only the language;
-    # "{lang}" stands for each language's code (base.html). The path may hold a token.
-    query = "&".join(
-        f"{quote(name)}={quote(value)}" for name, value in request.query.items() if name != "lang"
-    )
-    return f"{quote(request.path)}?{query + '&' if query else ''}lang={{lang}}"
+    """The language switcher's link without its code: the page (the path, which may hold
+    a token) and its query with `lang=` last, which base.html completes per language."""
+    return _with_language(f"{quote(request.path)}?{request.query_string}")
+
+
+def _with_language(url: str, lang: str = "") -> str:
+    path, _, query = url.partition("?")
+    kept = [part for part in query.split("&") if part and not part.startswith("lang=")]
+    return f"{path}?{'&'.join([*kept, f'lang={lang}'])}"
 
 
 def _html(
@@ -204,6 +207,7 @@ def _form_page(
         state=state or picker.read_state(request.query, None, public.profile),
         path=path,
     )
+    action = view.picker.url if view.picker else f"{path}?lang={lang}"
     return render(
         request,
         "form.html",
@@ -228,7 +232,9 @@ def _form_page(
         ),
         # The picker's state rides in the URL (public data only), so a post that shows
         # the form again shows the same week and day.
-        action=view.picker.url if view.picker else f"{path}?lang={lang}",
+        action=action,
+        # Without JavaScript the switcher posts the form, so nothing typed is lost.
+        switch_posts={code: _with_language(action, code) for code in LANGUAGES},
         card=practice_card(public.practice.name, public.profile.details),
         privacy_url=f"/p/{quote(public.practice.slug)}/privacy?lang={lang}",
         challenge=challenge,

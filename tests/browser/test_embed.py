@@ -38,7 +38,8 @@ from playwright.async_api import Browser, BrowserContext, Page
 
 from relay.booking.fields import field
 from relay.dev import free_port
-from relay.web.i18n import error_message, page_text
+from relay.i18n.catalogs import texts
+from relay.web.error_messages import error_message
 from tests.browser.pages import check_page, new_context
 from tests.conftest import (
     PracticeHandle,
@@ -286,18 +287,18 @@ async def state(page: Page, *states: str) -> str:
 async def fill_booking(page: Page, booking: dict[str, Any], lang: str) -> None:
     """Fills the embedded form as a patient does, by the visible labels."""
     start = datetime.fromisoformat(booking["start"]).astimezone(BERLIN).strftime("%H:%M")
-    slots = page.get_by_label(page_text(lang, "slots_legend"))
+    slots = page.get_by_label(texts(lang).gettext("Free appointment"))
     option = slots.locator("option", has_text=start)
     await slots.select_option(await option.get_attribute("value"))
-    texts = {name: field(name).label[lang] for name in ("first_name", "last_name", "birth_date")}
-    for name, label in texts.items():
+    labels = {name: field(name).label[lang] for name in ("first_name", "last_name", "birth_date")}
+    for name, label in labels.items():
         await page.get_by_label(label, exact=False).first.fill(booking[name])
     choice = field("gender").choice_labels[booking["gender"]][lang]
     await page.get_by_role("radio", name=choice, exact=True).check()
     insurance = field("insurance").choice_labels[booking["insurance"]][lang]
     await page.get_by_role("radio", name=insurance, exact=True).check()
     first_visit = page.get_by_role("group", name=field("new_patient").label[lang])
-    answer = page_text(lang, "yes" if booking["new_patient"] else "no")
+    answer = texts(lang).gettext("Yes") if booking["new_patient"] else texts(lang).gettext("No")
     await first_visit.get_by_role("radio", name=answer, exact=True).check()
     await page.get_by_label(field("email").label[lang], exact=False).fill(booking["email"])
     await page.get_by_label(field("phone").label[lang], exact=False).fill(booking["phone"])
@@ -348,9 +349,11 @@ async def test_a_patient_books_on_the_practice_site_and_the_booking_arrives(
 
     # When the patient books on the practice's page
     await fill_booking(page, booking, "de")
-    await page.get_by_role("button", name=page_text("de", "submit")).click()
+    await page.get_by_role("button", name=texts("de").gettext("Send request")).click()
     assert await state(page, "sent", "ready") == "sent"
-    assert page_text("de", "sent_title") in await page.inner_text("#termin")
+    assert texts("de").gettext("Please confirm your request by email") in await page.inner_text(
+        "#termin"
+    )
     await check_page(page, "embed-de-phone-sent")
     (posted,) = [r for r in watched.requests if r.url.endswith("/bookings") and r.method == "POST"]
     sent = json.loads(posted.post_data or "{}")
@@ -362,8 +365,8 @@ async def test_a_patient_books_on_the_practice_site_and_the_booking_arrives(
     (message,) = await smtp_sink.wait_for(1)
     await page.goto(link_in(message))
     async with page.expect_navigation():
-        await page.get_by_role("button", name=page_text("de", "confirm")).click()
-    assert await page.inner_text("h1") == page_text("de", "confirmed_title")
+        await page.get_by_role("button", name=texts("de").gettext("Confirm request")).click()
+    assert await page.inner_text("h1") == texts("de").gettext("Request confirmed")
     assert watched.problems == []
     await context.close()
 
@@ -405,7 +408,7 @@ async def test_a_proof_of_work_is_solved_and_the_booking_sent_again(
     page, watched = await open_page(context, url)
     assert await state(page, "ready", "fallback") == "ready"
     await fill_booking(page, booking_json(), "en")
-    await page.get_by_role("button", name=page_text("en", "submit")).click()
+    await page.get_by_role("button", name=texts("en").gettext("Send request")).click()
     assert await state(page, "sent") == "sent"
     posts = [r for r in watched.requests if r.url.endswith("/bookings") and r.method == "POST"]
     assert len(posts) == 2
@@ -436,13 +439,15 @@ async def test_the_form_speaks_the_pages_language_and_checks_before_sending(
     box = page.locator("#termin")
     assert await box.get_attribute("lang") == "en"
     assert await box.get_attribute("dir") == "ltr"
-    assert await page.locator("#termin h2").first.inner_text() == page_text("en", "form_title")
+    assert await page.locator("#termin h2").first.inner_text() == texts("en").gettext(
+        "Request an appointment"
+    )
     email = page.get_by_label(field("email").label["en"], exact=False)
     assert await email.get_attribute("autocomplete") == "email"
     await check_page(page, "embed-en-desktop-form")
 
     # When the patient sends the empty form
-    await page.get_by_role("button", name=page_text("en", "submit")).click()
+    await page.get_by_role("button", name=texts("en").gettext("Send request")).click()
     summary = page.get_by_role("alert")
     await summary.wait_for()
     assert await page.evaluate("document.activeElement.getAttribute('role')") == "alert"
@@ -450,7 +455,10 @@ async def test_the_form_speaks_the_pages_language_and_checks_before_sending(
     # The slot, names, birth date, gender, insurance, first visit, address and consent.
     assert len(links) == 9, links
     assert f"{field('email').label['en']}: {error_message('required', 'en')}" in links
-    assert any(page_text("en", "choose_slot_or_wish") in text for text in links)
+    assert any(
+        texts("en").gettext("Please choose a time or suggest a preferred time.") in text
+        for text in links
+    )
     assert any(field("gender").choose["en"] in text for text in links)  # type: ignore[index]
     assert await email.get_attribute("aria-invalid") == "true"
     described = (await email.get_attribute("aria-describedby") or "").split()
@@ -464,7 +472,7 @@ async def test_the_form_speaks_the_pages_language_and_checks_before_sending(
     await summary.get_by_role("link", name=field("email").label["en"], exact=False).click()
     assert await email.evaluate("node => node === document.activeElement")
     await email.fill("not-an-address")
-    await page.get_by_role("button", name=page_text("en", "submit")).click()
+    await page.get_by_role("button", name=texts("en").gettext("Send request")).click()
     invalid = error_message("invalid_email", "en", field=field("email"))
     await page.get_by_role("link", name=f"{field('email').label['en']}: {invalid}").wait_for()
     assert watched.urls("/tickets") == []
@@ -485,21 +493,32 @@ async def test_a_wish_asks_for_its_time_where_the_practice_takes_wishes(
     context = await new_context(browser, lang="de", viewport="phone", ignore_https_errors=True)
     page, _ = await open_page(context, url)
     assert await state(page, "ready", "fallback") == "ready"
-    wish = page.get_by_role("group", name=page_text("de", "wish_legend"))
+    wish = page.get_by_role("group", name=texts("de").gettext("Preferred time"))
     assert not await wish.is_visible()
-    slots = page.get_by_label(page_text("de", "slots_legend"))
+    slots = page.get_by_label(texts("de").gettext("Free appointment"))
     # Grouped by day, each time in the practice's zone.
     first = slot_times()[0][0].astimezone(BERLIN)
     assert await slots.locator("optgroup").count() == 1
     assert await slots.locator("option", has_text=first.strftime("%H:%M")).count() == 1
     await slots.select_option("wish")
     assert await wish.is_visible()
-    zone = page_text("de", "wish_hint", zone="Europe/Berlin")
+    zone = texts("de").gettext(
+        (
+            "Give the day and time you would like to come. The practice "
+            "will let you know whether it is possible. Practice time "
+            "zone: %(zone)s."
+        ),
+        zone="Europe/Berlin",
+    )
     assert zone in await wish.inner_text()
-    await page.get_by_role("button", name=page_text("de", "submit")).click()
+    await page.get_by_role("button", name=texts("de").gettext("Send request")).click()
     links = await page.get_by_role("alert").get_by_role("link").all_inner_texts()
-    for key in ("wish_start_required", "wish_doctor_required", "wish_type_required"):
-        assert any(page_text("de", key) in text for text in links), key
+    for message in (
+        "Please enter the day and time of your preferred appointment.",
+        "Please choose a doctor for your preferred time.",
+        "Please choose a type of appointment for your preferred time.",
+    ):
+        assert any(texts("de").gettext(message) in text for text in links), message
     await context.close()
 
 
@@ -584,7 +603,11 @@ async def test_a_key_other_than_the_pinned_one_is_refused_before_anything_is_typ
     context = await new_context(browser, lang="de", viewport="phone", ignore_https_errors=True)
     page, watched = await open_page(context, url)
     assert await state(page, "refused", "fallback") == "refused"
-    assert page_text("de", "embed_key_mismatch") in await page.inner_text("#termin")
+    assert texts("de").gettext(
+        "Your request would not be encrypted with the key the "
+        "practice published on this website. To protect you, nothing "
+        "was sent. Please contact the practice directly."
+    ) in await page.inner_text("#termin")
     assert await page.locator("#termin form").count() == 0
     assert watched.urls("/tickets") == []
     await context.close()
@@ -632,7 +655,9 @@ async def test_the_framed_form_tells_the_listed_parent_its_height(
     ), "the frame still scrolls"
 
     # When the page in the frame grows (the wish box opens)
-    await frame.get_by_text(page_text("de", "wish_summary")).click()
+    await frame.get_by_text(
+        texts("de").gettext("No time suits you? Suggest a preferred time")
+    ).click()
     await page.wait_for_function(
         "height => window.received.some(message => message.data.height > height)",
         arg=first["height"],

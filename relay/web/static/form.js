@@ -119,7 +119,9 @@
 
     form.addEventListener("submit", function (event) {
       var button = event.submitter;
-      if (bypass || !button || button.name !== "nav") return;
+      if (bypass || !button || button.name !== "nav" || button.hasAttribute("data-language")) {
+        return;
+      }
       event.preventDefault();
       var url = withFilters(new URL(button.formAction, window.location.href));
       if (button.value !== "next") {
@@ -171,9 +173,60 @@
     });
   }
 
+  /* The language switcher on the form. Without JavaScript its buttons post the form and
+     the relay shows it again in that language, with everything typed. Here the sealed
+     fields have no names (sealing.js) and must not reach the relay in the clear, so what
+     is typed waits in this tab's sessionStorage while the page loads in the other
+     language, which takes it back and deletes it at once. */
+  var KEPT = "terminrelay-typed:" + window.location.pathname;
+
+  function languageSwitch() {
+    var form = document.querySelector("form.booking");
+    if (!form || !window.sessionStorage) return;
+    restoreTyped(form);
+    document.querySelectorAll("button[data-language]").forEach(function (button) {
+      button.addEventListener("click", function (event) {
+        event.preventDefault();
+        var typed = {};
+        form.querySelectorAll("input[id], select[id], textarea[id]").forEach(function (el) {
+          if (el.type === "hidden" || el.type === "submit") return;
+          typed[el.id] = el.type === "checkbox" || el.type === "radio" ? el.checked : el.value;
+        });
+        try {
+          window.sessionStorage.setItem(KEPT, JSON.stringify(typed));
+        } catch (error) {
+          /* Storage full or refused: the page changes language without the values. */
+        }
+        window.location.assign(button.formAction);
+      });
+    });
+  }
+
+  function restoreTyped(form) {
+    var kept = window.sessionStorage.getItem(KEPT);
+    if (kept === null) return;
+    window.sessionStorage.removeItem(KEPT);
+    var typed;
+    try {
+      typed = JSON.parse(kept);
+    } catch (error) {
+      return;
+    }
+    Object.keys(typed).forEach(function (id) {
+      var el = document.getElementById(id);
+      if (!el || !form.contains(el)) return;
+      if (el.type === "checkbox" || el.type === "radio") {
+        el.checked = typed[id] === true;
+      } else if (typeof typed[id] === "string") {
+        el.value = typed[id];
+      }
+    });
+  }
+
   function init() {
     focusSummary();
     summaryLinks();
+    languageSwitch();
     slotPicker();
     wishSelects();
     if (window.TerminrelaySealing) window.TerminrelaySealing.start(init);
