@@ -115,7 +115,7 @@ def new(domain: Domain, lang: str) -> Path:
     """A `.po` for `lang` with every message untranslated and Babel's plural forms."""
     path = domain.po_path(lang)
     if path.exists():
-        raise SystemExit(f"{path.relative_to(ROOT)} exists; edit it, or run update")
+        raise SystemExit(f"{_shown(path)} exists; edit it, or run update")
     catalog = _catalog(domain, lang)
     catalog.update(template(domain), update_creation_date=False)
     write(catalog, path)
@@ -157,7 +157,7 @@ def problems(domain: Domain) -> Iterator[str]:
     source = {_key(message) for message in template(domain) if message.id}
     for lang in domain.languages:
         path = domain.po_path(lang)
-        name = path.relative_to(ROOT)
+        name = _shown(path)
         if not path.exists():
             yield f"{name}: missing (scripts/i18n new {lang})"
             continue
@@ -181,7 +181,11 @@ def problems(domain: Domain) -> Iterator[str]:
             yield from (f"{name}: {error} in {message.id!r}" for error in errors)
         mo = domain.mo_path(lang)
         if not mo.exists() or mo.read_bytes() != compiled(catalog):
-            yield f"{mo.relative_to(ROOT)}: not compiled from its .po (scripts/i18n compile)"
+            yield f"{_shown(mo)}: not compiled from its .po (scripts/i18n compile)"
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def _key(message: Message) -> tuple[str | None, str]:
@@ -234,7 +238,7 @@ def main(argv: list[str]) -> int:
         print("usage: scripts/i18n update | compile | check | new <lang>", file=sys.stderr)
         return 2
     for path in paths:
-        print(f"wrote {path.relative_to(ROOT)}")
+        print(f"wrote {_shown(path)}")
     return 0
 
 
