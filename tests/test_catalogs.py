@@ -64,14 +64,17 @@ def test_each_language_is_its_own(lang: str) -> None:
 
 def test_plural_forms_follow_each_language() -> None:
     """ngettext picks the language's form: Polish and Ukrainian have three, Arabic six."""
-    for lang, counts in (
-        ("pl", (1, 2, 5, 22, 25)),
-        ("uk", (1, 3, 11, 21)),
-        ("ar", (0, 1, 2, 3, 11, 100)),
+    for lang, counts, expected in (
+        ("pl", (1, 2, 5, 22, 25), 3),
+        ("uk", (1, 3, 11, 21), 3),
+        ("ar", (0, 1, 2, 3, 11, 100), 6),
+        ("de", (1, 3), 2),
     ):
-        forms = {texts(lang).ngettext("%(num)s minute", "%(num)s minutes", n) for n in counts}
-        assert len(forms) == len(counts) if lang == "ar" else len(forms) >= 3, (lang, forms)
-    assert texts("de").ngettext("%(num)s minute", "%(num)s minutes", 1) == "1 Minute"
+        words = {
+            re.sub(r"\d+", "", texts(lang).ngettext("%(num)s minute", "%(num)s minutes", n))
+            for n in counts
+        }
+        assert len(words) == expected, (lang, words)
     assert texts("de").ngettext("%(num)s minute", "%(num)s minutes", 3) == "3 Minuten"
 
 
@@ -111,6 +114,8 @@ def test_no_patient_text_is_kept_in_a_dictionary_per_language() -> None:
     offenders = [
         str(path.relative_to(RELAY))
         for path in RELAY.rglob("*.py")
-        if re.search(r'["\']de["\']\s*:\s*(["\']|\{)', path.read_text(encoding="utf-8"))
+        # Each language's name in itself and its locale: not texts to translate.
+        if path.name != "languages.py"
+        and re.search(r'["\']de["\']\s*:\s*(["\']|\{)', path.read_text(encoding="utf-8"))
     ]
     assert offenders == []
