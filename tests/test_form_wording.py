@@ -428,7 +428,7 @@ async def test_form_shows_practice_details_and_the_header_names_the_practice(
     assert 'href="https://praxis-beispiel.example"' in html
     for text in ("Musterstraße 1", "Di und Do 15–18 Uhr", "Datenschutz Nord GmbH"):
         assert text in page.text
-    assert '<p class="brand">Praxis Dr. Beispiel</p>' in html
+    assert '<p class="brand"><bdi>Praxis Dr. Beispiel</bdi></p>' in html
 
 
 async def test_confirmation_page_shows_the_whole_appointment_in_the_patients_language(
@@ -464,7 +464,7 @@ async def test_confirmation_page_shows_the_whole_appointment_in_the_patients_lan
         TYPE_NOTE,
     ):
         assert expected in text, expected
-    assert '<p class="brand">Praxis Dr. Beispiel</p>' in html
+    assert '<p class="brand"><bdi>Praxis Dr. Beispiel</bdi></p>' in html
     result_text = Page(result).text
     for expected in ("Request confirmed", "08:00–08:20", "What happens next", "+49 30 1234567"):
         assert expected in result_text, expected

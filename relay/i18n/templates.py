@@ -32,7 +32,19 @@ def gettext_context(lang: str) -> dict[str, Callable[..., Markup]]:
     def pgettext(context: str, message: str, /, **values: object) -> Markup:
         return _filled(str(catalog.pgettext(context, message)), message, values)
 
-    return {"gettext": gettext, "_": gettext, "ngettext": ngettext, "pgettext": pgettext}
+    return {
+        "gettext": gettext,
+        "_": gettext,
+        "ngettext": ngettext,
+        "pgettext": pgettext,
+        "isolate": isolate,
+    }
+
+
+def isolate(value: object) -> Markup:
+    """`value` as a run of its own direction inside a translated sentence (`<bdi>`): a
+    practice's name, a date or an address keeps its order in an Arabic sentence."""
+    return Markup("<bdi>%s</bdi>") % (value,)
 
 
 def _filled(text: str, fallback: str, values: dict[str, object]) -> Markup:

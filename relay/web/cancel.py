@@ -82,11 +82,6 @@ async def cancel_page(request: web.Request) -> web.Response:
         state="active",
         title=texts(lang).gettext("Cancel the appointment"),
         practice_name=name,
-        lead=texts(lang).gettext(
-            "Do you want to cancel your appointment at %(practice)s? The practice "
-            "receives the cancellation encrypted, like your request.",
-            practice=name,
-        ),
         expires=expires,
         action=f"{quote(request.path)}?lang={lang}",
         card=practice_card(name, profile.details) if profile else None,

@@ -216,12 +216,6 @@ def _form_page(
         profile=public.profile,
         form=view,
         slot_taken=slot_taken,
-        lead=texts(lang).gettext(
-            "Request an appointment with %(practice)s here. We will then send you "
-            "an email with a link. The practice receives your request only once you "
-            "confirm it through that link.",
-            practice=public.practice.name,
-        ),
         slots_hint=texts(lang).gettext(
             "All times in the practice's time zone (%(zone)s).", zone=public.profile.time_zone
         ),
