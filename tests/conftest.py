@@ -268,6 +268,19 @@ class RunningRelay:
 RelayFactory = Callable[..., Awaitable[RunningRelay]]
 
 
+async def start_relay(
+    redis_url: str, smtp: SmtpSettings, tmp: Path, **overrides: Any
+) -> RunningRelay:
+    """A relay with test settings (new_settings) serving on loopback; stop() it after."""
+    port = overrides.pop("port", None) or free_port()
+    settings = new_settings(redis_url, smtp, port, **overrides)
+    app = create_app(settings)
+    runner = RelayRunner(app, access_log=None, shutdown_timeout=1)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return RunningRelay(f"http://127.0.0.1:{port}", settings, app, runner, tmp)
+
+
 @pytest.fixture
 async def relay_factory(
     redis_url: str, smtp_sink: SmtpSink, tmp_path: Path
@@ -276,15 +289,9 @@ async def relay_factory(
     started: list[RunningRelay] = []
 
     async def start(**overrides: Any) -> RunningRelay:
-        port = overrides.pop("port", None) or free_port()
         smtp = overrides.pop("smtp", smtp_sink.settings)
         url = overrides.pop("redis_url", redis_url)
-        settings = new_settings(url, smtp, port, **overrides)
-        app = create_app(settings)
-        runner = RelayRunner(app, access_log=None, shutdown_timeout=1)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        running = RunningRelay(f"http://127.0.0.1:{port}", settings, app, runner, tmp_path)
+        running = await start_relay(url, smtp, tmp_path, **overrides)
         started.append(running)
         return running
 

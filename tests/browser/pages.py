@@ -28,7 +28,17 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
-VIEWPORTS = {"phone": {"width": 375, "height": 667}, "desktop": {"width": 1280, "height": 800}}
+VIEWPORTS = {
+    "phone": {"width": 375, "height": 667},
+    "desktop": {"width": 1280, "height": 800},
+    "phone-320": {"width": 320, "height": 640},
+    "phone-375": {"width": 375, "height": 667},
+}
+# The viewports that are phones in all Chromium emulates, like Playwright's device
+# descriptors without their user agent: the meta viewport counts, touch events exist, and
+# two device pixels per CSS pixel.
+PHONE_DEVICES = {"phone-320", "phone-375"}
+MOBILE: dict[str, Any] = {"is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 LOCALES = {"de": "de-DE", "en": "en-GB"}
 BLOCKING_IMPACTS = {"serious", "critical"}
 # What the booking form and the confirmation pages say, per language.
@@ -83,6 +93,7 @@ async def new_context(
         java_script_enabled=javascript,
         service_workers="block",
         ignore_https_errors=ignore_https_errors,
+        **(MOBILE if viewport in PHONE_DEVICES else {}),
     )
     foreign: list[str] = []
 
@@ -107,8 +118,9 @@ async def check_page(page: Page, name: str, *, axe: bool = True) -> None:
         return
     results = await Axe().run(page)
     violations = results.response["violations"]
-    AXE_RESULTS.mkdir(parents=True, exist_ok=True)
-    (AXE_RESULTS / f"{name}.json").write_text(
+    kept = AXE_RESULTS / f"{name}.json"
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    kept.write_text(
         json.dumps(
             [{"id": v["id"], "impact": v["impact"], "nodes": len(v["nodes"])} for v in violations],
             indent=1,
