@@ -20,16 +20,12 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright
 
+from relay.i18n.languages import LANGUAGES, direction
 from tests.browser.pages import check_page, launch_chromium, new_context
 from tests.browser.test_patient_journey import fill_booking
 from tests.conftest import LINK, RedisServer, RunningRelay, SmtpSink, start_relay
 from tests.helpers import READY_SECONDS, booking_json, profile_json, put_profile
 from tests.test_practice_details import DETAILS
-
-try:  # The fallback goes once the gettext catalogs land.
-    from relay.i18n.languages import LANGUAGES
-except ImportError:
-    from relay.web.i18n import LANGUAGES
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -64,10 +60,6 @@ OVERFLOWING = """(width) => {
   }
   return off;
 }"""
-
-
-def direction(lang: str) -> str:
-    return "rtl" if lang == "ar" else "ltr"
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
