@@ -63,10 +63,11 @@ def render_patient_calendar(
         lines.append(
             t.gettext("A requested time: the practice will tell you whether it is possible.")
         )
+    # Not inside f-strings: Babel extracts no message from those.
     if details is not None and details.phone:
-        lines.append(f"{t.gettext('Practice phone')}: {details.phone}")
+        lines.append(t.gettext("Practice phone: %(phone)s", phone=details.phone))
     if cancel_url:
-        lines.append(f"{t.pgettext('calendar', 'Cancel')}: {cancel_url}")
+        lines.append(t.gettext("Cancel: %(link)s", link=cancel_url))
     if lines:
         event.add("description", "\n".join(lines))
     if details is not None and details.address:

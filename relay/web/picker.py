@@ -326,7 +326,8 @@ def _long_label(slot: Slot, zone: ZoneInfo, lang: str) -> str:
     start = slot.start.astimezone(zone)
     text = f"{format_day(start.date(), lang)}, {format_clock(start, lang)}"
     if slot.doctor:
-        text = f"{text}, {texts(lang).gettext('with %(doctor)s', doctor=slot.doctor)}"
+        with_doctor = texts(lang).gettext("with %(doctor)s", doctor=slot.doctor)
+        text = f"{text}, {with_doctor}"
     return text
 
 
