@@ -10,7 +10,8 @@ runs them):
     mail | abuse          mails and their queue worker | limits and proof of work
     practice              profiles, details, slots, the practice cache, registry, local time
     crypto | storage      sealing and tokens | Redis: the store, its Lua scripts, connections
-    rules | ops           value rules (text, contact) | logs, metrics, background loops
+    rules | ops | i18n    value rules (text, contact) | logs, metrics, background loops |
+                          the patients' languages
 
 Beside them, `errors`, `settings` and `encoded` (a body kept with its gzip copy) may be
 imported by every wing and import only `rules`.

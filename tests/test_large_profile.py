@@ -15,7 +15,15 @@ import aiohttp
 from redis.asyncio import Redis
 
 from practice_client.commands import publish
-from relay.practice.profile import free_slots, profile_from_json
+from relay.i18n.languages import LANGUAGES
+from relay.practice.details import MAX_LINE_LENGTH, MAX_OPENING_HOURS_LINES
+from relay.practice.profile import (
+    MAX_APPOINTMENT_TYPES,
+    MAX_ENTRY_NAME_LENGTH,
+    MAX_TYPE_NOTE_LENGTH,
+    free_slots,
+    profile_from_json,
+)
 from relay.storage.store import held_key
 from tests.conftest import PracticeHandle, RunningRelay
 from tests.helpers import BERLIN, booking_json
@@ -80,6 +88,63 @@ async def test_five_thousand_slots_are_accepted_plain_and_gzipped(
         assert again["version"] == summary["version"] + 1
         async with http.get(f"{relay.url}/api/v1/practices/{practice.slug}") as response:
             assert len((await response.json())["slots"]) == 5000
+
+
+def longest_texts() -> dict[str, Any]:
+    """Every type and the opening hours at their longest, in all seven languages, in a
+    script of two bytes a character in UTF-8 (Cyrillic)."""
+    text = "я" * MAX_TYPE_NOTE_LENGTH
+
+    def name(index: int, lang: str = "") -> str:
+        return f"{index:02d}{lang}".ljust(MAX_ENTRY_NAME_LENGTH, "я")
+
+    types = [{"name": "Kontrolle", "minutes": 15}] + [
+        {
+            "name": name(index),
+            "minutes": 15,
+            "note": text,
+            "names": {lang: name(index, lang) for lang in LANGUAGES},
+            "notes": dict.fromkeys(LANGUAGES, text),
+        }
+        for index in range(1, MAX_APPOINTMENT_TYPES)
+    ]
+    hours = ["я" * MAX_LINE_LENGTH] * MAX_OPENING_HOURS_LINES
+    return {
+        "language": "ru",
+        "appointment_types": types,
+        "details": {
+            "opening_hours": hours,
+            "opening_hours_by_language": dict.fromkeys(LANGUAGES, hours),
+        },
+    }
+
+
+async def test_longest_texts_in_seven_languages_still_fit_a_calendar(
+    relay: RunningRelay, practice: PracticeHandle
+) -> None:
+    """With every text at its longest in all seven languages (about 350 KB of UTF-8), a
+    4,500-slot calendar still fits the default RELAY_MAX_PROFILE_BYTES, as documented,
+    and the public profile serves every translation."""
+    assert relay.settings.max_profile_bytes == 1024 * 1024
+    texts = longest_texts()
+    assert len(json.dumps(texts, ensure_ascii=False).encode()) > 340_000
+    body = json.dumps({**calendar(4500), **texts}, ensure_ascii=False).encode()
+    assert 900_000 < len(body) < relay.settings.max_profile_bytes
+    async with aiohttp.ClientSession() as http:
+        status, summary = await put(http, relay, practice, body, gzipped=False)
+        assert status == 200, summary
+        assert summary["slots"] == 4500
+        async with http.get(f"{relay.url}/api/v1/practices/{practice.slug}") as response:
+            public = await response.json()
+    assert public["language"] == "ru"
+    assert public["appointment_types"] == [
+        {"note": None, "names": {}, "notes": {}, **texts["appointment_types"][0]},
+        *texts["appointment_types"][1:],
+    ]
+    assert (
+        public["details"]["opening_hours_by_language"]
+        == (texts["details"]["opening_hours_by_language"])
+    )
 
 
 async def test_oversized_profiles_and_gzip_bombs_are_refused_with_413(

@@ -28,6 +28,7 @@ DETAILS: dict[str, Any] = {
     "email": "praxis@beispiel.example",
     "website": "https://praxis-beispiel.example/",
     "opening_hours": ["Mo–Fr 8–12 Uhr", "Di und Do 15–18 Uhr"],
+    "opening_hours_by_language": {"en": ["Mon–Fri 8am–12pm", "Tue and Thu 3–6pm"]},
     "data_protection_officer": {
         "name": "Datenschutz Nord GmbH",
         "email": "dsb@datenschutz-nord.example",
@@ -66,6 +67,7 @@ def test_details_parse_into_typed_values() -> None:
         email="praxis@beispiel.example",
         website="https://praxis-beispiel.example/",
         opening_hours=("Mo–Fr 8–12 Uhr", "Di und Do 15–18 Uhr"),
+        opening_hours_by_language=(("en", ("Mon–Fri 8am–12pm", "Tue and Thu 3–6pm")),),
         data_protection_officer=DataProtectionOfficer(
             name="Datenschutz Nord GmbH", email="dsb@datenschutz-nord.example"
         ),

@@ -12,6 +12,7 @@ they are public data the practice publishes, never a patient's.
       "email": "praxis@beispiel.de",
       "website": "https://praxis-beispiel.de",
       "opening_hours": ["Mo–Fr 8–12 Uhr", "Di und Do 15–18 Uhr"],
+      "opening_hours_by_language": {"tr": ["Pzt–Cum 8–12", "Salı ve Perşembe 15–18"]},
       "data_protection_officer": {"name": "Datenschutz Nord GmbH",
                                   "email": "dsb@datenschutz-nord.example",
                                   "phone": null, "address": []},
@@ -21,7 +22,9 @@ they are public data the practice publishes, never a patient's.
     }
 
 Multi-line values (address, opening hours) are lists of single-line strings, so no value
-ever holds a line break (relay/rules/text.py): each line is shown as one line.
+ever holds a line break (relay/rules/text.py): each line is shown as one line. The
+texts are in the profile's `language`; `opening_hours_by_language` gives the opening hours
+in others (relay/practice/localized.py).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from relay.practice.localized import ByLanguage, LocalizedLines, in_language, parse_by_language
 from relay.rules.contact import (
     MAX_EMAIL_LENGTH,
     MAX_PHONE_LENGTH,
@@ -52,6 +56,7 @@ DETAILS_KEYS = frozenset(
         "email",
         "website",
         "opening_hours",
+        "opening_hours_by_language",
         "data_protection_officer",
         "supervisory_authority",
     }
@@ -92,11 +97,21 @@ class PracticeDetails:
     opening_hours: tuple[str, ...] = ()
     data_protection_officer: DataProtectionOfficer | None = None
     supervisory_authority: SupervisoryAuthority | None = None
+    # The opening hours as patients read them in other languages.
+    opening_hours_by_language: ByLanguage[tuple[str, ...]] = ()
 
     @property
     def has_contact(self) -> bool:
         """Whether patients learn from these details how to reach the practice."""
         return bool(self.address or self.phone or self.email)
+
+    def opening_hours_in(self, lang: str, *, own_language: str) -> LocalizedLines:
+        """The opening hours for a page in `lang`: their translation, else `opening_hours`
+        in the profile's language (`own_language`)."""
+        lines, lines_lang = in_language(
+            self.opening_hours, self.opening_hours_by_language, lang, own_language
+        )
+        return LocalizedLines(lines, lines_lang)
 
 
 NO_DETAILS = PracticeDetails()
@@ -121,6 +136,12 @@ def parse_details(errors: dict[str, ErrorCode], value: object) -> PracticeDetail
         website=check(errors, "details.website", _optional_url, value.get("website")),
         opening_hours=_lines(
             errors, "details.opening_hours", value.get("opening_hours"), MAX_OPENING_HOURS_LINES
+        ),
+        opening_hours_by_language=parse_by_language(
+            errors,
+            "details.opening_hours_by_language",
+            value.get("opening_hours_by_language"),
+            lambda e, p, v: _lines(e, p, v, MAX_OPENING_HOURS_LINES),
         ),
         data_protection_officer=_officer(
             errors, "details.data_protection_officer", value.get("data_protection_officer")
@@ -244,6 +265,9 @@ def details_to_json(details: PracticeDetails) -> dict[str, object]:
         "email": details.email,
         "website": details.website,
         "opening_hours": list(details.opening_hours),
+        "opening_hours_by_language": {
+            lang: list(lines) for lang, lines in details.opening_hours_by_language
+        },
         "data_protection_officer": None
         if officer is None
         else {

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from relay.errors import ValidationFailed
+from relay.i18n.languages import DEFAULT_LANGUAGE, LANGUAGES
 from relay.practice.details import (
     NO_DETAILS,
     PracticeDetails,
@@ -23,6 +24,7 @@ from relay.practice.details import (
     details_to_json,
     parse_details,
 )
+from relay.practice.localized import ByLanguage, Localized, in_language, parse_by_language
 from relay.rules.values import (
     ErrorCode,
     InvalidValueError,
@@ -41,7 +43,10 @@ MAX_ENTRY_NAME_LENGTH = 100
 MAX_DOCTORS = 50
 MAX_APPOINTMENT_TYPES = 50
 # A real calendar: 6 weeks x 5 doctors is about 3,000 slots. At about 136 bytes a slot,
-# RELAY_MAX_PROFILE_BYTES' default (1 MiB) holds about 7,700.
+# RELAY_MAX_PROFILE_BYTES' default (1 MiB) holds about 7,700. Translations take room too:
+# every type's name and note and the opening hours at their longest in all seven languages
+# are about 350 KB of UTF-8 (in Cyrillic or Arabic), which leaves room for 4,500 slots
+# (tests/test_large_profile.py); real translations are a few KB.
 MAX_SLOTS = 7500
 MAX_FRAME_ANCESTORS = 10
 MIN_MINUTES = 5
@@ -51,6 +56,7 @@ MAX_SLOT_LENGTH = timedelta(hours=8)
 _PROFILE_KEYS = frozenset(
     {
         "name",
+        "language",
         "time_zone",
         "doctors",
         "appointment_types",
@@ -66,7 +72,7 @@ _PROFILE_KEYS = frozenset(
 # browser where JavaScript runs, the relay otherwise), "browser" (never the relay).
 Sealing = Literal["relay", "either", "browser"]
 SEALINGS: tuple[Sealing, ...] = ("relay", "either", "browser")
-_TYPE_KEYS = frozenset({"name", "minutes", "note"})
+_TYPE_KEYS = frozenset({"name", "minutes", "note", "names", "notes"})
 # A type's note to patients ("Bitte Versichertenkarte und Überweisung mitbringen").
 MAX_TYPE_NOTE_LENGTH = 300
 _SLOT_KEYS = frozenset({"start", "end", "doctor", "appointment_type"})
@@ -76,10 +82,25 @@ _SLOT_KEYS = frozenset({"start", "end", "doctor", "appointment_type"})
 class AppointmentType:
     """A kind of appointment the practice offers and how long it usually takes."""
 
+    # The type's identity: slots and bookings name it. In the profile's language.
     name: str
     minutes: int
     # Shown to patients who choose this type: what to bring, how to prepare.
     note: str | None = None
+    # The name and note as patients read them in other languages; display only.
+    names: ByLanguage[str] = ()
+    notes: ByLanguage[str] = ()
+
+    def display_name(self, lang: str, *, own_language: str) -> Localized:
+        """The name for a page in `lang`: its translation, else `name` in the profile's
+        language (`own_language`)."""
+        text, text_lang = in_language(self.name, self.names, lang, own_language)
+        return Localized(text, text_lang)
+
+    def display_note(self, lang: str, *, own_language: str) -> Localized | None:
+        """The note for a page in `lang`, as `display_name` chooses; None without one."""
+        text, text_lang = in_language(self.note, self.notes, lang, own_language)
+        return None if text is None else Localized(text, text_lang)
 
 
 @dataclass(frozen=True)
@@ -119,6 +140,9 @@ class Profile:
     # Address, contact, opening hours, data protection contacts (relay/practice/details.py).
     details: PracticeDetails = NO_DETAILS
     sealing: Sealing = "relay"
+    # The language the practice's own texts are written in (its name, the types' names
+    # and notes, the details); translations of some of them sit beside them.
+    language: str = DEFAULT_LANGUAGE
 
     @property
     def browser_sealing(self) -> bool:
@@ -183,6 +207,7 @@ def parse_profile(data: object, *, now: datetime) -> Profile:
             errors[str(key)] = "unknown_field"
 
     name = check(errors, "name", _profile_name, data.get("name"))
+    language = check(errors, "language", _language, _or_default(data, "language", DEFAULT_LANGUAGE))
     time_zone = check(
         errors, "time_zone", _time_zone, _or_default(data, "time_zone", DEFAULT_TIME_ZONE)
     )
@@ -202,7 +227,14 @@ def parse_profile(data: object, *, now: datetime) -> Profile:
         types=None if _has_errors(errors, "appointment_types") else types,
         zone=zoneinfo.ZoneInfo(time_zone or DEFAULT_TIME_ZONE),
     )
-    if errors or name is None or time_zone is None or accept_wishes is None or sealing is None:
+    if (
+        errors
+        or name is None
+        or language is None
+        or time_zone is None
+        or accept_wishes is None
+        or sealing is None
+    ):
         raise ValidationFailed(errors)
     return Profile(
         name=name,
@@ -215,7 +247,16 @@ def parse_profile(data: object, *, now: datetime) -> Profile:
         frame_ancestors=frame_ancestors,
         details=details,
         sealing=sealing,
+        language=language,
     )
+
+
+def _language(value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidValueError("not_string")
+    if value not in LANGUAGES:
+        raise InvalidValueError("invalid_choice")
+    return value
 
 
 def _sealing(value: object) -> Sealing:
@@ -289,6 +330,9 @@ def _doctors(errors: dict[str, ErrorCode], value: object) -> tuple[str, ...]:
 def _appointment_types(errors: dict[str, ErrorCode], value: object) -> tuple[AppointmentType, ...]:
     types: list[AppointmentType] = []
     seen: set[str] = set()
+    # (language, name a page in it shows) -> the path of the translation that gave it,
+    # None for a type's own name.
+    shown: dict[tuple[str, str], str | None] = {}
     entries = _entries(errors, "appointment_types", value, MAX_APPOINTMENT_TYPES)
     for index, item in enumerate(entries):
         path = f"appointment_types[{index}]"
@@ -301,13 +345,42 @@ def _appointment_types(errors: dict[str, ErrorCode], value: object) -> tuple[App
         name = check(errors, f"{path}.name", _entry_name, item.get("name"))
         minutes = check(errors, f"{path}.minutes", _minutes, item.get("minutes"))
         note = check(errors, f"{path}.note", _type_note, item.get("note"))
+        names = parse_by_language(
+            errors, f"{path}.names", item.get("names"), lambda e, p, v: check(e, p, _entry_name, v)
+        )
+        notes = parse_by_language(
+            errors, f"{path}.notes", item.get("notes"), lambda e, p, v: check(e, p, _type_note, v)
+        )
         if name is not None and name in seen:
             errors[f"{path}.name"] = "duplicate"
             continue
         if name is not None and minutes is not None:
             seen.add(name)
-            types.append(AppointmentType(name=name, minutes=minutes, note=note))
+            kind = AppointmentType(name, minutes, note, names, notes)
+            _name_clashes(errors, f"{path}.names", kind, shown)
+            types.append(kind)
     return tuple(types)
+
+
+def _name_clashes(
+    errors: dict[str, ErrorCode],
+    path: str,
+    kind: AppointmentType,
+    shown: dict[tuple[str, str], str | None],
+) -> None:
+    """Records a translation that makes a page show two types under one name: patients
+    could not tell them apart."""
+    translated = dict(kind.names)
+    for code in LANGUAGES:
+        text = translated.get(code, kind.name)
+        here = f"{path}.{code}" if code in translated else None
+        if (code, text) not in shown:
+            shown[code, text] = here
+            continue
+        # Own names are unique, so at least one of the two is a translation.
+        culprit = here or shown[code, text]
+        if culprit is not None:
+            errors[culprit] = "duplicate"
 
 
 def _type_note(value: object) -> str | None:
@@ -458,10 +531,17 @@ def profile_to_json(profile: Profile) -> dict[str, object]:
     """The profile as JSON-ready data, times as ISO 8601 with offset."""
     return {
         "name": profile.name,
+        "language": profile.language,
         "time_zone": profile.time_zone,
         "doctors": list(profile.doctors),
         "appointment_types": [
-            {"name": kind.name, "minutes": kind.minutes, "note": kind.note}
+            {
+                "name": kind.name,
+                "minutes": kind.minutes,
+                "note": kind.note,
+                "names": dict(kind.names),
+                "notes": dict(kind.notes),
+            }
             for kind in profile.appointment_types
         ],
         "slots": [
@@ -500,6 +580,8 @@ def profile_from_json(data: object) -> Profile:
         ),
         details=details_from_json(stored.get("details")),
         sealing=_sealing(stored.get("sealing", "relay")),
+        # Profiles stored before languages existed are German.
+        language=_language(stored.get("language", DEFAULT_LANGUAGE)),
     )
 
 
@@ -531,7 +613,21 @@ def _stored_type(item: Mapping[object, object]) -> AppointmentType:
         raise TypeError("stored profile: expected an integer")
     # Profiles stored before notes existed have none.
     note = _stored_optional_str(item.get("note"))
-    return AppointmentType(name=_stored_str(item["name"]), minutes=minutes, note=note)
+    return AppointmentType(
+        name=_stored_str(item["name"]),
+        minutes=minutes,
+        note=note,
+        # Profiles stored before translations existed have none.
+        names=_stored_texts(item.get("names")),
+        notes=_stored_texts(item.get("notes")),
+    )
+
+
+def _stored_texts(value: object) -> ByLanguage[str]:
+    if value is None:
+        return ()
+    stored = _stored_object(value)
+    return tuple((code, _stored_str(stored[code])) for code in LANGUAGES if code in stored)
 
 
 def _stored_slot(item: Mapping[object, object]) -> Slot:
