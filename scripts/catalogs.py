@@ -8,6 +8,7 @@ line numbers, so moving code does not touch them.
 
 from __future__ import annotations
 
+import copy
 import io
 import re
 import sys
@@ -131,7 +132,9 @@ def update(domain: Domain) -> list[Path]:
     for lang in domain.languages:
         path = domain.po_path(lang)
         catalog = read(path, lang) if path.exists() else _catalog(domain, lang)
-        catalog.update(source, no_fuzzy_matching=True, update_creation_date=False)
+        # A copy each: Catalog.update shares the template's messages with the catalog, and
+        # the source language's filling-in would reach the languages after it.
+        catalog.update(copy.deepcopy(source), no_fuzzy_matching=True, update_creation_date=False)
         catalog.obsolete.clear()
         if lang == domain.source_language:
             for message in catalog:
@@ -174,6 +177,8 @@ def problems(domain: Domain) -> Iterator[str]:
                 yield f"{name}: fuzzy {message.id!r}"
             elif not _translated(message):
                 yield f"{name}: untranslated {message.id!r}"
+            elif lang != domain.source_language and _left_in_english(message):
+                yield f"{name}: still the English text {message.id!r}"
             else:
                 yield from (f"{name}: {problem}" for problem in _placeholder_problems(message))
         # Babel's own checkers: python-format types and placeholders, plural counts.
@@ -191,6 +196,14 @@ def _shown(path: Path) -> str:
 def _key(message: Message) -> tuple[str | None, str]:
     ids = message.id if isinstance(message.id, str) else "\x00".join(message.id)
     return (message.context, ids)
+
+
+def _left_in_english(message: Message) -> bool:
+    # A copied msgid is no translation, unless it is a word or two ("Website", a time span).
+    if message.string != message.id:
+        return False
+    words = PLACEHOLDER.sub("", str(message.id)).replace("Terminrelay", "")
+    return len(re.findall(r"[A-Za-z]{4,}", words)) >= 2
 
 
 def _translated(message: Message) -> bool:

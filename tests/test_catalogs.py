@@ -9,7 +9,7 @@ import pytest
 from babel.messages.catalog import Catalog
 
 from relay.i18n.catalogs import Message, texts
-from relay.i18n.languages import LANGUAGES, SELF_NAMES
+from relay.i18n.languages import LANGUAGES
 from relay.i18n.templates import gettext_context
 from scripts import catalogs
 
@@ -103,10 +103,6 @@ def test_field_labels_are_messages() -> None:
     label = Message("First name")
     assert label["de"] == "Vorname"
     assert label["xx"] == "Vorname"  # an unknown language gets the default one
-
-
-def test_every_language_is_named_in_itself() -> None:
-    assert set(SELF_NAMES) == set(LANGUAGES)
 
 
 def test_no_patient_text_is_kept_in_a_dictionary_per_language() -> None:
