@@ -200,12 +200,13 @@ async def practice_page(
     *,
     lang: str = "de",
     pinned_key: str | None = None,
-    link: bool = True,
+    link: str | None = "Termin online anfragen",
 ) -> str:
-    """The practice's page with the snippet of docs/embedding.md; its URL."""
+    """The practice's page with the snippet of docs/embedding.md, its link to the relay's
+    form reading `link` (None: an empty box); its URL."""
     embed = await relay_file(http, relay, "embed.js")
     pin = f' data-terminrelay-public-key="{pinned_key}"' if pinned_key else ""
-    own_link = f'<a href="{relay.url}/p/{practice.slug}">Termin online anfragen</a>' if link else ""
+    own_link = f'<a href="{relay.url}/p/{practice.slug}">{link}</a>' if link else ""
     html = f"""<!DOCTYPE html>
 <html lang="{lang}">
 <head><meta charset="utf-8"><title>Praxis Dr. Beispiel</title></head>
@@ -567,23 +568,109 @@ async def test_a_site_the_practice_does_not_list_gets_nothing_and_stores_nothing
     assert booking_keys(redis_server) == set()
 
 
-async def test_a_failed_self_test_shows_the_link_to_the_relays_form(
-    browser: Browser, relay: RunningRelay, practice: PracticeHandle, sites: SiteFactory
+@pytest.mark.parametrize(
+    ("lang", "own_words"), [("de", "Termin online anfragen"), ("en", "Book with us online")]
+)
+async def test_a_failed_self_test_keeps_the_practices_own_link(
+    browser: Browser,
+    relay: RunningRelay,
+    practice: PracticeHandle,
+    sites: SiteFactory,
+    lang: str,
+    own_words: str,
 ) -> None:
     """Given seal.js failing its self-test; then the script asks the relay nothing and
-    shows a link to the relay's own form in the page's language."""
+    the box keeps the practice's link, in the practice's own words."""
     site = await sites()
     async with aiohttp.ClientSession() as http:
         await publish(http, relay, practice, site, sealing=None)
         url = await practice_page(
-            http, site, relay, practice, stand_in_seal(site, self_test="fail"), link=False
+            http,
+            site,
+            relay,
+            practice,
+            stand_in_seal(site, self_test="fail"),
+            lang=lang,
+            link=own_words,
+        )
+    context = await new_context(browser, lang=lang, viewport="phone", ignore_https_errors=True)
+    page, watched = await open_page(context, url)
+    assert await state(page, "ready", "fallback") == "fallback"
+    link = page.locator("#termin a")
+    assert await link.inner_text() == own_words
+    assert await link.get_attribute("href") == f"{relay.url}/p/{practice.slug}"
+    assert watched.urls("/api/") == []
+    assert watched.problems == []
+    await context.close()
+
+
+async def test_an_empty_box_without_the_relays_words_links_to_the_form_by_its_address(
+    browser: Browser, relay: RunningRelay, practice: PracticeHandle, sites: SiteFactory
+) -> None:
+    """Given a box without the practice's link and seal.js failing its self-test (so the
+    relay sends no words); then the link to the relay's form reads as its own address,
+    left to right, in no language embed.js would have to know."""
+    site = await sites()
+    async with aiohttp.ClientSession() as http:
+        await publish(http, relay, practice, site, sealing=None)
+        url = await practice_page(
+            http, site, relay, practice, stand_in_seal(site, self_test="fail"), link=None
         )
     context = await new_context(browser, lang="de", viewport="phone", ignore_https_errors=True)
     page, watched = await open_page(context, url)
     assert await state(page, "ready", "fallback") == "fallback"
-    link = page.get_by_role("link", name="Termin online anfragen")
-    assert await link.get_attribute("href") == f"{relay.url}/p/{practice.slug}?lang=de"
+    address = f"{relay.url}/p/{practice.slug}"
+    link = page.get_by_role("link", name=address, exact=True)
+    assert await link.get_attribute("href") == f"{address}?lang=de"
+    assert await link.get_attribute("dir") == "ltr"
     assert watched.urls("/api/") == []
+    assert watched.problems == []
+    await context.close()
+
+
+async def test_an_empty_box_gets_the_relays_words_for_its_link(
+    browser: Browser, relay: RunningRelay, practice: PracticeHandle, sites: SiteFactory
+) -> None:
+    """Given a box without the practice's link, for a practice that takes no requests
+    sealed in the browser; then the link to the relay's form says what the relay's
+    catalog says, in the page's language."""
+    site = await sites()
+    async with aiohttp.ClientSession() as http:
+        await publish(http, relay, practice, site, sealing=None)
+        url = await practice_page(
+            http, site, relay, practice, stand_in_seal(site), lang="en", link=None
+        )
+    context = await new_context(browser, lang="en", viewport="phone", ignore_https_errors=True)
+    page, watched = await open_page(context, url)
+    assert await state(page, "ready", "fallback") == "fallback"
+    assert page_text("en", "embed_fallback_text") in await page.inner_text("#termin")
+    link = page.get_by_role("link", name=page_text("en", "embed_fallback_link"), exact=True)
+    assert await link.get_attribute("href") == f"{relay.url}/p/{practice.slug}?lang=en"
+    assert watched.problems == []
+    await context.close()
+
+
+@pytest.mark.parametrize(("asked", "spoken"), [("en-GB", "en"), ("fr", "de")])
+async def test_the_relay_chooses_among_its_languages_for_the_pages(
+    browser: Browser,
+    relay: RunningRelay,
+    practice: PracticeHandle,
+    sites: SiteFactory,
+    asked: str,
+    spoken: str,
+) -> None:
+    """Given a page asking for a regional tag or a language the relay does not speak;
+    then the form speaks the relay's nearest language (embed.js keeps no list of them)."""
+    site = await sites()
+    async with aiohttp.ClientSession() as http:
+        await publish(http, relay, practice, site)
+        url = await practice_page(http, site, relay, practice, stand_in_seal(site), lang=asked)
+    context = await new_context(browser, lang="de", viewport="phone", ignore_https_errors=True)
+    page, watched = await open_page(context, url)
+    assert await state(page, "ready", "fallback") == "ready"
+    assert await page.get_attribute("#termin", "lang") == spoken
+    title = await page.locator("#termin h2").first.inner_text()
+    assert title == page_text(spoken, "form_title")
     assert watched.problems == []
     await context.close()
 

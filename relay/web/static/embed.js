@@ -19,6 +19,11 @@
    (seal.js fails its self-test, the relay cannot be reached, the practice takes no
    browser-sealed requests) the link stays, or a link to the relay's own form is shown.
 
+   Every word the patient reads comes from the relay (form-texts, from its catalogs) or
+   from the practice's page (the link in the box, in the practice's own words): this
+   script holds no texts and no list of languages. It asks the relay in data-lang (or
+   the page's <html lang>), and the relay answers in that language or its default.
+
    Optional attributes: data-terminrelay-public-key pins the practice's key (nothing is
    sealed to another one: an operator serving another key to chosen patients is caught);
    data-heading-level (2 to 5, default 2) sets the level of the form's heading.
@@ -29,9 +34,8 @@
   "use strict";
 
   var SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-  var LANGUAGES = ["de", "en"];
-  /* Only for a page whose box was empty and whose relay sent no texts. */
-  var FALLBACK_LINK = { de: "Termin online anfragen", en: "Request an appointment online" };
+  /* A language tag as Accept-Language may carry it (a CORS-safelisted value). */
+  var LANGUAGE_TAG = /^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$/;
   var POW_HEADER = "X-Terminrelay-Pow";
   var WISH = "wish";
   /* relay/rules/text.py: which forbidden character is which problem. */
@@ -304,6 +308,7 @@
     this.relay = setup.relay;
     this.slug = setup.slug;
     this.lang = setup.lang;
+    this.original = setup.original;
     this.profile = setup.profile;
     this.rules = setup.rules;
     this.words = setup.words;
@@ -984,7 +989,7 @@
       return;
     }
     if (answer.status === 403 || answer.status === 404) {
-      fallback(this.box, this.relay, this.slug, this.lang, this.words, []);
+      fallback(this.box, this.relay, this.slug, this.lang, this.words, this.original);
       return;
     }
     if (answer.status === 422 && data.errors) {
@@ -1068,8 +1073,9 @@
 
   /* Start ------------------------------------------------------------------------------- */
 
-  /* The relay's form instead: the practice's own content of the box where it had a link,
-     else a link made here. */
+  /* The relay's form instead: the practice's own content of the box where it had a link
+     (its text in the practice's words); else the relay's words for a link made here; and
+     with neither, a link that reads as its own address, which needs no language. */
   function fallback(box, relay, slug, lang, words, original) {
     var texts = words && words.texts;
     var link = original.some(function (node) {
@@ -1079,11 +1085,13 @@
     if (link) {
       original.forEach(function (node) { box.appendChild(node); });
     } else {
+      var href = relay + "/p/" + encodeURIComponent(slug) + "?lang=" + encodeURIComponent(lang);
       if (texts) box.appendChild(el("p", { text: texts.embed_fallback_text }));
       box.appendChild(el("p", {}, [el("a", {
         "class": "terminrelay-fallback",
-        href: relay + "/p/" + encodeURIComponent(slug) + "?lang=" + lang,
-        text: texts ? texts.embed_fallback_link : FALLBACK_LINK[lang]
+        href: href,
+        dir: texts ? null : "ltr",
+        text: texts ? texts.embed_fallback_link : relay + "/p/" + slug
       })]));
     }
     box.setAttribute("data-terminrelay-state", "fallback");
@@ -1098,9 +1106,11 @@
     }
   }
 
-  function chosenLanguage(box) {
-    var asked = (box.getAttribute("data-lang") || document.documentElement.lang || "").slice(0, 2).toLowerCase();
-    return LANGUAGES.indexOf(asked) >= 0 ? asked : "de";
+  /* The language the page asks for; which of its languages the relay speaks is the
+     relay's to say (form-texts answers with the one it chose). */
+  function askedLanguage(box) {
+    var asked = (box.getAttribute("data-lang") || document.documentElement.lang || "").trim();
+    return LANGUAGE_TAG.test(asked) ? asked.toLowerCase() : "de";
   }
 
   /* seal.js loaded and working in this browser (its own self-test). */
@@ -1118,7 +1128,8 @@
     var relay = relayOrigin(box.getAttribute("data-terminrelay-relay"));
     var slug = box.getAttribute("data-terminrelay-practice") || "";
     if (!relay || !SLUG.test(slug) || box.hasAttribute("data-terminrelay-state")) return;
-    var lang = chosenLanguage(box);
+    var asked = askedLanguage(box);
+    var lang = asked.split("-")[0];
     var original = Array.from(box.childNodes);
     var level = parseInt(box.getAttribute("data-heading-level"), 10);
     var words = null;
@@ -1127,12 +1138,13 @@
     Promise.resolve(sealWorks()).then(function (works) {
       if (!works) throw new Error("seal.js is missing or failed its self-test");
       return Promise.all([
-        getJson(practiceUrl, lang),
-        getJson(relay + "/static/booking-rules.json", lang),
-        getJson(practiceUrl + "/form-texts?lang=" + lang, lang)
+        getJson(practiceUrl, asked),
+        getJson(relay + "/static/booking-rules.json", asked),
+        getJson(practiceUrl + "/form-texts", asked)
       ]);
     }).then(function (loaded) {
       words = loaded[2];
+      lang = words.lang;
       var profile = loaded[0];
       if (profile.sealing !== "either" && profile.sealing !== "browser") {
         throw new Error("the practice takes no requests sealed in the browser");
@@ -1141,6 +1153,7 @@
         relay: relay,
         slug: slug,
         lang: lang,
+        original: original,
         profile: profile,
         rules: loaded[1],
         words: words,
