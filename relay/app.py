@@ -15,6 +15,7 @@ from nacl.signing import SigningKey
 
 from relay.booking.service import RelayService
 from relay.crypto.sealing import DataCipher
+from relay.i18n.templates import isolate_numbers
 from relay.mail import worker as mail
 from relay.mail.compose import ConfirmationMail
 from relay.mail.smtp_pool import SmtpPool
@@ -83,6 +84,7 @@ def create_app(settings: Settings) -> web.Application:
         # The templates ship with the package: no stat() of the file on every render.
         auto_reload=False,
     )
+    app[TEMPLATES].filters["isolate_numbers"] = isolate_numbers
     app.cleanup_ctx.append(_redis_ctx)
     app.cleanup_ctx.append(_wakeups_ctx)
     app.cleanup_ctx.append(_service_ctx)

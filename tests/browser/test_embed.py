@@ -643,8 +643,12 @@ async def test_an_empty_box_gets_the_relays_words_for_its_link(
     context = await new_context(browser, lang="en", viewport="phone", ignore_https_errors=True)
     page, watched = await open_page(context, url)
     assert await state(page, "ready", "fallback") == "fallback"
-    assert page_text("en", "embed_fallback_text") in await page.inner_text("#termin")
-    link = page.get_by_role("link", name=page_text("en", "embed_fallback_link"), exact=True)
+    assert texts("en").gettext(
+        "The appointment form cannot be shown here."
+    ) in await page.inner_text("#termin")
+    link = page.get_by_role(
+        "link", name=texts("en").gettext("Request an appointment in Terminrelay's form"), exact=True
+    )
     assert await link.get_attribute("href") == f"{relay.url}/p/{practice.slug}?lang=en"
     assert watched.problems == []
     await context.close()
@@ -670,7 +674,7 @@ async def test_the_relay_chooses_among_its_languages_for_the_pages(
     assert await state(page, "ready", "fallback") == "ready"
     assert await page.get_attribute("#termin", "lang") == spoken
     title = await page.locator("#termin h2").first.inner_text()
-    assert title == page_text(spoken, "form_title")
+    assert title == texts(spoken).gettext("Request an appointment")
     assert watched.problems == []
     await context.close()
 
