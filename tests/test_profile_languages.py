@@ -376,3 +376,36 @@ async def test_refused_translations_change_nothing_and_name_their_path(
         async with http.get(url) as response:
             assert await response.read() == before
     assert json.loads(before)["appointment_types"][0]["names"]["tr"] == "İlk görüşme"
+
+
+async def test_pages_show_the_practice_words_in_the_patient_language(
+    relay: RunningRelay, practice: PracticeHandle
+) -> None:
+    """The form shows a type's translated name, note and the translated opening hours; a
+    language without a translation shows the practice's own words, marked with their
+    `lang` so that a screen reader pronounces them right."""
+    profile = profile_json()
+    profile["appointment_types"] = [FIRST_VISIT, CHECK_UP]
+    for slot in profile["slots"]:
+        slot["appointment_type"] = "Erstgespräch"
+    profile["details"] = {
+        "phone": "+49 30 1234567",
+        "opening_hours": HOURS,
+        "opening_hours_by_language": {"tr": HOURS_TR},
+    }
+    async with aiohttp.ClientSession() as http:
+        await put_profile(http, relay.url, practice.token, profile)
+        pages = {}
+        for lang in ("tr", "ru"):
+            url = f"{relay.url}/p/{practice.slug}"
+            query = {"lang": lang, "appointment_type": "Erstgespräch"}
+            async with http.get(url, params=query) as response:
+                pages[lang] = await response.text()
+    turkish, russian = pages["tr"], pages["ru"]
+    assert ">İlk görüşme (20 " in turkish
+    assert 'lang="de">Erstgespräch (20 ' in russian
+    assert "Lütfen sigorta kartınızı getirin" in turkish
+    assert 'lang="de">Bitte Versichertenkarte mitbringen' in russian
+    assert "Salı ve Perşembe 15–18" in turkish
+    assert "Mo–Fr 8–12 Uhr" not in turkish
+    assert '<dd lang="de">Mo–Fr 8–12 Uhr' in russian

@@ -13,7 +13,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from relay.i18n.catalogs import texts
-from relay.practice.details import PracticeDetails
 from relay.practice.localtime import format_clock, format_day
 from relay.practice.profile import Profile
 
@@ -31,6 +30,10 @@ class Appointment:
     wish: bool
     # The practice's note for this type of appointment ("please bring …").
     type_note: str | None
+    # The language the type's name and note are in where it is not the page's: the
+    # practice's own, for want of a translation (marked `lang` on the page).
+    type_lang: str | None = None
+    type_note_lang: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class PracticeCard:
     website: str | None
     opening_hours: tuple[str, ...]
     officer_lines: tuple[str, ...]
+    # The opening hours' language where it is not the page's (see Appointment.type_lang).
+    opening_hours_lang: str | None = None
 
     @property
     def has_contact(self) -> bool:
@@ -71,18 +76,27 @@ def appointment(summary: Mapping[str, object], profile: Profile | None, lang: st
     # Summaries written before "kind" existed say "wish" instead.
     wish = summary.get("kind") == "wish" if "kind" in summary else bool(summary.get("wish"))
     minutes = int((end - start).total_seconds() // 60) if end is not None else 0
+    own = profile.language if profile else lang
+    name = kind.display_name(lang, own_language=own) if kind is not None else None
+    note = kind.display_note(lang, own_language=own) if kind is not None else None
     return Appointment(
         date=format_day(start.date(), lang),
         time=time,
         duration=texts(lang).gettext("%(minutes)s minutes", minutes=minutes) if minutes else None,
         doctor=_text(summary.get("doctor")),
-        appointment_type=kind_name,
+        appointment_type=name.text if name is not None else kind_name,
         wish=wish,
-        type_note=kind.note if kind is not None else None,
+        type_note=note.text if note is not None else None,
+        type_lang=name.lang if name is not None and name.lang != lang else None,
+        type_note_lang=note.lang if note is not None and note.lang != lang else None,
     )
 
 
-def practice_card(name: str, details: PracticeDetails) -> PracticeCard:
+def practice_card(name: str, profile: Profile, lang: str) -> PracticeCard:
+    """How the pages show the practice's contact, its opening hours in `lang` if it gave
+    them so."""
+    details = profile.details
+    hours = details.opening_hours_in(lang, own_language=profile.language)
     officer = details.data_protection_officer
     officer_lines: tuple[str, ...] = ()
     if officer is not None:
@@ -96,8 +110,9 @@ def practice_card(name: str, details: PracticeDetails) -> PracticeCard:
         phone_href=tel_href(details.phone) if details.phone else None,
         email=details.email,
         website=details.website,
-        opening_hours=details.opening_hours,
+        opening_hours=hours.lines,
         officer_lines=officer_lines,
+        opening_hours_lang=hours.lang if hours.lang != lang else None,
     )
 
 

@@ -84,7 +84,7 @@ async def cancel_page(request: web.Request) -> web.Response:
         practice_name=name,
         expires=expires,
         action=f"{quote(request.path)}?lang={lang}",
-        card=practice_card(name, profile.details) if profile else None,
+        card=practice_card(name, profile, language(request)) if profile else None,
     )
 
 
@@ -164,7 +164,7 @@ def _page(
         title=t.gettext(title),
         text=t.gettext(text),
         practice_name=name,
-        card=practice_card(name, profile.details) if profile and name else None,
+        card=practice_card(name, profile, language(request)) if profile and name else None,
     )
 
 

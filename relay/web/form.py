@@ -59,6 +59,8 @@ class Option:
     label: str
     id: str
     checked: bool = False
+    # The label's language where it is not the page's: a practice's own word.
+    lang: str | None = None
 
 
 @dataclass(frozen=True)
@@ -303,17 +305,18 @@ def _offered_list(spec: Field, profile: Profile, context: _Context, base: Contro
     them instead of asking silently after the post.
     """
     lang = context.lang
-    offered = (
-        [(d, d) for d in profile.doctors]
-        if spec.name == "doctor"
-        else [
-            (t.name, f"{t.name} ({texts(lang).gettext('%(minutes)s min', minutes=t.minutes)})")
-            for t in profile.appointment_types
-        ]
-    )
+    offered: list[tuple[str, str, str | None]] = []
+    if spec.name == "doctor":
+        offered = [(d, d, None) for d in profile.doctors]
+    for kind in profile.appointment_types if spec.name != "doctor" else ():
+        name = kind.display_name(lang, own_language=profile.language)
+        length = texts(lang).gettext("%(minutes)s min", minutes=kind.minutes)
+        offered.append(
+            (kind.name, f"{name.text} ({length})", None if name.lang == lang else name.lang)
+        )
     options = [
-        Option(v, label, f"{spec.name}-{index}", checked=v == base.value)
-        for index, (v, label) in enumerate(offered)
+        Option(value, label, f"{spec.name}-{index}", checked=value == base.value, lang=label_lang)
+        for index, (value, label, label_lang) in enumerate(offered)
     ]
     if not options:
         return replace(base, kind="hidden")

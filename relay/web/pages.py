@@ -229,7 +229,7 @@ def _form_page(
         action=action,
         # Without JavaScript the switcher posts the form, so nothing typed is lost.
         switch_posts={code: _with_language(action, code) for code in LANGUAGES},
-        card=practice_card(public.practice.name, public.profile.details),
+        card=practice_card(public.practice.name, public.profile, lang),
         privacy_url=f"/p/{quote(public.practice.slug)}/privacy?lang={lang}",
         challenge=challenge,
         challenge_json=json.dumps(challenge.to_json()) if challenge else "",
@@ -508,7 +508,7 @@ def _sent_page(
                 minutes,
             ),
             again_url=f"/p/{slug}?lang={lang}",
-            card=practice_card(public.practice.name, public.profile.details),
+            card=practice_card(public.practice.name, public.profile, lang),
             resend_url=f"/p/{slug}/resend?lang={lang}",
             resend_token=hole("resend_token"),
             notice=notice,
@@ -601,7 +601,7 @@ async def confirmation_page(request: web.Request) -> web.Response:
         summary=summary,
         practice_name=name,
         appointment=appointment(summary, profile, lang),
-        card=practice_card(name, profile.details) if profile else None,
+        card=practice_card(name, profile, language(request)) if profile else None,
         expires=format_datetime(view.expires_at, zone, lang),
         action=f"{quote(request.path)}?lang={lang}",
     )
@@ -674,6 +674,8 @@ async def _result_page(
         "doctor": shown.doctor if shown else None,
         "appointment_type": shown.appointment_type if shown else None,
         "type_note": shown.type_note if shown else None,
+        "type_lang": shown.type_lang if shown else None,
+        "type_note_lang": shown.type_note_lang if shown else None,
         "cancel_path": links.cancel_path,
         "calendar_path": links.calendar_path,
     }
@@ -690,6 +692,8 @@ async def _result_page(
                 appointment_type=hole("appointment_type"),
                 wish=shown.wish,
                 type_note=hole("type_note"),
+                type_lang=hole("type_lang"),
+                type_note_lang=hole("type_note_lang"),
             )
         title, text = _OUTCOMES[outcome]
         return _html(
@@ -702,7 +706,7 @@ async def _result_page(
             text=texts(lang).gettext(text),
             practice_name=held_name,
             appointment=held,
-            card=practice_card(held_name, profile.details) if profile and held_name else None,
+            card=practice_card(held_name, profile, lang) if profile and held_name else None,
             links=ConfirmedLinks(hole("cancel_path"), hole("calendar_path")),
         )
 

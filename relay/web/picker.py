@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from relay.i18n.catalogs import texts
+from relay.practice.localized import Localized
 from relay.practice.localtime import format_clock, format_day, format_day_short, format_week
 from relay.practice.profile import Profile, Slot
 from relay.rules.values import InvalidValueError, parse_aware_datetime
@@ -69,6 +70,8 @@ class TimeOption:
     # The slot's end and type, public data the form's script seals with the booking.
     end: str = ""
     appointment_type: str = ""
+    # The detail's language where it is not the page's (a practice's own word).
+    detail_lang: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ class PickerView:
     next_free_label: str | None
     next_free_url: str | None
     status: str
-    type_note: str | None
+    type_note: Localized | None
 
     @property
     def first_target(self) -> str | None:
@@ -214,7 +217,11 @@ def build(
         for current in (week + timedelta(days=offset) for offset in range(DAYS_PER_WEEK))
     ]
     shown = per_day.get(day, []) if day else []
-    groups = _groups(shown, state.slot, zone, lang, several=not state.doctor)
+    names = {
+        kind.name: kind.display_name(lang, own_language=profile.language)
+        for kind in profile.appointment_types
+    }
+    groups = _groups(shown, state.slot, zone, lang, names, several=not state.doctor)
     elsewhere = None
     if chosen is not None and chosen not in shown:
         elsewhere = TimeOption(
@@ -228,6 +235,7 @@ def build(
             appointment_type=chosen.appointment_type or "",
         )
     kind = profile.appointment_type(state.appointment_type)
+    note = kind.display_note(lang, own_language=profile.language) if kind is not None else None
     return PickerView(
         state=state,
         url=url(state),
@@ -245,12 +253,18 @@ def build(
         next_free_label=_long_label(next_free, zone, lang) if next_free else None,
         next_free_url=url(_at(state, next_free, zone)) if next_free else None,
         status=_status(len(shown), day, lang),
-        type_note=kind.note if kind is not None else None,
+        type_note=note,
     )
 
 
 def _groups(
-    shown: list[Slot], chosen: str, zone: ZoneInfo, lang: str, *, several: bool
+    shown: list[Slot],
+    chosen: str,
+    zone: ZoneInfo,
+    lang: str,
+    names: Mapping[str, Localized],
+    *,
+    several: bool,
 ) -> list[TimeGroup]:
     doctors = list(dict.fromkeys(slot.doctor for slot in shown))
     types = {slot.appointment_type for slot in shown}
@@ -261,7 +275,8 @@ def _groups(
             if slot.doctor != doctor:
                 continue
             label = format_clock(slot.start.astimezone(zone), lang)
-            detail = slot.appointment_type if len(types) > 1 else None
+            # Slots name only the profile's types (relay/practice/profile.py checks).
+            shown_name = names.get(slot.appointment_type or "") if len(types) > 1 else None
             value = slot_value(slot)
             options.append(
                 TimeOption(
@@ -269,9 +284,10 @@ def _groups(
                     label,
                     f"slot-{slot.id}",
                     value == chosen,
-                    detail,
+                    shown_name.text if shown_name else None,
                     slot.end.isoformat(),
                     slot.appointment_type or "",
+                    shown_name.lang if shown_name and shown_name.lang != lang else None,
                 )
             )
         legend = doctor if several and len(doctors) > 1 and doctor else None
