@@ -79,8 +79,8 @@ class BookingRequest:
     ) -> dict[str, object]:
         """The booking as the practice receives it (JSON-ready).
 
-        `language` is the one the patient used ("de" or "en"), so the practice can answer
-        in it.
+        `language` is the one the patient used (one of relay.i18n.languages.LANGUAGES), so
+        the practice can answer in it.
         """
         return {
             "id": booking_id,
