@@ -17,6 +17,9 @@ GERMAN_NAMES = {
     "pl": "Polnisch",
 }
 
+# The languages patients can choose on the relay, by BCP 47 primary tag.
+PATIENT_LANGUAGES = tuple(GERMAN_NAMES)
+
 
 def german_name(code: str) -> str:
     return GERMAN_NAMES.get(code, code)
