@@ -350,8 +350,8 @@ def test_without_per_language_texts_the_profile_has_none_of_the_new_keys() -> No
 
     assert "language" not in profile
     assert rules.practice_language == "de"
-    assert not any({"names", "notes"} & set(kind) for kind in profile["appointment_types"])  # type: ignore[attr-defined]
-    assert "opening_hours_by_language" not in profile["details"]  # type: ignore[operator]
+    assert not any({"names", "notes"} & set(kind) for kind in profile["appointment_types"])
+    assert "opening_hours_by_language" not in profile["details"]
     parse_profile(profile, now=NOW)
 
 
