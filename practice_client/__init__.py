@@ -6,6 +6,7 @@ The wings, layered from the top down (pyproject.toml's [tool.importlinter] contr
     calendar | relay     slots from opening hours and busy times | the relay's protocol
     handover             booking files (.json, .ics, FHIR), durable writes, hooks
 
-Beside them, `limits` (bounds on JSON read) and `os_errors` (OS errors as sentences) may
-be imported by every wing. Nothing here imports the relay server's `relay` package.
+Beside them, `limits` (bounds on JSON read), `os_errors` (OS errors as sentences) and
+`i18n` (messages in the locale's language, German or English) may be imported by every
+wing. Nothing here imports the relay server's `relay` package.
 """

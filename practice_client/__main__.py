@@ -31,6 +31,8 @@ from practice_client.handover.options import (
     read_token_file,
 )
 from practice_client.handover.sink import DEFAULT_FORMATS
+from practice_client.i18n import gettext as _
+from practice_client.i18n import translate_argparse
 from practice_client.publisher import run_with_publishing
 from practice_client.relay.keys import decode_key
 from practice_client.relay.transparency import PAGE_CHECK_EVERY
@@ -67,7 +69,7 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # argparse would exit 2, which this program reserves for a rejected token.
         self.print_usage(sys.stderr)
-        self.exit(ExitCode.FAILURE, f"{self.prog}: error: {message}\n")
+        self.exit(ExitCode.FAILURE, _error_line(self.prog, message) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
     except KeyboardInterrupt:  # Windows has no SIGINT handler in the event loop
-        log.info("interrupted")
+        log.info(_("interrupted"))
         return ExitCode.OK
     except Exception as error:
         # Every expected failure has its exit code and message already; this is a bug.
@@ -89,59 +91,63 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "verbose", False):
             log.exception("internal error")
         else:
-            log.error("internal error (%s); run with -v for details", type(error).__name__)  # noqa: TRY400
+            log.error(_("internal error (%s); run with -v for details"), type(error).__name__)  # noqa: TRY400
         return ExitCode.FAILURE
     return code
 
 
 def _build_parser() -> _Parser:
+    translate_argparse()
     common = _Parser(add_help=False)
     _verbose_option(common)
     parser = _Parser(
         prog="practice-client",
-        description="Fetch end-to-end encrypted bookings from a Terminrelay relay.",
+        description=_("Fetch end-to-end encrypted bookings from a Terminrelay relay."),
     )
     _verbose_option(parser)
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    keygen = subcommands.add_parser("keygen", parents=[common], help="create a key file")
+    keygen = subcommands.add_parser("keygen", parents=[common], help=_("create a key file"))
     _key_file_option(keygen)
     keygen.set_defaults(command_parser=keygen, handler=_keygen, needs=("key_file",))
 
     running = subcommands.add_parser(
         "run",
         parents=[common],
-        help="fetch, decrypt and write bookings",
-        description="Fetch, decrypt and write bookings; check the relay's booking form page "
-        "at start and every 6 hours.",
-        epilog="exit codes: 0 done; 1 a local problem (key file, folder, a failed --exec); "
-        "2 the token is rejected; 3 the relay is not trusted, or with --once an item was "
-        "refused or a browser-sealed booking rejected ({id}.rejected.json written); "
-        "4 the relay stayed unreachable",
+        help=_("fetch, decrypt and write bookings"),
+        description=_(
+            "Fetch, decrypt and write bookings; check the relay's booking form page "
+            "at start and every 6 hours."
+        ),
+        epilog=_(
+            "exit codes: 0 done; 1 a local problem (key file, folder, a failed --exec); "
+            "2 the token is rejected; 3 the relay is not trusted, or with --once an item was "
+            "refused or a browser-sealed booking rejected ({id}.rejected.json written); "
+            "4 the relay stayed unreachable"
+        ),
     )
     _relay_options(running)
     _key_file_option(running)
-    running.add_argument(
-        "--out", metavar="DIR", type=Path, help=f"output directory [{_ENV['out']}]"
-    )
-    running.add_argument("--once", action="store_true", help="drain the inbox, then exit")
+    running.add_argument("--out", metavar="DIR", type=Path, help=_output_help())
+    running.add_argument("--once", action="store_true", help=_("drain the inbox, then exit"))
     running.add_argument(
         "--relay-key",
         metavar="B64",
-        help=f"the relay's signing key, as the operator gave it [{_ENV['relay_key']}]",
+        help=_("the relay's signing key, as the operator gave it [%(variable)s]")
+        % {"variable": _ENV["relay_key"]},
     )
     running.add_argument(
         "--wait",
         type=_wait_seconds,
         default=30,
         metavar="SECONDS",
-        help=f"long-poll duration, 0..{MAX_WAIT} (default 30)",
+        help=_("long-poll duration, 0..%(max)d (default 30)") % {"max": MAX_WAIT},
     )
     running.add_argument(
         "--publish-every",
         type=publish_every,
         metavar="DURATION",
-        help="publish slots from --rules at start and then this often, e.g. 15m",
+        help=_("publish slots from --rules at start and then this often, e.g. 15m"),
     )
     add_slot_source_options(running)
     add_handover_options(running)
@@ -154,25 +160,28 @@ def _build_parser() -> _Parser:
     )
 
     publish = subcommands.add_parser(
-        "publish", parents=[common], help="publish doctors, appointment types and slots"
+        "publish", parents=[common], help=_("publish doctors, appointment types and slots")
     )
     publish.add_argument(
-        "profile", metavar="PROFILE_JSON", type=Path, nargs="?", help="a hand-written profile"
+        "profile", metavar="PROFILE_JSON", type=Path, nargs="?", help=_("a hand-written profile")
     )
     _relay_options(publish)
-    _key_file_option(publish, purpose="also check the relay publishes our key")
+    _key_file_option(publish, purpose=_("also check the relay publishes our key"))
     add_slot_source_options(publish)
     publish.add_argument(
-        "--out", metavar="DIR", type=Path, help=f"bookings received, to leave out [{_ENV['out']}]"
+        "--out",
+        metavar="DIR",
+        type=Path,
+        help=_("bookings received, to leave out [%(variable)s]") % {"variable": _ENV["out"]},
     )
     publish.add_argument(
-        "--dry-run", action="store_true", help="with --rules: print the summary, publish nothing"
+        "--dry-run", action="store_true", help=_("with --rules: print the summary, publish nothing")
     )
     # --relay and --token are checked in _publish: --dry-run needs neither.
     publish.set_defaults(command_parser=publish, handler=_publish, needs=())
 
     rotate = subcommands.add_parser(
-        "rotate-key", parents=[common], help="make a new key pair and upload its public half"
+        "rotate-key", parents=[common], help=_("make a new key pair and upload its public half")
     )
     _relay_options(rotate)
     _key_file_option(rotate)
@@ -181,15 +190,15 @@ def _build_parser() -> _Parser:
     )
 
     checking_parser = subcommands.add_parser(
-        "check", parents=[common], help="check key file, token, relay, keys and output folder"
+        "check", parents=[common], help=_("check key file, token, relay, keys and output folder")
     )
     _relay_options(checking_parser)
     _key_file_option(checking_parser)
+    checking_parser.add_argument("--out", metavar="DIR", type=Path, help=_output_help())
     checking_parser.add_argument(
-        "--out", metavar="DIR", type=Path, help=f"output directory [{_ENV['out']}]"
-    )
-    checking_parser.add_argument(
-        "--relay-key", metavar="B64", help=f"the relay's signing key [{_ENV['relay_key']}]"
+        "--relay-key",
+        metavar="B64",
+        help=_("the relay's signing key [%(variable)s]") % {"variable": _ENV["relay_key"]},
     )
     checking_parser.set_defaults(
         command_parser=checking_parser,
@@ -197,38 +206,59 @@ def _build_parser() -> _Parser:
         needs=("relay", "token", "key_file", "out"),
     )
 
-    show = subcommands.add_parser("show-key", parents=[common], help="print the public key")
+    show = subcommands.add_parser("show-key", parents=[common], help=_("print the public key"))
     _key_file_option(show)
     show.set_defaults(command_parser=show, handler=_show_key, needs=("key_file",))
     return parser
 
 
+def _output_help() -> str:
+    return _("output directory [%(variable)s]") % {"variable": _ENV["out"]}
+
+
 def _verbose_option(parser: argparse.ArgumentParser) -> None:
     # SUPPRESS: a subcommand's default must not undo `practice-client -v run`.
     parser.add_argument(
-        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log debug details"
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help=_("log debug details"),
     )
 
 
 def _relay_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--relay", metavar="URL", help=f"relay base URL [{_ENV['relay']}]")
+    parser.add_argument(
+        "--relay",
+        metavar="URL",
+        help=_("relay base URL [%(variable)s]") % {"variable": _ENV["relay"]},
+    )
     parser.add_argument(
         "--token",
-        help=f"practice token; better in {_ENV['token']} or --token-file, as command lines "
-        "are visible to other local users",
+        help=_(
+            "practice token; better in %(variable)s or --token-file, as command lines "
+            "are visible to other local users"
+        )
+        % {"variable": _ENV["token"]},
     )
     parser.add_argument(
         "--token-file",
         metavar="PATH",
         type=Path,
-        help=f"file holding the practice token [{_ENV['token_file']}]; under systemd, "
-        "$CREDENTIALS_DIRECTORY/token is read without this option",
+        help=_(
+            "file holding the practice token [%(variable)s]; under systemd, "
+            "$CREDENTIALS_DIRECTORY/token is read without this option"
+        )
+        % {"variable": _ENV["token_file"]},
     )
 
 
-def _key_file_option(parser: argparse.ArgumentParser, purpose: str = "key file") -> None:
+def _key_file_option(parser: argparse.ArgumentParser, purpose: str | None = None) -> None:
     parser.add_argument(
-        "--key-file", metavar="PATH", type=Path, help=f"{purpose} [{_ENV['key_file']}]"
+        "--key-file",
+        metavar="PATH",
+        type=Path,
+        help=f"{purpose or _('key file')} [{_ENV['key_file']}]",
     )
 
 
@@ -236,9 +266,11 @@ def _wait_seconds(text: str) -> int:
     try:
         seconds = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number of seconds: {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            _("not a whole number of seconds: %(value)r") % {"value": text}
+        ) from None
     if not 0 <= seconds <= MAX_WAIT:
-        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_WAIT}")
+        raise argparse.ArgumentTypeError(_("must be between 0 and %(max)d") % {"max": MAX_WAIT})
     return seconds
 
 
@@ -252,14 +284,16 @@ def _complete_from_environment(parser: argparse.ArgumentParser, args: argparse.N
         if getattr(args, name, "absent") is None and os.environ.get(variable):
             setattr(args, name, _from_environment(parser, name, os.environ[variable]))
     if getattr(args, "busy_ics", None) is not None and getattr(args, "caldav", None) is not None:
-        parser.error(f"{_ENV['busy_ics']} and {_ENV['caldav']} name two calendars: set one")
+        parser.error(
+            _("%(ics)s and %(caldav)s name two calendars: set one")
+            % {"ics": _ENV["busy_ics"], "caldav": _ENV["caldav"]}
+        )
     if getattr(args, "format", "absent") is None:
         args.format = ",".join(DEFAULT_FORMATS)
     _token_from_file(parser, args, credentials=True)
     for name in args.needs:
         if getattr(args, name) is None:
-            option = "--" + name.replace("_", "-")
-            parser.error(f"{option} is required (or set {_ENV[name]})")
+            parser.error(_required(name))
     if getattr(args, "relay", None) is not None:
         args.relay = _relay_url(parser, args.relay)
     if getattr(args, "relay_key", None) is not None:
@@ -312,9 +346,9 @@ def _token_from_file(
 def _relay_url(parser: argparse.ArgumentParser, url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        parser.error(f"--relay must be an http:// or https:// URL, not {url!r}")
+        parser.error(_("--relay must be an http:// or https:// URL, not %(url)r") % {"url": url})
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        log.warning("the relay URL is not https: the practice token travels unencrypted")
+        log.warning(_("the relay URL is not https: the practice token travels unencrypted"))
     return url.rstrip("/")
 
 
@@ -348,7 +382,8 @@ def _run(args: argparse.Namespace) -> int:
     if (source is None) != (args.publish_every is None):
         return _usage_error(
             args,
-            f"--publish-every and --rules go together ({_ENV['publish_every']}, {_ENV['rules']})",
+            _("--publish-every and --rules go together (%(every)s, %(rules)s)")
+            % {"every": _ENV["publish_every"], "rules": _ENV["rules"]},
         )
     try:
         handing_over = handover(args)
@@ -391,10 +426,10 @@ def _publish(args: argparse.Namespace) -> int:
     except ValueError as error:
         return _usage_error(args, str(error))
     if (source is None) == (args.profile is None):
-        return _usage_error(args, "give either PROFILE_JSON or --rules")
+        return _usage_error(args, _("give either PROFILE_JSON or --rules"))
     missing = [name for name in ("relay", "token") if getattr(args, name) is None]
     if missing and not (args.dry_run and source is not None):
-        return _usage_error(args, f"--{missing[0]} is required (or set {_ENV[missing[0]]})")
+        return _usage_error(args, _required(missing[0]))
     if source is not None:
         return asyncio.run(
             commands.publish_rules(
@@ -425,8 +460,20 @@ def _show_key(args: argparse.Namespace) -> int:
 def _usage_error(args: argparse.Namespace, message: str) -> int:
     """What argparse's error() prints, as a return value: handlers run outside its reach."""
     args.command_parser.print_usage(sys.stderr)
-    print(f"{args.command_parser.prog}: error: {message}", file=sys.stderr)
+    print(_error_line(args.command_parser.prog, message), file=sys.stderr)
     return ExitCode.FAILURE
+
+
+def _error_line(prog: str, message: str) -> str:
+    return _("%(prog)s: error: %(message)s") % {"prog": prog, "message": message}
+
+
+def _required(name: str) -> str:
+    option = "--" + name.replace("_", "-")
+    return _("%(option)s is required (or set %(variable)s)") % {
+        "option": option,
+        "variable": _ENV[name],
+    }
 
 
 def _fail(message: str) -> int:

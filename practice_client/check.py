@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import TextIO, TypeVar
 
 from practice_client.handover.files import OWNER_ONLY, temp_name_for
+from practice_client.i18n import gettext as _
+from practice_client.i18n import ngettext
 from practice_client.os_errors import explain_os_error
 from practice_client.relay.api import AuthError, RelayClient, RelayRequestError
 from practice_client.relay.keys import (
@@ -101,7 +103,7 @@ async def check(
             line += f" -> {finding.fix}"
         print(line, file=stream)
     if ring is not None:
-        print(f"public key: {ring.current.public_key_b64}", file=stream)
+        print(_("public key: %(key)s") % {"key": ring.current.public_key_b64}, file=stream)
     return ExitCode.OK if all(finding.ok for finding in findings) else ExitCode.FAILURE
 
 
@@ -112,18 +114,25 @@ def _key_file(key_file: Path) -> tuple[KeyRing | None, Finding]:
         return None, Finding(
             False,
             str(error),
-            f"create one with `practice-client keygen --key-file {key_file}` "
-            "or restore it from your backup",
+            _(
+                "create one with `practice-client keygen --key-file %(path)s` "
+                "or restore it from your backup"
+            )
+            % {"path": key_file},
         )
-    return ring, Finding(True, f"key file {key_file}: {len(ring.pairs)} key pair(s)")
+    count = len(ring.pairs)
+    what = ngettext(
+        "key file %(path)s: %(count)d key pair", "key file %(path)s: %(count)d key pairs", count
+    )
+    return ring, Finding(True, what % {"path": key_file, "count": count})
 
 
 def _token(token: str) -> tuple[str | None, Finding]:
     try:
         slug = practice_slug(token)
     except TokenError as error:
-        return None, Finding(False, str(error), "copy the token exactly as the operator gave it")
-    return slug, Finding(True, f"the token names practice {slug!r}")
+        return None, Finding(False, str(error), _("copy the token exactly as the operator gave it"))
+    return slug, Finding(True, _("the token names practice %(slug)r") % {"slug": slug})
 
 
 async def _relay(
@@ -140,19 +149,21 @@ async def _relay(
         try:
             published = decode_key(await _retrying(relay.relay_key, relay_url, policy))
         except (RelayUnreachableError, RelayRequestError, ValueError) as error:
-            unchecked = "not checked: the relay is unreachable"
             return [
                 Finding(
                     False,
-                    f"relay at {relay_url} unreachable ({error.__cause__ or error})",
-                    "check the URL, the network and the proxy settings",
+                    _("relay at %(url)s unreachable (%(error)s)")
+                    % {"url": relay_url, "error": error.__cause__ or error},
+                    _("check the URL, the network and the proxy settings"),
                 ),
-                Finding(False, f"token accepted: {unchecked}"),
-                Finding(False, f"relay signing key: {unchecked}"),
-                Finding(False, f"practice key at the relay: {unchecked}"),
-                Finding(False, f"booking form page: {unchecked}"),
+                Finding(False, _("token accepted: not checked: the relay is unreachable")),
+                Finding(False, _("relay signing key: not checked: the relay is unreachable")),
+                Finding(
+                    False, _("practice key at the relay: not checked: the relay is unreachable")
+                ),
+                Finding(False, _("booking form page: not checked: the relay is unreachable")),
             ]
-        findings = [Finding(True, f"relay at {relay_url} reachable")]
+        findings = [Finding(True, _("relay at %(url)s reachable") % {"url": relay_url})]
         findings.append(await _token_accepted(relay, relay_url, slug, policy))
         findings.append(_relay_key(published, key_file, relay_key))
         findings.append(await _practice_key(relay, relay_url, slug, ring, policy))
@@ -163,14 +174,18 @@ async def _relay(
 async def _token_accepted(
     relay: RelayClient, relay_url: str, slug: str | None, policy: RetryPolicy
 ) -> Finding:
-    fix = f"ask the relay operator for a new token (`relay practice token {slug or 'SLUG'}`)"
+    fix = _("ask the relay operator for a new token (`relay practice token %(slug)s`)") % {
+        "slug": slug or "SLUG"
+    }
     try:
         await _retrying(functools.partial(relay.ack, []), relay_url, policy)
     except AuthError:
-        return Finding(False, "the relay rejects the token", fix)
+        return Finding(False, _("the relay rejects the token"), fix)
     except (RelayUnreachableError, RelayRequestError) as error:
-        return Finding(False, f"the token could not be checked ({error})", fix)
-    return Finding(True, "the relay accepts the token")
+        return Finding(
+            False, _("the token could not be checked (%(error)s)") % {"error": error}, fix
+        )
+    return Finding(True, _("the relay accepts the token"))
 
 
 def _relay_key(published: bytes, key_file: Path, relay_key: str | None) -> Finding:
@@ -178,26 +193,35 @@ def _relay_key(published: bytes, key_file: Path, relay_key: str | None) -> Findi
     if relay_key is not None and decode_key(relay_key) != published:
         return Finding(
             False,
-            f"the relay publishes the signing key {shown}, not the one given with --relay-key",
-            "compare the key with your relay operator; do not run until they match",
+            _("the relay publishes the signing key %(key)s, not the one given with --relay-key")
+            % {"key": shown},
+            _("compare the key with your relay operator; do not run until they match"),
         )
     try:
         pinned = read_pinned_relay_key(key_file)
     except KeyFileError as error:
-        return Finding(False, str(error), f"delete {relay_key_path(key_file)} and check again")
+        return Finding(
+            False,
+            str(error),
+            _("delete %(path)s and check again") % {"path": relay_key_path(key_file)},
+        )
     if pinned is None:
         return Finding(
             True,
-            f"relay signing key {shown} is not pinned yet; `run` pins it on first contact "
-            "(compare it with the one your operator gave you)",
+            _(
+                "relay signing key %(key)s is not pinned yet; `run` pins it on first contact "
+                "(compare it with the one your operator gave you)"
+            )
+            % {"key": shown},
         )
     if pinned != published:
         return Finding(
             False,
-            f"the relay publishes the signing key {shown}, not the pinned {encode_key(pinned)}",
-            "if your operator really changed it, run once with --relay-key NEWKEY",
+            _("the relay publishes the signing key %(key)s, not the pinned %(pinned)s")
+            % {"key": shown, "pinned": encode_key(pinned)},
+            _("if your operator really changed it, run once with --relay-key NEWKEY"),
         )
-    return Finding(True, f"relay signing key matches the pinned one ({shown})")
+    return Finding(True, _("relay signing key matches the pinned one (%(key)s)") % {"key": shown})
 
 
 async def _practice_key(
@@ -208,35 +232,41 @@ async def _practice_key(
     policy: RetryPolicy,
 ) -> Finding:
     if slug is None or ring is None:
-        return Finding(False, "practice key at the relay: not checked (key file or token missing)")
+        return Finding(
+            False, _("practice key at the relay: not checked (key file or token missing)")
+        )
     try:
         published = await _retrying(
             functools.partial(fetch_practice_key, relay, slug), relay_url, policy
         )
     except (TokenError, UntrustedRelayError, RelayUnreachableError, RelayRequestError) as error:
-        return Finding(False, f"practice key at the relay: {error}", "ask the relay operator")
+        return Finding(
+            False,
+            _("practice key at the relay: %(error)s") % {"error": error},
+            _("ask the relay operator"),
+        )
     if published == ring.current.public_key:
-        return Finding(True, "the relay seals bookings to our newest public key")
+        return Finding(True, _("the relay seals bookings to our newest public key"))
     if ring.holds(published):
         return Finding(
             False,
-            "the relay seals bookings to an older key of ours",
-            "a key rotation did not reach the relay: run `practice-client rotate-key` again",
+            _("the relay seals bookings to an older key of ours"),
+            _("a key rotation did not reach the relay: run `practice-client rotate-key` again"),
         )
     return Finding(
         False,
-        "the relay seals bookings to a public key that is not in our key file",
-        "give the operator the public key below (`relay practice add ... --public-key`)",
+        _("the relay seals bookings to a public key that is not in our key file"),
+        _("give the operator the public key below (`relay practice add ... --public-key`)"),
     )
 
 
 async def _form_page(relay: RelayClient, slug: str | None, ring: KeyRing | None) -> list[Finding]:
     if slug is None or ring is None:
-        return [Finding(False, "booking form page: not checked (key file or token missing)")]
+        return [Finding(False, _("booking form page: not checked (key file or token missing)"))]
     report = await check_form_page(relay, slug, ring.current.public_key)
     if report.ok:
         return [Finding(True, report.summary())]
-    fix = "tell the relay operator: patients may not get the booking form this release trusts"
+    fix = _("tell the relay operator: patients may not get the booking form this release trusts")
     return [Finding(False, problem, fix) for problem in report.problems]
 
 
@@ -248,8 +278,9 @@ def _output_folder(out_dir: Path) -> Finding:
     if not target.is_dir():
         return Finding(
             False,
-            f"output folder {out_dir}: {target} is not a folder",
-            "choose another --out",
+            _("output folder %(path)s: %(target)s is not a folder")
+            % {"path": out_dir, "target": target},
+            _("choose another --out"),
         )
     probe = temp_name_for(target / "check")
     try:
@@ -259,10 +290,17 @@ def _output_folder(out_dir: Path) -> Finding:
     except OSError as error:
         with contextlib.suppress(OSError):
             probe.unlink()
-        return Finding(False, f"output folder {out_dir}: {explain_os_error(error, 'write to')}")
+        return Finding(
+            False,
+            _("output folder %(path)s: %(problem)s")
+            % {"path": out_dir, "problem": explain_os_error(error, "write to")},
+        )
     if target != out_dir:
-        return Finding(True, f"output folder {out_dir} does not exist yet; it can be created")
-    return Finding(True, f"output folder {out_dir} is writable")
+        return Finding(
+            True,
+            _("output folder %(path)s does not exist yet; it can be created") % {"path": out_dir},
+        )
+    return Finding(True, _("output folder %(path)s is writable") % {"path": out_dir})
 
 
 def _marks(stream: TextIO) -> tuple[str, str]:

@@ -38,6 +38,13 @@ from relay.web.server import RelayRunner
 from tests.helpers import READY_SECONDS, wait_until
 from tests.servers import ServerExited, ServerProcess
 
+# The practice client speaks the locale's language (practice_client/i18n.py). The tests
+# assert its English words, in this process and in every client they start, so the locale
+# is English here whatever the machine's; tests of German set LANG for their subprocess.
+for _variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+    os.environ.pop(_variable, None)
+os.environ["LANG"] = "C.UTF-8"
+
 # The database the tests use; the flush before each test hits exactly this one.
 TEST_DB = 3
 LINK = re.compile(r"https?://[^\s\"<>]+/c/[A-Za-z0-9._~-]+")

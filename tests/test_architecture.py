@@ -34,6 +34,7 @@ TOP_LEVEL = {
         "publisher",
         "limits",
         "os_errors",
+        "i18n",
     },
 }
 

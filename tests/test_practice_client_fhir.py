@@ -365,3 +365,41 @@ async def test_a_relayed_booking_arrives_as_a_valid_bundle(
     assert "summary: 1 written, 0 cancelled, 0 refused, 0 already there" in log
     for value in (submitted["first_name"], submitted["last_name"], submitted["email"]):
         assert value not in log
+
+
+LANGUAGES = {
+    "de": "Deutsch",
+    "en": "Englisch",
+    "tr": "Türkisch",
+    "ar": "Arabisch",
+    "ru": "Russisch",
+    "uk": "Ukrainisch",
+    "pl": "Polnisch",
+}
+
+
+@pytest.mark.parametrize(("code", "name"), [*LANGUAGES.items(), ("xx", "xx")])
+def test_the_patients_language_is_a_preferred_bcp47_communication(code: str, name: str) -> None:
+    """Patient.communication: the BCP 47 code, its German name, preferred; valid R4(B)."""
+    document = booking(language=code)
+    parsed = validated(fhir.bundle(document))
+    patient, _ = resources(fhir.bundle(document))
+
+    assert patient["communication"] == [
+        {
+            "language": {
+                "coding": [{"system": "urn:ietf:bcp:47", "code": code, "display": name}],
+                "text": name,
+            },
+            "preferred": True,
+        }
+    ]
+    assert isinstance(parsed.entry[0].resource, Patient)
+
+
+def test_a_booking_without_language_has_no_communication() -> None:
+    """No language, no Patient.communication."""
+    document = booking()
+    document.pop("language", None)
+    patient, _ = resources(fhir.bundle(document))
+    assert "communication" not in patient

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar, Event
@@ -14,6 +15,17 @@ from icalendar import Calendar, Event
 from practice_client.handover import ics
 from practice_client.handover.ics import render_calendar
 from tests.test_practice_client_sink import NOW, booking
+
+# The relay's seven languages and their German names in the files for the practice.
+LANGUAGES = {
+    "de": "Deutsch",
+    "en": "Englisch",
+    "tr": "Türkisch",
+    "ar": "Arabisch",
+    "ru": "Russisch",
+    "uk": "Ukrainisch",
+    "pl": "Polnisch",
+}
 
 
 def icalendar_rendering(document: Mapping[str, object], now: datetime) -> bytes:
@@ -62,7 +74,7 @@ awkward_text = st.lists(
     note=awkward_text,
     doctor=st.one_of(st.none(), awkward_text),
     kind=st.sampled_from(["slot", "wish", "future-kind"]),
-    language=st.sampled_from(["de", "en"]),
+    language=st.sampled_from([*LANGUAGES, "xx"]),
     cancelled=st.booleans(),
     start=st.sampled_from(
         ["2026-12-01T09:00:00+01:00", "2026-12-01T09:00:00", "bald bitte", "2026-12-01"]
@@ -129,7 +141,7 @@ def test_a_booking_parses_back_tentative_with_its_times() -> None:
     assert "SEQUENCE" not in event
     assert str(event["X-TERMINRELAY-KIND"]) == "slot"
     assert str(event["X-TERMINRELAY-LANGUAGE"]) == "en"
-    assert "Sprache des Patienten: Englisch" in str(event["DESCRIPTION"])
+    assert "Sprache der Patientin / des Patienten: Englisch" in str(event["DESCRIPTION"])
 
 
 def test_a_cancellation_parses_back_cancelled_with_sequence_one() -> None:
@@ -154,3 +166,13 @@ def test_a_wish_without_a_parsable_time_has_no_dtstart() -> None:
     assert "DTSTART" not in event
     assert "DTEND" not in event
     assert "Wunschtermin: nächste Woche vormittags" in str(event["DESCRIPTION"])
+
+
+@pytest.mark.parametrize(("code", "name"), [*LANGUAGES.items(), ("xx", "xx")])
+def test_the_description_names_the_patients_language_in_german(code: str, name: str) -> None:
+    """Each of the seven languages by its German name (an unknown code as the code), and
+    the code itself in X-TERMINRELAY-LANGUAGE, whatever the client's locale."""
+    event = parsed_event(render_calendar(booking(language=code), now=NOW))
+
+    assert f"Sprache der Patientin / des Patienten: {name}" in str(event["DESCRIPTION"])
+    assert str(event["X-TERMINRELAY-LANGUAGE"]) == code

@@ -132,6 +132,9 @@ def test_the_client_wheel_holds_the_client_only(tmp_path: Path) -> None:
     # The data the client reads at run time: the booking rules, the accepted scripts.
     assert "practice_client/relay/booking_rules.json" in names
     assert "practice_client/relay/accepted_scripts.json" in names
+    # The compiled catalogs, shipped: an install runs no compile step.
+    for language in ("de", "en"):
+        assert f"practice_client/locale/{language}/LC_MESSAGES/practice_client.mo" in names
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
     assert not any(server in line.lower() for line in requires for server in ("redis", "jinja"))
 

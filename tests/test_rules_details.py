@@ -166,7 +166,7 @@ url = "ftp://datenschutz.example"
         f"hours.toml, line {line_of(text, 'colour')}: appointment_types.Kontrolle.note: "
         "is longer than 300 characters",
         f"hours.toml, line {line_of(text, 'colour')}: appointment_types.Kontrolle.colour: "
-        "unknown key (known: minutes, note)",
+        "unknown key (known: minutes, note, names, notes)",
     }
     for start in expected:
         assert any(problem.startswith(start) for problem in problems), (start, problems)
@@ -298,3 +298,91 @@ async def test_relay_refusals_are_shown_with_the_rules_line_and_the_fix_publishe
         "Bitte Versichertenkarte und Überweisung mitbringen"
     )
     assert stored.slots, f"no Monday slots published in the 8 days from {today}"
+
+
+LANGUAGE_TYPES = """
+[appointment_types]
+"Kontrolle" = 10
+"Erstgespräch" = { minutes = 20, note = "Bitte Überweisung mitbringen", names = { tr = "İlk görüşme", en = "First visit" }, notes = { tr = "Lütfen sevk belgenizi getirin" } }
+"""  # noqa: E501 - one inline table, as staff write it
+
+LANGUAGE_DETAILS = """
+[details]
+opening_hours = ["Mo–Fr 8–12 Uhr"]
+opening_hours_by_language = { tr = ["Pzt–Cum 8–12"], en = ["Mon–Fri 8–12"] }
+"""
+
+
+def test_the_practices_words_per_language_reach_the_profile() -> None:
+    """names, notes, opening_hours_by_language and language go into the profile as given."""
+    text = (
+        'language = "de"\n'
+        + HEAD
+        + LANGUAGE_DETAILS
+        + LANGUAGE_TYPES
+        + DOCTORS.replace(" Vorsorge", "")
+    )
+    rules = parse_rules(text)
+    profile = profile_json(rules, [])
+
+    assert profile["language"] == "de"
+    assert rules.practice_language == "de"
+    assert profile["appointment_types"] == [
+        {"name": "Kontrolle", "minutes": 10},
+        {
+            "name": "Erstgespräch",
+            "minutes": 20,
+            "note": "Bitte Überweisung mitbringen",
+            "names": {"tr": "İlk görüşme", "en": "First visit"},
+            "notes": {"tr": "Lütfen sevk belgenizi getirin"},
+        },
+    ]
+    assert profile["details"] == {
+        "opening_hours": ["Mo–Fr 8–12 Uhr"],
+        "opening_hours_by_language": {"tr": ["Pzt–Cum 8–12"], "en": ["Mon–Fri 8–12"]},
+    }
+
+
+def test_without_per_language_texts_the_profile_has_none_of_the_new_keys() -> None:
+    """Nothing given, nothing sent: a relay that does not know the keys still accepts it."""
+    rules = parse_rules(rules_text())
+    profile = profile_json(rules, candidate_slots(rules, NOW))
+
+    assert "language" not in profile
+    assert rules.practice_language == "de"
+    assert not any({"names", "notes"} & set(kind) for kind in profile["appointment_types"])
+    assert "opening_hours_by_language" not in profile["details"]
+    parse_profile(profile, now=NOW)
+
+
+def test_per_language_mistakes_are_named_with_line_and_key() -> None:
+    """An unknown language code, a too long name, a note of two lines, a bad language."""
+    types = f'''
+[appointment_types]
+"Kontrolle" = 10
+"Erstgespräch" = {{ minutes = 20, names = {{ fr = "Première visite", tr = "{"x" * 101}" }} }}
+
+[appointment_types.Vorsorge]
+minutes = 30
+notes = {{ en = """Please come
+fasting""" }}
+'''
+    details = '\n[details]\nopening_hours_by_language = { en = "Mon-Fri" }\n'
+    text = 'language = "fr"\n' + HEAD + details + types + DOCTORS
+
+    problems = problems_of(text)
+
+    expected = {
+        'hours.toml, line 1: language: must be one of "de", "en", "tr", "ar", "ru", "uk", "pl"',
+        f"hours.toml, line {line_of(text, 'Première')}: appointment_types.Erstgespräch.names.fr: "
+        "not a language of the relay (known: de, en, tr, ar, ru, uk, pl)",
+        f"hours.toml, line {line_of(text, 'xxxx')}: appointment_types.Erstgespräch.names.tr: "
+        "is longer than 100 characters",
+        f"hours.toml, line {line_of(text, 'Please come')}: appointment_types.Vorsorge.notes.en: "
+        "must be one line",
+        f"hours.toml, line {line_of(text, 'Mon-Fri')}: details.opening_hours_by_language.en: "
+        "must be a list of lines",
+    }
+    for start in expected:
+        assert any(problem.startswith(start) for problem in problems), (start, problems)
+    assert len(problems) == len(expected)

@@ -22,7 +22,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from practice_client.calendar.durations import parse_duration
-from practice_client.calendar.rules_details import read_details, read_note
+from practice_client.calendar.rules_details import (
+    by_language,
+    optional_text,
+    read_details,
+    read_note,
+)
+from practice_client.handover.languages import PATIENT_LANGUAGES
 
 # The relay's own bounds (relay/practice/profile.py), repeated so a practice learns of a breach from
 # its rules file rather than from a rejected upload. The client does not import the relay.
@@ -43,6 +49,8 @@ DEFAULT_SEALING = "either"
 DEFAULT_TIME_ZONE = "Europe/Berlin"
 DEFAULT_HORIZON_DAYS = 28
 DEFAULT_LEAD_TIME = "2h"
+# The language of the practice's own texts (name, notes, opening hours) when not given.
+DEFAULT_LANGUAGE = "de"
 
 _MINUTES_PER_DAY = 24 * 60
 
@@ -76,9 +84,10 @@ _TOP_KEYS = frozenset(
         "frame_ancestors",
         "details",
         "sealing",
+        "language",
     }
 )
-_TYPE_KEYS = ("minutes", "note")
+_TYPE_KEYS = ("minutes", "note", "names", "notes")
 _DOCTOR_KEYS = frozenset({"name", "appointment_types", "hours", "breaks", "holidays"})
 _TIME_RANGE = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
 _RANGE_WITH_TYPE = re.compile(rf"\s*({_TIME_RANGE.pattern})(?:\s+(\S.*?))?\s*")
@@ -156,6 +165,12 @@ class Rules:
     # The profile's "details" as JSON-ready data (practice_client/calendar/rules_details.py).
     details: Mapping[str, object] | None = field(default=None, hash=False)
     sealing: str = DEFAULT_SEALING  # one of SEALINGS
+    # The language the practice's own texts are in, as the file gives it (None: not given,
+    # DEFAULT_LANGUAGE; the profile then leaves it out, as relays before it refuse the key).
+    language: str | None = None
+    # Per type name, its name and its note in patients' languages: {"tr": "…"}.
+    names: Mapping[str, Mapping[str, str]] = field(default_factory=dict, hash=False)
+    type_notes: Mapping[str, Mapping[str, str]] = field(default_factory=dict, hash=False)
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -166,6 +181,10 @@ class Rules:
 
     def note_of(self, appointment_type: str) -> str | None:
         return dict(self.notes).get(appointment_type)
+
+    @property
+    def practice_language(self) -> str:
+        return self.language or DEFAULT_LANGUAGE
 
 
 @dataclass(frozen=True, order=True)
@@ -319,6 +338,9 @@ class _Reader:
         self.lines = text.splitlines()
         self.source = source
         self.problems: list[str] = []
+        # Filled by appointment_types(): a type's name and note by language.
+        self.type_names: dict[str, dict[str, str]] = {}
+        self.type_notes: dict[str, dict[str, str]] = {}
 
     # Messages
 
@@ -400,6 +422,11 @@ class _Reader:
             choices = ", ".join(f'"{choice}"' for choice in SEALINGS)
             self.problem("sealing", f"must be one of {choices}", hint=sealing)
             sealing = DEFAULT_SEALING
+        language = data.get("language")
+        if language is not None and language not in PATIENT_LANGUAGES:
+            choices = ", ".join(f'"{code}"' for code in PATIENT_LANGUAGES)
+            self.problem("language", f"must be one of {choices}", hint=language)
+            language = None
         horizon = self.horizon(data.get("horizon_days", DEFAULT_HORIZON_DAYS))
         lead_time = self.lead_time(data.get("lead_time", DEFAULT_LEAD_TIME))
         holidays = self.day_ranges("holidays", data.get("holidays", []))
@@ -430,6 +457,9 @@ class _Reader:
             notes=tuple((name, note) for name, _, note in typed if note is not None),
             details=details,
             sealing=str(sealing),
+            language=None if language is None else str(language),
+            names=dict(self.type_names),
+            type_notes=dict(self.type_notes),
         )
 
     def text(self, key: str, value: object, max_length: int, *, after: int = 0) -> str | None:
@@ -552,6 +582,7 @@ class _Reader:
                     )
                 minutes = entry.get("minutes")
                 note = read_note(self, f"{item_key}.note", entry.get("note"), own_after)
+                self.translations(item_key, name.strip(), entry, own_after)
             if not isinstance(minutes, int) or isinstance(minutes, bool):
                 self.problem(
                     item_key,
@@ -564,6 +595,29 @@ class _Reader:
                 continue
             types.append((name.strip(), minutes, note))
         return tuple(types)
+
+    def translations(self, key: str, name: str, entry: Mapping[str, object], after: int) -> None:
+        """A type's `names` and `notes` by language, read like its name and note."""
+        names = by_language(
+            self,
+            f"{key}.names",
+            entry.get("names"),
+            lambda item_key, item: optional_text(
+                self, item_key, item, MAX_ENTRY_NAME_LENGTH, after
+            ),
+            after,
+        )
+        notes = by_language(
+            self,
+            f"{key}.notes",
+            entry.get("notes"),
+            lambda item_key, item: read_note(self, item_key, item, after),
+            after,
+        )
+        if names:
+            self.type_names[name] = names
+        if notes:
+            self.type_notes[name] = notes
 
     def doctors(self, value: object, types: Mapping[str, int]) -> tuple[Doctor, ...]:
         if not isinstance(value, list) or not value:

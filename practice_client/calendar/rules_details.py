@@ -3,6 +3,9 @@
 `[details]` becomes the profile's `details` object (address, phone, website, opening
 hours, data protection contacts; SPEC.md and the README show it), a type's `note` the
 `note` of that appointment type ("Bitte Versichertenkarte und Überweisung mitbringen").
+The practice's words in the patients' languages (`names`, `notes`,
+`opening_hours_by_language`) are tables by language code, each value read like the one
+it translates.
 
 Checked here is what staff can fix in their file without asking anyone: the shape of
 each value, its length, one line per value, and that a web address is http(s). Whether a
@@ -15,9 +18,13 @@ relay/practice/profile.py.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Protocol
+from collections.abc import Callable, Mapping
+from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
+
+from practice_client.handover.languages import PATIENT_LANGUAGES
+
+T = TypeVar("T")
 
 MAX_TEXT_LENGTH = 200
 MAX_LINE_LENGTH = 100
@@ -35,6 +42,7 @@ DETAILS_KEYS = (
     "email",
     "website",
     "opening_hours",
+    "opening_hours_by_language",
     "data_protection_officer",
     "supervisory_authority",
 )
@@ -91,6 +99,17 @@ def read_details(value: object, problems: Problems) -> dict[str, object] | None:
             "details.opening_hours",
             value.get("opening_hours"),
             MAX_OPENING_HOURS_LINES,
+            after,
+        ),
+    )
+    _put(
+        details,
+        "opening_hours_by_language",
+        by_language(
+            problems,
+            "details.opening_hours_by_language",
+            value.get("opening_hours_by_language"),
+            lambda key, item: _lines(problems, key, item, MAX_OPENING_HOURS_LINES, after),
             after,
         ),
     )
@@ -231,6 +250,38 @@ def _authority(problems: Problems, value: object) -> dict[str, object] | None:
 def read_note(problems: Problems, key: str, value: object, after: int) -> str | None:
     """An appointment type's note to patients: one line of at most MAX_NOTE_LENGTH."""
     return optional_text(problems, key, value, MAX_NOTE_LENGTH, after)
+
+
+def by_language(
+    problems: Problems,
+    key: str,
+    value: object,
+    read: Callable[[str, object], T | None],
+    after: int,
+) -> dict[str, T] | None:
+    """`{ tr = …, en = … }`: each value read by `read(key, value)`, each key one of the
+    patients' languages; None when absent or empty (problems reported)."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        example = '{ tr = "…", en = "…" }'
+        problems.problem(key, f"must be a table by language such as {example}", after=after)
+        return None
+    read_values: dict[str, T] = {}
+    for code, item in value.items():
+        if code not in PATIENT_LANGUAGES:
+            problems.problem(
+                f"{key}.{code}",
+                f"not a language of the relay (known: {', '.join(PATIENT_LANGUAGES)})",
+                # The line holding the text, else the code: a table's key has no line of its own.
+                hint=item if isinstance(item, str) else code,
+                after=after,
+            )
+            continue
+        text = read(f"{key}.{code}", item)
+        if text is not None:
+            read_values[code] = text
+    return read_values or None
 
 
 def _subtable_line(problems: Problems, name: str) -> int:

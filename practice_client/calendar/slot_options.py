@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from practice_client.calendar.busy import BusySource, CalDavCalendar, IcsFile
 from practice_client.calendar.durations import parse_duration
 from practice_client.calendar.slots import SlotSource
+from practice_client.i18n import gettext as _
 
 # Publishing more often than this only loads the calendar server and the relay.
 MIN_PUBLISH_EVERY_SECONDS = 60
@@ -16,24 +17,24 @@ MIN_PUBLISH_EVERY_SECONDS = 60
 
 def add_slot_source_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
-        "slots from opening hours and a calendar (see docs/opening-hours.md)"
+        _("slots from opening hours and a calendar (see docs/opening-hours.md)")
     )
     group.add_argument(
-        "--rules", metavar="TOML", type=Path, help="opening-hours rules to build slots from"
+        "--rules", metavar="TOML", type=Path, help=_("opening-hours rules to build slots from")
     )
     calendars = group.add_mutually_exclusive_group()
     calendars.add_argument(
-        "--busy-ics", metavar="FILE", type=Path, help="an .ics file whose events are busy times"
+        "--busy-ics", metavar="FILE", type=Path, help=_("an .ics file whose events are busy times")
     )
     calendars.add_argument(
-        "--caldav", metavar="URL", help="a CalDAV calendar (collection URL) of busy times"
+        "--caldav", metavar="URL", help=_("a CalDAV calendar (collection URL) of busy times")
     )
-    group.add_argument("--caldav-user", metavar="NAME", help="CalDAV user name")
+    group.add_argument("--caldav-user", metavar="NAME", help=_("CalDAV user name"))
     group.add_argument(
         "--caldav-password-file",
         metavar="FILE",
         type=Path,
-        help="file holding the CalDAV password (one line; keep it private)",
+        help=_("file holding the CalDAV password (one line; keep it private)"),
     )
 
 

@@ -139,6 +139,9 @@ def profile_json(rules: Rules, slots: Sequence[Candidate]) -> dict[str, object]:
         profile["frame_ancestors"] = list(rules.frame_ancestors)
     if rules.details is not None:
         profile["details"] = dict(rules.details)
+    # Only when the file names it: a relay that does not know the key refuses the profile.
+    if rules.language is not None:
+        profile["language"] = rules.language
     return profile
 
 
@@ -147,6 +150,11 @@ def _appointment_type(rules: Rules, name: str, minutes: int) -> dict[str, object
     note = rules.note_of(name)
     if note is not None:
         kind["note"] = note
+    # The practice's words in patients' languages; left out when none are given.
+    if rules.names.get(name):
+        kind["names"] = dict(rules.names[name])
+    if rules.type_notes.get(name):
+        kind["notes"] = dict(rules.type_notes[name])
     return kind
 
 

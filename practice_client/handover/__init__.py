@@ -1,4 +1,4 @@
 """Handing bookings over: {id}.json, .ics and FHIR files written durably, --exec hooks.
 
-May import only the base modules (limits, os_errors).
+May import only the base modules (limits, os_errors, i18n).
 """

@@ -20,6 +20,9 @@ gematik ISiK Terminplanung profiles where a booking request can:
   statutory patients the KVNR, which the form does not collect. The type is carried as an
   extension with a `versicherungsart-de-basis` coding (GKV, PKV, SEL), as is the
   new-patient flag; both are also in Appointment.description for people.
+- The language the patient used the form in goes to Patient.communication, coded in
+  BCP 47 (`urn:ietf:bcp:47`, the system of FHIR's CommonLanguages value set) with the
+  German name as display and text, and `preferred`: the practice may answer in it.
 - A wish without an end time (the patient named only a start) has no start/end, which
   FHIR allows for `proposed` appointments; the wished time goes to requestedPeriod.
 
@@ -38,6 +41,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
+from practice_client.handover.languages import german_name
 from practice_client.handover.moments import aware_time
 
 Status = Literal["proposed", "cancelled"]
@@ -53,6 +57,7 @@ GENDER_EXTENSION = "http://fhir.de/StructureDefinition/gender-amtlich-de"
 GENDER_SYSTEM = "http://fhir.de/CodeSystem/gender-amtlich-de"
 INSURANCE_SYSTEM = "http://fhir.de/CodeSystem/versicherungsart-de-basis"
 CANCELLATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason"
+LANGUAGE_SYSTEM = "urn:ietf:bcp:47"
 
 # Namespace for the urn:uuid fullUrls: a fixed random UUID of this project.
 _NAMESPACE = uuid.UUID("5f0c7a52-3f3e-4a57-9d0e-6c1f2b8e4d11")
@@ -137,6 +142,18 @@ def patient(booking: Mapping[str, object]) -> dict[str, Any]:
     birth_date = booking.get("birth_date")
     if isinstance(birth_date, str) and birth_date:
         resource["birthDate"] = birth_date
+    language = _text(booking.get("language"))
+    if language:
+        name = german_name(language)
+        resource["communication"] = [
+            {
+                "language": {
+                    "coding": [{"system": LANGUAGE_SYSTEM, "code": language, "display": name}],
+                    "text": name,
+                },
+                "preferred": True,
+            }
+        ]
     return resource
 
 

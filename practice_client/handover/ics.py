@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 
+from practice_client.handover.languages import german_name
 from practice_client.handover.moments import iso_time
 
 PRODID = "-//Terminrelay//practice-client//EN"
@@ -36,14 +37,13 @@ _GENDERS = {
 }
 _INSURANCES = {"statutory": "gesetzlich", "private": "privat", "self_pay": "Selbstzahler"}
 _KINDS = {"slot": "freier Termin aus dem Kalender", "wish": "Wunschtermin des Patienten"}
-_LANGUAGES = {"de": "Deutsch", "en": "Englisch"}
 # Who sealed the booking: the patient's browser (protocol 2) or the relay.
 _SEALED_BY = {"browser": "im Browser des Patienten", "relay": "vom Relay"}
 
 # (field, label) in the order staff read them; SUMMARY already holds type and name.
 _DETAILS = (
     ("kind", "Art"),
-    ("language", "Sprache des Patienten"),
+    ("language", "Sprache der Patientin / des Patienten"),
     ("doctor", "Behandler"),
     ("birth_date", "Geburtsdatum"),
     ("gender", "Geschlecht"),
@@ -183,7 +183,7 @@ def _shown(field: str, value: object) -> str:
     if field == "kind":
         return _KINDS.get(text, text)
     if field == "language":
-        return _LANGUAGES.get(text, text)
+        return german_name(text)
     if field == "sealed_by":
         return _SEALED_BY.get(text, text)
     if field == "birth_date":

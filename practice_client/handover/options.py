@@ -20,6 +20,7 @@ from practice_client.handover.files import (
 )
 from practice_client.handover.hooks import DEFAULT_TIMEOUT, Hook, HookCommandError
 from practice_client.handover.sink import DEFAULT_FORMATS, parse_formats
+from practice_client.i18n import gettext as _
 
 # A token is a short line; anything far larger is the wrong file.
 _MAX_TOKEN_FILE_BYTES = 4096
@@ -38,34 +39,43 @@ def add_handover_options(parser: argparse.ArgumentParser) -> None:
         "--format",
         default=",".join(DEFAULT_FORMATS),
         metavar="LIST",
-        help="files per booking: json (always), ics, fhir (FHIR R4 transaction Bundle); "
-        "default json,ics",
+        help=_(
+            "files per booking: json (always), ics, fhir (FHIR R4 transaction Bundle); "
+            "default json,ics"
+        ),
     )
     parser.add_argument(
         "--exec",
         dest="exec_command",
         metavar="CMD",
-        help="run CMD with the booking's file paths as arguments after writing them; the "
-        "booking is acknowledged only if CMD exits 0 (no shell; see the README)",
+        help=_(
+            "run CMD with the booking's file paths as arguments after writing them; the "
+            "booking is acknowledged only if CMD exits 0 (no shell; see the README)"
+        ),
     )
     parser.add_argument(
         "--exec-timeout",
         type=_seconds,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help=f"stop CMD after this long and retry the booking later (default {DEFAULT_TIMEOUT:g})",
+        help=_("stop CMD after this long and retry the booking later (default %(default)s)")
+        % {"default": f"{DEFAULT_TIMEOUT:g}"},
     )
     parser.add_argument(
         "--file-mode",
         metavar="MODE",
-        help="mode of booking files, e.g. 0640 (default 0600; folders get matching x bits); "
-        "Linux/macOS only",
+        help=_(
+            "mode of booking files, e.g. 0640 (default 0600; folders get matching x bits); "
+            "Linux/macOS only"
+        ),
     )
     parser.add_argument(
         "--group",
         metavar="GROUP",
-        help="group (name or number) of booking files and folders, so practice software "
-        "running as another user in it can read them; Linux/macOS only",
+        help=_(
+            "group (name or number) of booking files and folders, so practice software "
+            "running as another user in it can read them; Linux/macOS only"
+        ),
     )
 
 
