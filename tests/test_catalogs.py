@@ -25,8 +25,9 @@ def test_every_language_is_complete_current_and_compiled() -> None:
 
 
 def test_the_check_finds_what_it_must(tmp_path: Path) -> None:
-    """The check is not blind: an untranslated, a fuzzy and a placeholder-changing entry,
-    a stale .mo, and a message no source marks are each reported."""
+    """The check is not blind: an untranslated, a fuzzy, a copied and a
+    placeholder-changing entry, a stale .mo, and a message no source marks are each
+    reported."""
     domain = catalogs.Domain("relay", "babel.cfg", str(tmp_path / "locale"), ("tr",))
     source = catalogs.template(catalogs.relay_domain())
     catalog = Catalog(locale="tr", domain="relay")
@@ -34,13 +35,17 @@ def test_the_check_finds_what_it_must(tmp_path: Path) -> None:
     first, second, third = [
         m for m in catalog if isinstance(m.id, str) and m.id and "%(" not in m.id
     ][:3]
+    copied = next(
+        m for m in catalog if isinstance(m.id, str) and len(re.findall("[A-Za-z]{4,}", m.id)) > 3
+    )
     placeholder = next(m for m in catalog if isinstance(m.id, str) and "%(" in m.id)
     for message in catalog:
         if message.id:
-            message.string = ("x",) * 6 if not isinstance(message.id, str) else message.id
+            message.string = ("x",) * 6 if not isinstance(message.id, str) else f"tr {message.id}"
     first.string = ""
     second.flags.add("fuzzy")
     placeholder.string = "kein Platzhalter"
+    copied.string = copied.id
     catalog.add("No source marks this", "x")
     path = domain.po_path("tr")
     catalogs.write(catalog, path)
@@ -52,6 +57,7 @@ def test_the_check_finds_what_it_must(tmp_path: Path) -> None:
     assert f"placeholders [] instead of {names} in {placeholder.id!r}" in found
     assert "'No source marks this', which no source marks" in found
     assert "not compiled from its .po" in found
+    assert f"still the English text {copied.id!r}" in found
     assert third.id not in found
 
 
