@@ -10,6 +10,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
@@ -224,17 +225,24 @@ async def test_privacy_and_not_found_pages(
 async def test_language_switch_link_changes_language_and_keeps_the_page(
     browser: Browser, relay: RunningRelay, practice: PracticeHandle
 ) -> None:
-    """The visible switch turns the form into English and back, on the same path."""
+    """The visible switch turns the form into English and back, on the same path; on the
+    privacy notice it is a link."""
     context = await new_context(browser, lang="de", viewport="phone")
     page = await context.new_page()
     await page.goto(f"{relay.url}/p/{practice.slug}")
     async with page.expect_navigation():
-        await page.get_by_role("link", name="English").click()
+        await page.get_by_role("button", name="English").click()
     assert await page.get_attribute("html", "lang") == "en"
-    assert page.url.endswith(f"/p/{practice.slug}?lang=en")
+    assert urlsplit(page.url).path == f"/p/{practice.slug}"
+    assert parse_qs(urlsplit(page.url).query)["lang"] == ["en"]
     async with page.expect_navigation():
-        await page.get_by_role("link", name="Deutsch").click()
+        await page.get_by_role("button", name="Deutsch").click()
     assert await page.get_attribute("html", "lang") == "de"
+    await page.goto(f"{relay.url}/p/{practice.slug}/privacy")
+    async with page.expect_navigation():
+        await page.get_by_role("link", name="Polski").click()
+    assert await page.get_attribute("html", "lang") == "pl"
+    assert page.url.endswith(f"/p/{practice.slug}/privacy?lang=pl")
     await context.close()
 
 

@@ -180,10 +180,19 @@
      language, which takes it back and deletes it at once. */
   var KEPT = "terminrelay-typed:" + window.location.pathname;
 
+  function storage() {
+    try {
+      return window.sessionStorage; /* a sandboxed frame may not have it: then null */
+    } catch (error) {
+      return null;
+    }
+  }
+
   function languageSwitch() {
     var form = document.querySelector("form.booking");
-    if (!form || !window.sessionStorage) return;
-    restoreTyped(form);
+    var kept = storage();
+    if (!form || !kept) return;
+    restoreTyped(form, kept);
     document.querySelectorAll("button[data-language]").forEach(function (button) {
       button.addEventListener("click", function (event) {
         event.preventDefault();
@@ -193,7 +202,7 @@
           typed[el.id] = el.type === "checkbox" || el.type === "radio" ? el.checked : el.value;
         });
         try {
-          window.sessionStorage.setItem(KEPT, JSON.stringify(typed));
+          kept.setItem(KEPT, JSON.stringify(typed));
         } catch (error) {
           /* Storage full or refused: the page changes language without the values. */
         }
@@ -202,10 +211,10 @@
     });
   }
 
-  function restoreTyped(form) {
-    var kept = window.sessionStorage.getItem(KEPT);
+  function restoreTyped(form, storage) {
+    var kept = storage.getItem(KEPT);
     if (kept === null) return;
-    window.sessionStorage.removeItem(KEPT);
+    storage.removeItem(KEPT);
     var typed;
     try {
       typed = JSON.parse(kept);
