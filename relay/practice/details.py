@@ -258,16 +258,13 @@ def details_to_json(details: PracticeDetails) -> dict[str, object]:
     """Every member, absent ones as null or []: the shape `parse_details` takes back."""
     officer = details.data_protection_officer
     authority = details.supervisory_authority
-    return {
+    stored: dict[str, object] = {
         "controller": details.controller,
         "address": list(details.address),
         "phone": details.phone,
         "email": details.email,
         "website": details.website,
         "opening_hours": list(details.opening_hours),
-        "opening_hours_by_language": {
-            lang: list(lines) for lang, lines in details.opening_hours_by_language
-        },
         "data_protection_officer": None
         if officer is None
         else {
@@ -280,6 +277,13 @@ def details_to_json(details: PracticeDetails) -> dict[str, object]:
         if authority is None
         else {"name": authority.name, "url": authority.url},
     }
+    # Only when given: a relay of the release before, sharing Redis during a rolling
+    # upgrade, refuses details with a key it does not know.
+    if details.opening_hours_by_language:
+        stored["opening_hours_by_language"] = {
+            lang: list(lines) for lang, lines in details.opening_hours_by_language
+        }
+    return stored
 
 
 def details_from_json(value: object) -> PracticeDetails:
