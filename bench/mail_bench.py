@@ -49,6 +49,7 @@ from redis.asyncio import Redis
 
 from bench.launch import Launcher, http_status, server_port
 from bench.unlimited import UNLIMITED
+from relay.i18n.templates import gettext_context
 from relay.mail import compose as mail
 from relay.mail.compose import ConfirmationMail
 from relay.practice import registry
@@ -87,15 +88,24 @@ def run_sink(port: int, out: Path) -> None:
 # The old way of building a mail, kept here only to measure it against the new one.
 
 
-def old_mail(job: dict[str, str], environment: Any) -> bytes:
-    expires_at = datetime.fromisoformat(job["expires_at"])
-    zone = ZoneInfo(job["time_zone"])
-    values = {
+def _values(job: dict[str, str], expires: str) -> dict[str, Any]:
+    return {
         "practice_name": job["practice_name"],
         "link": job["link"],
-        "expires_de": format_datetime(expires_at, zone, "de"),
-        "expires_en": format_datetime(expires_at, zone, "en"),
+        "expires": expires,
+        "lang": "de",
+        "dir": "ltr",
     }
+
+
+def _render(environment: Any, name: str, values: dict[str, Any]) -> str:
+    context = gettext_context("de") if name.endswith(".html") else mail.plain_gettext_context("de")
+    return str(environment.get_template(name).render({**values, **context}))
+
+
+def old_mail(job: dict[str, str], environment: Any) -> bytes:
+    expires_at = datetime.fromisoformat(job["expires_at"])
+    values = _values(job, format_datetime(expires_at, ZoneInfo(job["time_zone"]), "de"))
     message = EmailMessage()
     message["Subject"] = mail.subject(job["practice_name"])
     message["From"] = "termine@relay.test"
@@ -103,21 +113,20 @@ def old_mail(job: dict[str, str], environment: Any) -> bytes:
     message["Date"] = rfc5322_date(datetime.now(UTC))
     message["Message-ID"] = make_msgid(domain="relay.test")
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(environment.get_template("confirm.txt").render(values))
-    message.add_alternative(environment.get_template("confirm.html").render(values), subtype="html")
+    message.set_content(_render(environment, "confirm.txt", values))
+    message.add_alternative(_render(environment, "confirm.html", values), subtype="html")
     return flatten_message(message, cte_type="7bit")
 
 
 def old_mail_smtp_policy(job: dict[str, str], environment: Any) -> bytes:
     """As above, but built with policy=SMTP and flattened by the email package itself."""
-    values = {"practice_name": job["practice_name"], "link": job["link"]}
-    values |= {"expires_de": job["expires_at"], "expires_en": job["expires_at"]}
+    values = _values(job, job["expires_at"])
     message = EmailMessage(policy=SMTP)
     message["Subject"] = mail.subject(job["practice_name"])
     message["From"] = "termine@relay.test"
     message["To"] = job["to"]
-    message.set_content(environment.get_template("confirm.txt").render(values))
-    message.add_alternative(environment.get_template("confirm.html").render(values), subtype="html")
+    message.set_content(_render(environment, "confirm.txt", values))
+    message.add_alternative(_render(environment, "confirm.html", values), subtype="html")
     return message.as_bytes()
 
 
@@ -128,6 +137,7 @@ def build_costs() -> None:
         "link": "https://termine.example.org/c/bench." + secrets.token_urlsafe(32),
         "expires_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
         "time_zone": "Europe/Berlin",
+        "lang": "de",
     }
     environment = mail.templates()
     new = ConfirmationMail(mail_from="termine@relay.test", domain="relay.test")

@@ -403,8 +403,13 @@ async def test_mail_jobs_of_the_old_hash_layout_are_still_sent(store: Store) -> 
     assert not await store.redis.exists(mail_job_key(PRACTICE, booking.booking_id))
 
 
-def test_a_handed_over_job_opens_without_a_link_once_the_appointment_began() -> None:
-    """The second mail's job joins summary and link; with no cancel record, no link."""
+@pytest.mark.parametrize(("stored_lang", "lang"), [(None, "de"), ("uk", "uk"), ("xx", "de")])
+def test_a_handed_over_job_opens_without_a_link_once_the_appointment_began(
+    stored_lang: str | None, lang: str
+) -> None:
+    """The second mail's job joins summary and link; with no cancel record, no link. It
+    is in the booking's language (German for a summary without one), which the cancel link
+    asks for."""
     cipher = DataCipher([secrets.token_bytes(32)])
     summary = {
         "practice_name": "Praxis Store",
@@ -414,17 +419,20 @@ def test_a_handed_over_job_opens_without_a_link_once_the_appointment_began() -> 
         "kind": "slot",
         "to": "patient@example.org",
     }
+    if stored_lang is not None:
+        summary["lang"] = stored_lang
     sealed_summary = cipher.encrypt_json(summary, context=summary_context(PRACTICE, "b1"))
     link = cipher.encrypt_json(
         {"link": "https://r.test/x/a.b"}, context=cancel_link_context(PRACTICE)
     )
-    for until, expected_link in ((1_796_112_000_000, "https://r.test/x/a.b"), (0, "")):
+    for until, expected_link in ((1_796_112_000_000, f"https://r.test/x/a.b?lang={lang}"), (0, "")):
         job = MailJob(PRACTICE, "b1.h", link, 1, sealed_summary, until)
         opened = open_job(cipher, job, public_url="https://r.test")
         assert opened is not None
-        assert (opened["to"], opened["link"], opened["wish"]) == (
+        assert (opened["to"], opened["link"], opened["wish"], opened["lang"]) == (
             "patient@example.org",
             expected_link,
             False,
+            lang,
         )
         assert bool(opened["cancel_until"]) == bool(until)

@@ -253,6 +253,7 @@ class RelayService:
                     practice=practice,
                     profile=profile,
                     expires_at=expires_at,
+                    lang=lang,
                 ),
                 ttl=self.settings.pending_ttl,
                 now_ms=int(now.timestamp() * 1000),
@@ -377,10 +378,13 @@ class RelayService:
         practice: Practice,
         profile: Profile,
         expires_at: datetime,
+        lang: str,
     ) -> bytes:
         return self.cipher.encrypt_json(
             {
                 "to": email,
+                # The language the patient booked in: the mail's, and its link's.
+                "lang": lang,
                 "practice_name": practice.name,
                 # The token, not the link: the worker puts RELAY_PUBLIC_URL in front. Thirty
                 # bytes less per queued job (bench/memory_bench.py).
@@ -461,6 +465,8 @@ class RelayService:
             return None
         now = self.now()
         expires_at = now + timedelta(milliseconds=found.expires_in_ms)
+        # Sent again in the language of the booking, whichever page asked for it.
+        summary = self._open_summary(slug, booking_id, found.summary)
         mail_job = self._mail_job(
             slug,
             booking_id,
@@ -469,6 +475,7 @@ class RelayService:
             practice=practice,
             profile=profile,
             expires_at=expires_at,
+            lang=str(summary.get("lang") or ""),
         )
         queued = await self.store.resend_mail(
             slug,

@@ -5,6 +5,10 @@ second, queued when the patient confirms (relay/booking/cancellation.py), says t
 request was handed to the practice and carries the appointment's time and the cancel
 link: no doctor, no type. Building the mail through `EmailMessage` cost about 2.5 ms
 of CPU, most of it header folding and MIME encoding.
+
+Each mail is in the one language the patient booked in (the job's `lang`; German for
+none we speak). One not in German opens with a German line naming the practice, what
+the mail is and its language, for the practice or a relative the patient shows it to.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import binascii
 import functools
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.policy import SMTP
@@ -20,22 +24,35 @@ from email.utils import format_datetime as rfc5322_date
 from email.utils import parseaddr
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import escape
 
+from relay.i18n.catalogs import texts
+from relay.i18n.languages import BABEL_LOCALES, DEFAULT_LANGUAGE, direction, known
+from relay.i18n.templates import gettext_context, isolate
 from relay.practice.localtime import format_datetime, format_day
 from relay.rules.text import one_line
 
 # Placeholders rendered into the per-practice parts, replaced per mail. NUL never occurs
-# in a template, a name or a link, and HTML escaping leaves it alone.
+# in a template, a name or a link, and HTML escaping leaves it alone. The templates only
+# print them (inside a translated sentence at most), never filter them.
 _LINK = "\0link\0"
-_EXPIRES_DE = "\0expires_de\0"
-_EXPIRES_EN = "\0expires_en\0"
+_EXPIRES = "\0expires\0"
 # The second mail's, after confirming (relay/booking/cancellation.py).
-_TIME_DE = "\0time_de\0"
-_TIME_EN = "\0time_en\0"
-_UNTIL_DE = "\0until_de\0"
-_UNTIL_EN = "\0until_en\0"
+_TIME = "\0time\0"
+_UNTIL = "\0until\0"
+
+# The German line atop a mail in another language, for the practice or a relative the
+# patient shows it to; `language` is the mail's language named in German (CLDR's
+# "Türkisch", "Arabisch", …). German in every mail, hence not in the catalogs: no
+# translation of it would ever be shown, yet scripts/i18n check would ask each language
+# for one.
+_GERMAN_LINES = {
+    "confirm": "Terminanfrage bei %(practice)s: Bestätigungslink",
+    "handed": "Terminanfrage bei %(practice)s: an die Praxis übergeben",
+}
+_GERMAN_LANGUAGE = " (diese E-Mail ist auf %(language)s)"
 # "=_" can never occur in quoted-printable text ("=" is always written "=3D"), so one
 # boundary serves every mail without scanning the body for it.
 _BOUNDARY = "=_terminrelay-alternative"
@@ -51,18 +68,32 @@ def templates() -> Environment:
     )
 
 
-def subject(practice_name: str) -> str:
-    return (
-        f"Bitte bestätigen Sie Ihre Terminanfrage – {practice_name} / "
-        "Please confirm your appointment request"
+# Subjects are in the patient's language only, and short: the German line is the first
+# line of the body, which mail clients show as the preview below the subject.
+def subject(practice_name: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    # Translators: The confirmation mail's subject; keep it short.
+    return texts(lang).gettext(
+        "Please confirm your appointment request – %(practice)s", practice=practice_name
     )
 
 
-def handed_subject(practice_name: str) -> str:
-    return (
-        f"Ihre Terminanfrage ist bei {practice_name} / "
-        "Your appointment request reached the practice"
+def handed_subject(practice_name: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    # Translators: The subject of the mail sent after the patient confirmed; keep it short.
+    return texts(lang).gettext(
+        "Your appointment request was handed to %(practice)s", practice=practice_name
     )
+
+
+def plain_gettext_context(lang: str) -> dict[str, Callable[..., str]]:
+    """gettext for the plain-text parts: as `gettext_context`, but nothing HTML-escaped."""
+    t = texts(lang)
+    return {"gettext": t.gettext, "_": t.gettext, "ngettext": t.ngettext, "pgettext": t.pgettext}
+
+
+@functools.cache
+def language_in_german(lang: str) -> str:
+    """'Türkisch', 'Arabisch', …: CLDR's German name of a language."""
+    return str(Locale.parse(BABEL_LOCALES["de"]).languages[lang])
 
 
 @dataclass(frozen=True)
@@ -84,10 +115,11 @@ class _PracticeParts:
 
 
 class ConfirmationMail:
-    """Builds confirmation mails as the bytes sent over SMTP: German first, English below,
+    """Builds confirmation mails as the bytes sent over SMTP, in the patient's language:
     plain text with an HTML alternative, both quoted-printable UTF-8 (7-bit clean, so no
     server extension is needed). Subject and bodies are rendered and folded once per
-    practice name; per mail only the link, the expiry and a few headers go in."""
+    practice name and language; per mail only the link, the times and a few headers go
+    in."""
 
     def __init__(self, *, mail_from: str, domain: str, cache_size: int = 1024) -> None:
         self.envelope_from = parseaddr(mail_from)[1] or mail_from
@@ -97,72 +129,60 @@ class ConfirmationMail:
         self._domain = domain.encode("idna").decode("ascii")
         self._parts = functools.lru_cache(maxsize=cache_size)(self._render_parts)
         self._handed_parts = functools.lru_cache(maxsize=cache_size)(self._render_handed)
-        self._expiry = functools.lru_cache(maxsize=256)(_expiry_texts)
+        self._expiry = functools.lru_cache(maxsize=256)(_expiry_text)
 
     def from_job(self, job: Mapping[str, object]) -> Mail:
         """The mail for a decrypted queue job: the confirmation mail, or with `"kind":
-        "handed"` the one after confirming (relay/booking/cancellation.py)."""
+        "handed"` the one after confirming (relay/booking/cancellation.py). In the job's
+        `lang`; German for a job without one (queued by an earlier relay)."""
+        lang = known(str(job.get("lang") or DEFAULT_LANGUAGE))
         if job.get("kind") == "handed":
-            return self._handed_from_job(job)
-        expires_de, expires_en = self._expiry(str(job["expires_at"]), str(job["time_zone"]))
+            return self._handed_from_job(job, lang)
         return self.build(
             to=str(job["to"]),
             practice_name=str(job["practice_name"]),
             link=str(job["link"]),
-            expires_de=expires_de,
-            expires_en=expires_en,
+            expires=self._expiry(str(job["expires_at"]), str(job["time_zone"]), lang),
+            lang=lang,
         )
 
-    def build(
-        self, *, to: str, practice_name: str, link: str, expires_de: str, expires_en: str
-    ) -> Mail:
+    def build(self, *, to: str, practice_name: str, link: str, expires: str, lang: str) -> Mail:
         if _breaks_header(to):
             raise ValueError("a line break in the recipient address")
-        values = {_LINK: link, _EXPIRES_DE: expires_de, _EXPIRES_EN: expires_en}
-        return self._assemble(to, self._parts(practice_name), values)
+        lang = known(lang)
+        values = {_LINK: link, _EXPIRES: expires}
+        return self._assemble(to, lang, self._parts(practice_name, lang), values)
 
-    def _handed_from_job(self, job: Mapping[str, object]) -> Mail:
+    def _handed_from_job(self, job: Mapping[str, object], lang: str) -> Mail:
         zone = ZoneInfo(str(job["time_zone"]))
         start = datetime.fromisoformat(str(job["start"]))
         end = datetime.fromisoformat(str(job["end"])) if job.get("end") else None
         wish = bool(job.get("wish"))
         until = str(job.get("cancel_until") or "")
-        until_de, until_en = self._expiry(until, str(job["time_zone"])) if until else ("", "")
         return self.build_handed(
             to=str(job["to"]),
             practice_name=str(job["practice_name"]),
             link=str(job.get("link") or ""),
-            time_de=_appointment_text(start, end, zone, "de", wish=wish),
-            time_en=_appointment_text(start, end, zone, "en", wish=wish),
-            until_de=until_de,
-            until_en=until_en,
+            time=_appointment_text(start, end, zone, lang, wish=wish),
+            until=self._expiry(until, str(job["time_zone"]), lang) if until else "",
+            lang=lang,
         )
 
     def build_handed(
-        self,
-        *,
-        to: str,
-        practice_name: str,
-        link: str,
-        time_de: str,
-        time_en: str,
-        until_de: str,
-        until_en: str,
+        self, *, to: str, practice_name: str, link: str, time: str, until: str, lang: str
     ) -> Mail:
         """The mail after confirming: handed to the practice, when, and the cancel link
         (none once the appointment has begun). No doctor, no type of appointment."""
         if _breaks_header(to):
             raise ValueError("a line break in the recipient address")
-        values = {
-            _LINK: link,
-            _TIME_DE: time_de,
-            _TIME_EN: time_en,
-            _UNTIL_DE: until_de,
-            _UNTIL_EN: until_en,
-        }
-        return self._assemble(to, self._handed_parts(practice_name, bool(link)), values)
+        lang = known(lang)
+        values = {_LINK: link, _TIME: time, _UNTIL: until}
+        parts = self._handed_parts(practice_name, lang, bool(link))
+        return self._assemble(to, lang, parts, values)
 
-    def _assemble(self, to: str, parts: _PracticeParts, values: Mapping[str, str]) -> Mail:
+    def _assemble(
+        self, to: str, lang: str, parts: _PracticeParts, values: Mapping[str, str]
+    ) -> Mail:
         text = _fill(parts.text, values)
         html = _fill(parts.html, {name: escape(value) for name, value in values.items()})
         head = (
@@ -170,6 +190,8 @@ class ConfirmationMail:
             f"Date: {rfc5322_date(datetime.now(UTC))}\r\n"
             f"Message-ID: <{secrets.token_hex(16)}@{self._domain}>\r\n"
             "Auto-Submitted: auto-generated\r\n"
+            # RFC 3282: the language of the mail's audience (the German line aside).
+            f"Content-Language: {lang}\r\n"
             "MIME-Version: 1.0\r\n"
             f'Content-Type: multipart/alternative; boundary="{_BOUNDARY}"\r\n'
             "\r\n"
@@ -189,39 +211,59 @@ class ConfirmationMail:
         )
         return Mail(to, message)
 
-    def _render_parts(self, practice_name: str) -> _PracticeParts:
+    def _render_parts(self, practice_name: str, lang: str) -> _PracticeParts:
         # Names are checked when registered and published (relay/rules/text.py), but one stored
         # before that check must still give every patient a mail, not a failing job.
         practice_name = one_line(practice_name)
-        values: dict[str, object] = {
-            "practice_name": practice_name,
-            "link": _LINK,
-            "expires_de": _EXPIRES_DE,
-            "expires_en": _EXPIRES_EN,
-        }
-        return self._render_template("confirm", subject(practice_name), values)
+        values: dict[str, object] = {"link": _LINK, "expires": _EXPIRES}
+        return self._render_template(
+            "confirm", subject(practice_name, lang), values, practice_name=practice_name, lang=lang
+        )
 
-    def _render_handed(self, practice_name: str, with_link: bool) -> _PracticeParts:
+    def _render_handed(self, practice_name: str, lang: str, with_link: bool) -> _PracticeParts:
         practice_name = one_line(practice_name)
         values: dict[str, object] = {
-            "practice_name": practice_name,
             "with_link": with_link,
             "link": _LINK,
-            "time_de": _TIME_DE,
-            "time_en": _TIME_EN,
-            "until_de": _UNTIL_DE,
-            "until_en": _UNTIL_EN,
+            "time": _TIME,
+            "until": _UNTIL,
         }
-        return self._render_template("handed", handed_subject(practice_name), values)
+        return self._render_template(
+            "handed",
+            handed_subject(practice_name, lang),
+            values,
+            practice_name=practice_name,
+            lang=lang,
+        )
 
     def _render_template(
-        self, template: str, subject_text: str, values: dict[str, object]
+        self,
+        template: str,
+        subject_text: str,
+        values: dict[str, object],
+        *,
+        practice_name: str,
+        lang: str,
     ) -> _PracticeParts:
         """Subject folded and both bodies encoded once; per mail only placeholders change."""
+        common = {**values, "practice_name": practice_name, "lang": lang, "dir": direction(lang)}
+        text_values = {**common, **plain_gettext_context(lang)}
+        html_values = {**common, **gettext_context(lang)}
+        if lang != "de":
+            german_line = _GERMAN_LINES[template] + _GERMAN_LANGUAGE
+            language = language_in_german(lang)
+            text_values["german_line"] = german_line % {
+                "practice": practice_name,
+                "language": language,
+            }
+            html_values["german_line"] = escape(german_line) % {
+                "practice": isolate(practice_name),
+                "language": language,
+            }
         return _PracticeParts(
             subject=_fold("Subject", subject_text),
-            text=_body(self._environment.get_template(f"{template}.txt").render(values)),
-            html=_body(self._environment.get_template(f"{template}.html").render(values)),
+            text=_body(self._environment.get_template(f"{template}.txt").render(text_values)),
+            html=_body(self._environment.get_template(f"{template}.html").render(html_values)),
         )
 
 
@@ -284,13 +326,14 @@ def _appointment_text(
     if end is not None and end.astimezone(zone).date() == local.date():
         finish = end.astimezone(zone)
         clock += f"–{finish.hour:02d}:{finish.minute:02d}"
-    if lang == "de":
-        return f"{'Wunschtermin' if wish else 'Termin'}: {day}, {clock} Uhr"
-    return f"{'Requested time' if wish else 'Appointment'}: {day}, {clock}"
+    t = texts(lang)
+    if wish:
+        # Translators: %(day)s is a full date ("Tuesday, 1 December 2026"), %(time)s "09:00–09:20".
+        return t.gettext("Preferred time: %(day)s, %(time)s", day=day, time=clock)
+    # Translators: %(day)s is a full date ("Tuesday, 1 December 2026"), %(time)s "09:00–09:20".
+    return t.gettext("Appointment: %(day)s, %(time)s", day=day, time=clock)
 
 
-def _expiry_texts(expires_at: str, time_zone: str) -> tuple[str, str]:
+def _expiry_text(moment: str, time_zone: str, lang: str) -> str:
     # Every mail of the same second shares its expiry: cached, Babel runs once for them.
-    moment = datetime.fromisoformat(expires_at)
-    zone = ZoneInfo(time_zone)
-    return format_datetime(moment, zone, "de"), format_datetime(moment, zone, "en")
+    return format_datetime(datetime.fromisoformat(moment), ZoneInfo(time_zone), lang)

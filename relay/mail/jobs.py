@@ -13,6 +13,10 @@ Two kinds of job wait in a practice's mail queue (relay/storage/store.py, `pack_
   before confirming) and the cancel record's end, which the script worked out. The two
   ciphertexts are paired only by that atomic script: pairing others needs write access to
   Redis, which could as well replace a practice's public key.
+
+Both carry the language the patient booked in (the job's `lang`, the summary's `lang`):
+the mail is written in it, and its links ask for it (`?lang=`), so the confirmation and
+cancel pages open in the mail's language whatever the browser prefers.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from relay.crypto.sealing import DataCipher
+from relay.i18n.languages import DEFAULT_LANGUAGE, known
 from relay.storage.store import MailJob
 
 # Suffix of the second mail's queue entry and job key: `m:{id}.h` beside `m:{id}` (the
@@ -56,9 +61,11 @@ def open_job(cipher: DataCipher, job: MailJob, *, public_url: str) -> dict[str, 
         values = cipher.decrypt_json(
             job.payload, context=mail_job_context(job.practice, job.booking_id)
         )
+        # Jobs of earlier relays name no language: their mail is German.
+        lang = values["lang"] = known(str(values.get("lang") or DEFAULT_LANGUAGE))
         # A confirmation job holds the token; jobs of earlier relays hold the whole link.
         if "token" in values:
-            values["link"] = f"{public_url}/c/{values.pop('token')}"
+            values["link"] = with_language(f"{public_url}/c/{values.pop('token')}", lang)
         return values
     booking_id = job.booking_id.removesuffix(HANDED_MAIL_SUFFIX)
     summary = cipher.decrypt_json(job.summary, context=summary_context(job.practice, booking_id))
@@ -67,18 +74,26 @@ def open_job(cipher: DataCipher, job: MailJob, *, public_url: str) -> dict[str, 
     if not isinstance(recipient, str) or not recipient:
         return None
     until = job.cancel_until_ms
+    lang = known(str(summary.get("lang") or DEFAULT_LANGUAGE))
+    # No link once the appointment has begun: there is no cancel record then.
+    link = str(opened.get("link") or "") if until else ""
     return {
         "kind": "handed",
         "to": recipient,
+        "lang": lang,
         "practice_name": str(summary["practice_name"]),
-        # No link once the appointment has begun: there is no cancel record then.
-        "link": str(opened.get("link") or "") if until else "",
+        "link": with_language(link, lang) if link else "",
         "start": str(summary["start"]),
         "end": str(summary.get("end") or ""),
         "time_zone": str(summary["time_zone"]),
         "wish": is_wish(summary),
         "cancel_until": _utc_iso(datetime.fromtimestamp(until / 1000, UTC)) if until else "",
     }
+
+
+def with_language(link: str, lang: str) -> str:
+    """The link asking for `lang`: the page opens in the mail's language."""
+    return f"{link}{'&' if '?' in link else '?'}lang={lang}"
 
 
 def _utc_iso(moment: datetime) -> str:
