@@ -142,7 +142,7 @@ async def test_a_booking_in_another_language_gets_its_mail_in_that_language(
         assert "text-align: right;" in html
         assert f"<strong><bdi>{PRACTICE}</bdi></strong>" in html
         assert f"<bdi>{link}</bdi>" in html
-        assert re.search(r"<bdi>[^<]*, \d\d:\d\d</bdi>", html), "the expiry is isolated"
+        assert re.search(r"<bdi>[^<]*[,،] \d\d:\d\d</bdi>", html), "the expiry is isolated"
     assert_no_health_data(message, booking)
 
 

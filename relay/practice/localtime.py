@@ -8,14 +8,25 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date as babel_format_date
 from babel.dates import format_interval as babel_format_interval
+from babel.dates import get_datetime_format
 
 from relay.i18n.languages import BABEL_LOCALES, known
 
 
 def format_datetime(moment: datetime, zone: ZoneInfo, lang: str) -> str:
-    """'Dienstag, 1. Dezember 2026, 09:00' / 'Tuesday, 1 December 2026, 09:00'."""
+    """'Dienstag, 1. Dezember 2026, 09:00' / 'Tuesday, 1 December 2026, 09:00', joined
+    the way the language joins a date and a time (an Arabic comma, none in Turkish)."""
     local = moment.astimezone(zone)
-    return f"{format_day(local.date(), lang)}, {format_clock(local, lang)}"
+    # CLDR's pattern: "{1}, {0}", {1} the date and {0} the time.
+    pattern = _date_and_time(lang)
+    return pattern.replace("{1}", format_day(local.date(), lang)).replace(
+        "{0}", format_clock(local, lang)
+    )
+
+
+@functools.cache
+def _date_and_time(lang: str) -> str:
+    return str(get_datetime_format("medium", locale=BABEL_LOCALES[known(lang)]))
 
 
 # Babel takes tens of microseconds per call, and a slot picker page shows dozens of

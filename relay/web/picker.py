@@ -22,7 +22,13 @@ from zoneinfo import ZoneInfo
 
 from relay.i18n.catalogs import texts
 from relay.practice.localized import Localized
-from relay.practice.localtime import format_clock, format_day, format_day_short, format_week
+from relay.practice.localtime import (
+    format_clock,
+    format_datetime,
+    format_day,
+    format_day_short,
+    format_week,
+)
 from relay.practice.profile import Profile, Slot
 from relay.rules.values import InvalidValueError, parse_aware_datetime
 
@@ -339,11 +345,9 @@ def find_slot(value: str, free: Sequence[Slot]) -> Slot | None:
 
 
 def _long_label(slot: Slot, zone: ZoneInfo, lang: str) -> str:
-    start = slot.start.astimezone(zone)
-    text = f"{format_day(start.date(), lang)}, {format_clock(start, lang)}"
+    text = format_datetime(slot.start, zone, lang)
     if slot.doctor:
-        with_doctor = texts(lang).gettext("with %(doctor)s", doctor=slot.doctor)
-        text = f"{text}, {with_doctor}"
+        return texts(lang).gettext("%(time)s, with %(doctor)s", time=text, doctor=slot.doctor)
     return text
 
 
