@@ -254,11 +254,13 @@ def _relay_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _key_file_option(parser: argparse.ArgumentParser, purpose: str | None = None) -> None:
+    # Not inside the f-string: Babel finds no message there before Python 3.12.
+    label = purpose or _("key file")
     parser.add_argument(
         "--key-file",
         metavar="PATH",
         type=Path,
-        help=f"{purpose or _('key file')} [{_ENV['key_file']}]",
+        help=f"{label} [{_ENV['key_file']}]",
     )
 
 
