@@ -19,7 +19,7 @@ from typing import TypeVar, cast
 
 from babel.support import NullTranslations, Translations
 
-from relay.i18n.languages import LANGUAGES, known
+from relay.i18n.languages import known
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "relay"
@@ -50,10 +50,9 @@ class Message:
 class Texts:
     """One language's texts: gettext, ngettext and pgettext, with `%(name)s` values."""
 
-    __slots__ = ("catalog", "lang")
+    __slots__ = ("catalog",)
 
-    def __init__(self, lang: str, catalog: NullTranslations) -> None:
-        self.lang = lang
+    def __init__(self, catalog: NullTranslations) -> None:
         self.catalog = catalog
 
     def gettext(self, message: str, /, **values: object) -> str:
@@ -87,17 +86,10 @@ def fill(text: S, fallback: S, values: dict[str, object]) -> S:
 @functools.cache
 def texts(lang: str) -> Texts:
     """The texts of `lang` (of the default language for one we do not speak)."""
-    lang = known(lang)
-    return Texts(lang, _catalog(lang))
+    return Texts(_catalog(known(lang)))
 
 
 def _catalog(lang: str) -> NullTranslations:
     path = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
-    if lang == "en" and not path.exists():
-        return NullTranslations()
     with path.open("rb") as file:
         return Translations(file, domain=DOMAIN)
-
-
-def all_texts() -> dict[str, Texts]:
-    return {lang: texts(lang) for lang in LANGUAGES}
