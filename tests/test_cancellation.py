@@ -133,7 +133,7 @@ async def test_cancelling_marks_the_written_booking_cancelled_in_every_file(
         confirmed = await book_and_confirm(http, relay, practice, smtp_sink)
         assert await drain(relay, practice, out_dir) == 0
         document, calendar, appointment = the_booking(out_dir)
-        assert "status" not in document
+        assert document["status"] == "booked"
         assert appointment["status"] == "proposed"
         (event,) = calendar.walk("VEVENT")
         uid = str(event["UID"])
