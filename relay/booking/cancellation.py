@@ -60,6 +60,7 @@ _CALENDAR_FIELDS = (
     "time_zone",
     "kind",
     "lang",
+    "status",
 )
 _SECRET_BYTES = 24
 

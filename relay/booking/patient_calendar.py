@@ -34,6 +34,9 @@ def render_patient_calendar(
     t = texts(str(appointment.get("lang") or ""))
     practice = str(appointment.get("practice_name") or "")
     wish = appointment.get("kind") == "wish"
+    # A request the practice has yet to answer is tentative; a booked time is confirmed.
+    # Links of relays before statuses say nothing: a slot was then taken as booked.
+    requested = wish or appointment.get("status") == "proposed"
     start = datetime.fromisoformat(str(appointment["start"]))
     end_text = appointment.get("end")
     end = (
@@ -50,16 +53,16 @@ def render_patient_calendar(
     event.add(
         "summary",
         t.gettext("Requested appointment: %(practice)s", practice=practice)
-        if wish
+        if requested
         else t.gettext("Appointment: %(practice)s", practice=practice),
     )
-    event.add("status", "TENTATIVE" if wish else "CONFIRMED")
+    event.add("status", "TENTATIVE" if requested else "CONFIRMED")
     lines = []
     for field, label in (("doctor", N_("Doctor")), ("appointment_type", N_("Type"))):
         value = appointment.get(field)
         if isinstance(value, str) and value:
             lines.append(f"{t.gettext(label)}: {value}")
-    if wish:
+    if requested:
         lines.append(
             t.gettext("A requested time: the practice will tell you whether it is possible.")
         )

@@ -2,7 +2,7 @@
 
 | metric | type | labels | meaning |
 |---|---|---|---|
-| `terminrelay_bookings_total` | counter | `event` | bookings by step: `submitted` (accepted and pending), `confirmed` (moved to the inbox), `withdrawn` (by the patient), `expired` (never confirmed), `delivered` (fetched by the practice client), `acknowledged` (deleted after receipt), `rejected` (failed validation), `slot_conflict` (slot held or taken), `resent` (confirmation mail sent again for a pending booking), `cancelled` (by the patient, after confirming) |
+| `terminrelay_bookings_total` | counter | `event` | bookings by step: `submitted` (accepted and pending), `confirmed` (moved to the inbox), `withdrawn` (by the patient), `expired` (never confirmed), `delivered` (fetched by the practice client), `acknowledged` (deleted after receipt), `rejected` (failed validation), `slot_conflict` (slot held or taken), `resent` (confirmation mail sent again for a pending booking), `cancelled` (by the patient, after confirming), `answer_accept`, `answer_decline`, `answer_propose`, `answer_cancel` (the practice's answers), `reply_accept`, `reply_decline` (the patient's reply to a proposed time) |
 | `terminrelay_mail_total` | counter | `outcome` | confirmation mails: `sent`, `failed` (given up), `retried` (will be tried again) |
 | `terminrelay_http_request_duration_seconds` | histogram | `route`, `method`, `status` | time to answer a request, by route template (`/c/{token}`, never the raw path); inbox long polls land in the top buckets by design |
 | `terminrelay_redis_errors_total` | counter | none | Redis commands that failed (connection lost, timeout, out of memory) |
@@ -38,6 +38,14 @@ BOOKING_EVENTS = (
     "slot_conflict",
     "resent",
     "cancelled",
+    # The practice's answers and the patient's replies to a proposed time
+    # (relay/booking/answers.py).
+    "answer_accept",
+    "answer_decline",
+    "answer_propose",
+    "answer_cancel",
+    "reply_accept",
+    "reply_decline",
 )
 LIMIT_KINDS = (
     "network",

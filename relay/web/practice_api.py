@@ -144,6 +144,7 @@ async def put_profile(request: web.Request) -> web.Response:
             "first_slot": min(starts).isoformat() if starts else None,
             "last_slot": max(starts).isoformat() if starts else None,
             "accept_wishes": profile.accept_wishes,
+            "confirmation": profile.confirmation,
         }
     )
 
