@@ -20,17 +20,19 @@ from practice_client import commands
 from practice_client.calendar.opening_hours import RulesError, load_rules
 from practice_client.calendar.slot_options import (
     add_slot_source_options,
+    calendar_target,
     publish_every,
     slot_source,
 )
 from practice_client.calendar.slots import SlotSource
+from practice_client.handover.caldav_write import CalendarWriter
 from practice_client.handover.options import (
     add_handover_options,
     credential_token_file,
     handover,
     read_token_file,
 )
-from practice_client.handover.sink import DEFAULT_FORMATS
+from practice_client.handover.sink import CALENDAR_FORMAT, DEFAULT_FORMATS
 from practice_client.i18n import gettext as _
 from practice_client.i18n import translate_argparse
 from practice_client.publisher import run_with_publishing
@@ -377,8 +379,10 @@ def _keygen(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    writing = CALENDAR_FORMAT in args.format.lower()
     try:
-        source = slot_source(args, bookings_dir=args.out)
+        source = slot_source(args, bookings_dir=args.out, writing=writing)
+        target = calendar_target(args, source, wanted=writing)
     except ValueError as error:
         return _usage_error(args, str(error))
     if (source is None) != (args.publish_every is None):
@@ -388,7 +392,7 @@ def _run(args: argparse.Namespace) -> int:
             % {"every": _ENV["publish_every"], "rules": _ENV["rules"]},
         )
     try:
-        handing_over = handover(args)
+        handing_over = handover(args, calendar=target is not None)
     except ValueError as error:
         return _usage_error(args, str(error))
     config = RunConfig(
@@ -403,6 +407,7 @@ def _run(args: argparse.Namespace) -> int:
         hook=handing_over.hook,
         page_check_every=PAGE_CHECK_EVERY,
         require_sealing=_requires_browser_sealing(source),
+        calendar=None if target is None else CalendarWriter(target, args.out),
     )
     if source is not None:
         return asyncio.run(

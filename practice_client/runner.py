@@ -22,6 +22,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import TypeVar
 
+from practice_client.handover.caldav_write import CalendarSync, CalendarWriter
 from practice_client.handover.files import DirectoryBusyError, DurableBatch, FileAccess
 from practice_client.handover.hooks import Hook
 from practice_client.handover.moments import iso_time
@@ -110,6 +111,8 @@ class RunConfig:
     # browser is a problem (the practice's sealing is "browser").
     page_check_every: float | None = None
     require_sealing: bool = False
+    # The practice's CalDAV calendar (formats hold "caldav"): written beside delivery.
+    calendar: CalendarWriter | None = None
 
 
 @dataclass(frozen=True)
@@ -197,12 +200,20 @@ async def _run(config: RunConfig, *, once: bool, stop: asyncio.Event) -> int:
                 stale_temps,
                 config.out_dir,
             )
+        calendar = None if config.calendar is None else CalendarSync(config.calendar)
+        if calendar is not None and not once:
+            calendar.start()
         async with RelayClient(config.relay_url, config.token) as relay:
             delivery = _Delivery(config, relay, sink, slug, ring, once=once, stop=stop)
+            delivery.calendar = calendar
             try:
                 return await delivery.loop()
             finally:
                 await delivery.stop_page_checks()
+                if calendar is not None:
+                    # --once: what was written goes to the calendar before the exit; a
+                    # calendar that cannot be written changes no exit code.
+                    await (calendar.write_all() if once else calendar.stop())
 
 
 @contextlib.contextmanager
@@ -252,6 +263,7 @@ class _Delivery:
         self._page_checked = False
         self.in_flight: int | None = None  # as of the last inbox answer
         self._key_file_stamp = _stamp(config.key_file)
+        self.calendar: CalendarSync | None = None
 
     async def loop(self) -> int:
         """Poll, open and stage a batch while the one before is made durable.
@@ -565,6 +577,8 @@ class _Delivery:
             failed = await asyncio.to_thread(batch.commit)
         except OSError as sync_error:
             failed = {step.booking_id: sync_error for step in staged}
+        if self.calendar is not None:
+            self.calendar.wake()  # the versions just made durable
         delivered = []
         for step in staged:
             failure = failed.get(step.booking_id)

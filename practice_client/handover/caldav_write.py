@@ -22,6 +22,8 @@ then holds health data: README, "Bookings in the practice calendar".
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import string
@@ -358,3 +360,49 @@ def _read_object(path: Path) -> dict[str, object]:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
+
+
+class CalendarSync:
+    """`run`'s calendar beside delivery: a pass at start (every marker, a restart retries),
+    then one after each batch written (`wake`) and when the next retry is due."""
+
+    def __init__(self, writer: CalendarWriter) -> None:
+        self.writer = writer
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop())
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def write_all(self) -> PassReport:
+        """One pass over every marker now (`run --once`, `answer`)."""
+        return await asyncio.to_thread(self.writer.write_due, all_now=True)
+
+    async def stop(self) -> None:
+        """End the loop; a pass in hand ends after the booking it is writing."""
+        self.writer.stopping.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _loop(self) -> None:
+        all_now = True
+        while True:
+            self._wake.clear()
+            try:
+                report = await asyncio.to_thread(self.writer.write_due, all_now=all_now)
+            except Exception as error:
+                # A library failing unforeseen costs a pass, never delivery.
+                log.error(  # noqa: TRY400 - one line; a message could quote the server
+                    "the %s could not be written (%s)",
+                    self.writer.target.describe(),
+                    type(error).__name__,
+                )
+                report = PassReport(0, 0, self.writer.retry_base)
+            all_now = False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), report.next_due)
