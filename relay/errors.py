@@ -50,6 +50,21 @@ class SlotTaken(RelayError):
     """The chosen slot is held by a pending booking or taken by a confirmed one."""
 
 
+class BookingNotFound(RelayError):
+    """No confirmed booking of this practice has this id and address, or its time has
+    passed: the relay has nothing left to answer."""
+
+
+class AnswerRefused(RelayError):
+    """The practice's answer does not fit the booking's state (it was cancelled, declined,
+    or is waiting for the patient's reply); `status` is that state, `why` says it."""
+
+    def __init__(self, status: str, why: str) -> None:
+        super().__init__(why)
+        self.status = status
+        self.why = why
+
+
 class RateLimited(RelayError):
     """Too many submissions from one client network."""
 

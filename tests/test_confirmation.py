@@ -89,7 +89,7 @@ async def test_fifty_concurrent_confirms_change_state_once(
     async with aiohttp.ClientSession() as http:
         link = await pending_link(http, relay, practice, smtp_sink)
         pages = await asyncio.gather(*(confirm(http, link) for _ in range(50)))
-    assert sum("Request confirmed" in page for page in pages) == 1
+    assert sum("Appointment booked" in page for page in pages) == 1
     assert sum("Already confirmed" in page for page in pages) == 49
     client = redis_server.client()
     assert client.zcard("tr:{praxis-test}:inbox") == 1

@@ -466,5 +466,5 @@ async def test_confirmation_page_shows_the_whole_appointment_in_the_patients_lan
         assert expected in text, expected
     assert '<p class="brand"><bdi>Praxis Dr. Beispiel</bdi></p>' in html
     result_text = Page(result).text
-    for expected in ("Request confirmed", "08:00–08:20", "What happens next", "+49 30 1234567"):
+    for expected in ("Appointment booked", "08:00–08:20", "What happens next", "+49 30 1234567"):
         assert expected in result_text, expected

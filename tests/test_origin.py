@@ -233,7 +233,7 @@ async def test_cross_site_confirm_and_withdraw_are_refused_and_the_link_still_wo
             link, data={"action": "confirm"}, params={"lang": "en"}, headers=same_origin(relay)
         ) as confirmed:
             assert confirmed.status == 200
-            assert "Request confirmed" in await confirmed.text()
+            assert "Appointment booked" in await confirmed.text()
     assert inbox_items(redis_server, practice.slug) == 1
 
 
@@ -347,7 +347,7 @@ async def test_chromium_post_from_another_site_gets_the_page_and_its_link_works(
             assert page.url.startswith(link)
             async with page.expect_navigation():
                 await page.click("text=Confirm request")
-            assert "Request confirmed" in await page.inner_text("h1")
+            assert "Appointment booked" in await page.inner_text("h1")
             await browser.close()
     finally:
         await runner.cleanup()

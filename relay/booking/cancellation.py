@@ -17,8 +17,7 @@ starts (a wish: RELAY_WISH_CANCEL_HOURS after confirming). No name, no address, 
   encrypted (relay/mail/jobs.py): confirming is one round trip, nothing is read first. It
   names the practice, the time and the cancel link; not the doctor or the type of
   appointment (docs/protocol.md says why).
-- **Cancelling** seals a signed notice `{"type": "cancellation", ...}` to the practice like
-  a booking and puts it into the practice's inbox (docs/protocol.md).
+- **Cancelling**, and what the practice answers, is relay/booking/answers.py's.
 """
 
 from __future__ import annotations
@@ -32,12 +31,11 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 
 from nacl.signing import SigningKey
 
 from relay.crypto import tokens
-from relay.crypto.sealing import DataCipher, seal_booking
+from relay.crypto.sealing import DataCipher
 from relay.errors import DecryptionFailed, TokenGone
 from relay.mail.jobs import cancel_link_context, is_wish
 from relay.ops.metrics import Metrics
@@ -65,24 +63,9 @@ _CALENDAR_FIELDS = (
 )
 _SECRET_BYTES = 24
 
-CancelOutcome = Literal["cancelled", "already"]
-
 
 def calendar_context() -> bytes:
     return b"calendar link"
-
-
-def notice_document(
-    *, notice_id: str, booking_id: str, practice: str, cancelled_at: datetime
-) -> dict[str, object]:
-    """The signed cancellation notice (docs/protocol.md, "Cancellation notice")."""
-    return {
-        "type": "cancellation",
-        "id": notice_id,
-        "booking_id": booking_id,
-        "practice": practice,
-        "cancelled_at": _utc_iso(cancelled_at),
-    }
 
 
 @dataclass(frozen=True)
@@ -92,15 +75,6 @@ class ConfirmedLinks:
 
     cancel_path: str | None
     calendar_path: str | None
-
-
-@dataclass(frozen=True)
-class CancelView:
-    """What the cancel page may show: the practice and whether the link still works."""
-
-    practice: str
-    state: Literal["active", "cancelled"]
-    expires_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -141,6 +115,13 @@ class Cancellations:
         return datetime.fromtimestamp(self._clock(), UTC)
 
     # At confirmation
+
+    def cancel_token(self, confirmation_token: str) -> str:
+        """The cancel token belonging to a confirmation token (one of the relay's)."""
+        parts = tokens.split_token(confirmation_token)
+        if parts is None:
+            raise TokenGone
+        return self._cancel_token(*parts)
 
     def _cancel_token(self, slug: str, secret: str) -> str:
         """The cancel token belonging to a confirmation token's parts."""
@@ -230,59 +211,6 @@ class Cancellations:
             appointment=appointment,
             cancel_url=str(opened.get("cancel_url") or "") or None,
         )
-
-    # The cancel link
-
-    async def view(self, cancel_token: str) -> CancelView:
-        """What the link leads to; changes nothing. TokenGone if expired or unknown."""
-        slug, token_hash = _parse(cancel_token)
-        found = await self.store.cancel_state(slug, token_hash)
-        if found.state == "gone":
-            raise TokenGone
-        if found.state == "cancelled":
-            return CancelView(slug, "cancelled", None)
-        return CancelView(slug, "active", self.now() + timedelta(milliseconds=found.expires_in_ms))
-
-    async def cancel(self, cancel_token: str) -> CancelOutcome:
-        """Seals a cancellation notice to the practice and puts it into its inbox."""
-        slug, token_hash = _parse(cancel_token)
-        found = await self.store.cancel_state(slug, token_hash)
-        if found.state == "gone":
-            raise TokenGone
-        if found.state == "cancelled":
-            return "already"
-        practice = await self.store.practice(slug)
-        now = self.now()
-        notice_id = str(uuid.uuid4())
-        sealed = seal_booking(
-            notice_document(
-                notice_id=notice_id,
-                booking_id=found.booking_id,
-                practice=slug,
-                cancelled_at=now,
-            ),
-            signing_key=self.signing_key,
-            practice_key=practice.public_key,
-        )
-        outcome = await self.store.cancel(
-            slug,
-            token_hash,
-            booking_id=found.booking_id,
-            notice_id=notice_id,
-            sealed=sealed,
-            cancelled_at=_utc_iso(now),
-            now_ms=int(now.timestamp() * 1000),
-            inbox_ttl=self.settings.inbox_ttl,
-        )
-        if outcome == "gone":
-            raise TokenGone
-        if outcome != "cancelled":
-            # "already": a second click raced this one; "changed" cannot happen for a
-            # record the relay wrote, and is answered like it.
-            return "already"
-        self.metrics.bookings.labels(event="cancelled").inc()
-        self.wakeups.wake(slug)
-        return "cancelled"
 
 
 def calendar_uid(booking_id: str) -> str:

@@ -17,12 +17,14 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import orjson
 from nacl.signing import SigningKey
 
 from relay.abuse.limits import Limits
+from relay.booking.answers import Answers
 from relay.booking.browser_sealed import SealedRequest, is_browser_sealed, validate_sealed
 from relay.booking.cancellation import Cancellations
 from relay.booking.submission import BookingRequest, validate_booking
@@ -162,6 +164,21 @@ class RelayService:
             wakeups=wakeups,
             clock=clock,
         )
+        # The practice's answers, the patient's reply and cancellation (relay/booking/answers.py).
+        self.answers = Answers(
+            settings=settings,
+            store=store,
+            cipher=cipher,
+            signing_key=signing_key,
+            metrics=metrics,
+            wakeups=wakeups,
+            practices=self.practices,
+            cancel_token=lambda slug, booking_id, email: self.cancellations.cancel_token(
+                self._token(slug, booking_id, email)
+            ),
+            mail_queued=mail_queued,
+            clock=clock,
+        )
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
@@ -236,12 +253,15 @@ class RelayService:
         # practice is loaded again and the booking checked and sealed again, once.
         for _attempt in range(2):
             practice, profile = cached.practice, cached.profile
-            sealed, blob = self._seal(request, booking_id, slug, practice, now=now, lang=lang)
+            status = arrival_status(request, profile)
+            sealed, blob = self._seal(
+                request, booking_id, slug, practice, now=now, lang=lang, status=status
+            )
             booking = NewBooking(
                 booking_id,
                 sealed=sealed,
                 summary=self.cipher.encrypt_json(
-                    _summary(request, practice.name, profile.time_zone, lang),
+                    _summary(request, practice.name, profile.time_zone, lang, status),
                     context=summary_context(slug, booking_id),
                 ),
                 token_hash=token_hash,
@@ -264,6 +284,11 @@ class RelayService:
                 blob=blob,
                 ticket_ttl=TICKET_SECONDS if blob else 0,
                 attempt=admission,
+                answer_within_ms=(
+                    profile.answer_within_hours * 3_600_000
+                    if request.slot and status == "proposed"
+                    else 0
+                ),
             )
             try:
                 if with_submit:
@@ -310,12 +335,16 @@ class RelayService:
         *,
         now: datetime,
         lang: str,
+        status: ArrivalStatus,
     ) -> tuple[bytes, bytes]:
         """What the practice's inbox gets: the booking the relay sealed, or the envelope
         it signed around the blob the browser sealed; the blob (b"" for the first)."""
         if isinstance(request, SealedRequest):
             envelope = self.envelopes.seal(
-                request.envelope(practice=slug, submitted_at=now, language=lang),
+                {
+                    **request.envelope(practice=slug, submitted_at=now, language=lang),
+                    "status": status,
+                },
                 signing_key=self.signing_key,
                 practice_key=practice.public_key,
             )
@@ -327,6 +356,7 @@ class RelayService:
             consent_at=now,
             language=lang,
         )
+        document["status"] = status
         sealed = seal_booking(
             document, signing_key=self.signing_key, practice_key=practice.public_key
         )
@@ -646,8 +676,25 @@ def _parse_token(token: str) -> tuple[str, str]:
     return slug, tokens.token_hash(secret)
 
 
+# How a booking reaches the practice: booked, or a request it answers (docs/protocol.md).
+ArrivalStatus = Literal["booked", "proposed"]
+
+
+def arrival_status(request: BookingRequest | SealedRequest, profile: Profile) -> ArrivalStatus:
+    """The status a booking reaches the practice with (docs/protocol.md): a published slot
+    of a practice that books directly is booked; a wish, or a slot of a practice that
+    confirms each request itself, is a request the practice answers."""
+    if request.slot is not None and profile.confirmation == "direct":
+        return "booked"
+    return "proposed"
+
+
 def _summary(
-    request: BookingRequest | SealedRequest, practice_name: str, time_zone: str, lang: str
+    request: BookingRequest | SealedRequest,
+    practice_name: str,
+    time_zone: str,
+    lang: str,
+    status: ArrivalStatus,
 ) -> dict[str, object]:
     """What the confirmation page shows: the appointment, not the patient. For a booking
     sealed in the browser that is what the relay knows: the slot's public data, or a
@@ -669,5 +716,6 @@ def _summary(
         "wish": request.slot is None,
         "kind": request.kind,
         "lang": lang,
+        "status": status,
         "to": request.email,
     }

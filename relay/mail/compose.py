@@ -28,7 +28,7 @@ from babel import Locale
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import escape
 
-from relay.i18n.catalogs import texts
+from relay.i18n.catalogs import N_, texts
 from relay.i18n.languages import BABEL_LOCALES, DEFAULT_LANGUAGE, direction, known
 from relay.i18n.templates import gettext_context, isolate
 from relay.practice.localtime import format_datetime, format_day
@@ -51,6 +51,23 @@ _UNTIL = "\0until\0"
 _GERMAN_LINES = {
     "confirm": "Terminanfrage bei %(practice)s: Bestätigungslink",
     "handed": "Terminanfrage bei %(practice)s: an die Praxis übergeben",
+    "answer": "Terminanfrage bei %(practice)s: Antwort der Praxis",
+}
+# The reasons a practice may give with an answer (relay/booking/answers.py), each a fixed,
+# translated sentence: a free text is where health data would leak into a mailbox.
+REASONS = {
+    "no_free_time": N_("The practice has no free time for this request."),
+    "doctor_unavailable": N_("The doctor is not available at this time."),
+    "please_call": N_("Please call the practice."),
+    "referral_needed": N_("The practice needs a referral for this appointment."),
+}
+# The subject of the mail for each answer of the practice (relay/booking/answers.py).
+_ANSWER_SUBJECTS = {
+    # Translators: The subjects of the mails with the practice's answer; keep them short.
+    "accept": N_("Appointment confirmed – %(practice)s"),
+    "decline": N_("Your appointment request was declined – %(practice)s"),
+    "propose": N_("The practice proposes another time – %(practice)s"),
+    "cancel": N_("Appointment cancelled by the practice – %(practice)s"),
 }
 _GERMAN_LANGUAGE = " (diese E-Mail ist auf %(language)s)"
 # "=_" can never occur in quoted-printable text ("=" is always written "=3D"), so one
@@ -82,6 +99,11 @@ def handed_subject(practice_name: str, lang: str = DEFAULT_LANGUAGE) -> str:
     return texts(lang).gettext(
         "Your appointment request was handed to %(practice)s", practice=practice_name
     )
+
+
+def booked_subject(practice_name: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    # Translators: The subject of the mail after confirming a time that is booked at once.
+    return texts(lang).gettext("Your appointment at %(practice)s is booked", practice=practice_name)
 
 
 def plain_gettext_context(lang: str) -> dict[str, Callable[..., str]]:
@@ -138,6 +160,8 @@ class ConfirmationMail:
         lang = known(str(job.get("lang") or DEFAULT_LANGUAGE))
         if job.get("kind") == "handed":
             return self._handed_from_job(job, lang)
+        if job.get("kind") == "answer":
+            return self.build_answer(job, lang)
         return self.build(
             to=str(job["to"]),
             practice_name=str(job["practice_name"]),
@@ -166,19 +190,57 @@ class ConfirmationMail:
             time=_appointment_text(start, end, zone, lang, wish=wish),
             until=self._expiry(until, str(job["time_zone"]), lang) if until else "",
             lang=lang,
+            booked=job.get("status") == "booked",
         )
 
     def build_handed(
-        self, *, to: str, practice_name: str, link: str, time: str, until: str, lang: str
+        self,
+        *,
+        to: str,
+        practice_name: str,
+        link: str,
+        time: str,
+        until: str,
+        lang: str,
+        booked: bool = False,
     ) -> Mail:
-        """The mail after confirming: handed to the practice, when, and the cancel link
-        (none once the appointment has begun). No doctor, no type of appointment."""
+        """The mail after confirming: booked, or handed to the practice to answer; when;
+        and the cancel link (none once the appointment has begun). No doctor, no type of
+        appointment."""
         if _breaks_header(to):
             raise ValueError("a line break in the recipient address")
         lang = known(lang)
         values = {_LINK: link, _TIME: time, _UNTIL: until}
-        parts = self._handed_parts(practice_name, lang, bool(link))
+        parts = self._handed_parts(practice_name, lang, bool(link), booked)
         return self._assemble(to, lang, parts, values)
+
+    def build_answer(self, job: Mapping[str, object], lang: str) -> Mail:
+        """The practice's answer (relay/booking/answers.py): the practice, the time, a
+        fixed reason, the patient's link or the practice's form. No doctor, no type.
+        Rendered whole per mail: answers are few, unlike confirmations."""
+        to, answer = str(job["to"]), str(job["answer"])
+        if _breaks_header(to):
+            raise ValueError("a line break in the recipient address")
+        practice_name = one_line(str(job["practice_name"]))
+        day = clock = ""
+        if job.get("start"):
+            zone = ZoneInfo(str(job["time_zone"]))
+            end = datetime.fromisoformat(str(job["end"])) if job.get("end") else None
+            day, clock = _day_and_clock(datetime.fromisoformat(str(job["start"])), end, zone, lang)
+        reason = REASONS.get(str(job.get("reason") or ""))
+        values: dict[str, object] = {
+            "answer": answer,
+            "day": day,
+            "clock": clock,
+            "reason": texts(lang).gettext(reason) if reason else "",
+            "link": str(job.get("link") or ""),
+            "book_again": str(job.get("book_again") or ""),
+        }
+        subject_text = texts(lang).gettext(_ANSWER_SUBJECTS[answer], practice=practice_name)
+        parts = self._render_template(
+            "answer", subject_text, values, practice_name=practice_name, lang=lang
+        )
+        return self._assemble(to, lang, parts, {})
 
     def _assemble(
         self, to: str, lang: str, parts: _PracticeParts, values: Mapping[str, str]
@@ -220,9 +282,12 @@ class ConfirmationMail:
             "confirm", subject(practice_name, lang), values, practice_name=practice_name, lang=lang
         )
 
-    def _render_handed(self, practice_name: str, lang: str, with_link: bool) -> _PracticeParts:
+    def _render_handed(
+        self, practice_name: str, lang: str, with_link: bool, booked: bool
+    ) -> _PracticeParts:
         practice_name = one_line(practice_name)
         values: dict[str, object] = {
+            "booked": booked,
             "with_link": with_link,
             "link": _LINK,
             "time": _TIME,
@@ -230,7 +295,7 @@ class ConfirmationMail:
         }
         return self._render_template(
             "handed",
-            handed_subject(practice_name, lang),
+            (booked_subject if booked else handed_subject)(practice_name, lang),
             values,
             practice_name=practice_name,
             lang=lang,
@@ -316,16 +381,24 @@ def _fill(body: _Body, values: Mapping[str, str]) -> bytes:
     return b"\r\n".join(encoded)
 
 
-def _appointment_text(
-    start: datetime, end: datetime | None, zone: ZoneInfo, lang: str, *, wish: bool
-) -> str:
-    """'Termin: Dienstag, 1. Dezember 2026, 09:00–09:20 Uhr' and the like."""
+def _day_and_clock(
+    start: datetime, end: datetime | None, zone: ZoneInfo, lang: str
+) -> tuple[str, str]:
+    """('Dienstag, 1. Dezember 2026', '09:00–09:20') and the like."""
     local = start.astimezone(zone)
     day = format_day(local.date(), lang)
     clock = f"{local.hour:02d}:{local.minute:02d}"
     if end is not None and end.astimezone(zone).date() == local.date():
         finish = end.astimezone(zone)
         clock += f"–{finish.hour:02d}:{finish.minute:02d}"
+    return day, clock
+
+
+def _appointment_text(
+    start: datetime, end: datetime | None, zone: ZoneInfo, lang: str, *, wish: bool
+) -> str:
+    """'Termin: Dienstag, 1. Dezember 2026, 09:00–09:20 Uhr' and the like."""
+    day, clock = _day_and_clock(start, end, zone, lang)
     t = texts(lang)
     if wish:
         # Translators: %(day)s is a full date ("Tuesday, 1 December 2026"), %(time)s "09:00–09:20".

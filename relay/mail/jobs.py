@@ -66,6 +66,10 @@ def open_job(cipher: DataCipher, job: MailJob, *, public_url: str) -> dict[str, 
         # A confirmation job holds the token; jobs of earlier relays hold the whole link.
         if "token" in values:
             values["link"] = with_language(f"{public_url}/c/{values.pop('token')}", lang)
+        # An answer's links (relay/booking/answers.py) open in the mail's language too.
+        for name in ("link", "book_again") if values.get("kind") == "answer" else ():
+            if values.get(name):
+                values[name] = with_language(str(values[name]), lang)
         return values
     booking_id = job.booking_id.removesuffix(HANDED_MAIL_SUFFIX)
     summary = cipher.decrypt_json(job.summary, context=summary_context(job.practice, booking_id))
@@ -79,6 +83,7 @@ def open_job(cipher: DataCipher, job: MailJob, *, public_url: str) -> dict[str, 
     link = str(opened.get("link") or "") if until else ""
     return {
         "kind": "handed",
+        "status": str(summary.get("status") or ""),
         "to": recipient,
         "lang": lang,
         "practice_name": str(summary["practice_name"]),

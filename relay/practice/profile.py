@@ -65,8 +65,18 @@ _PROFILE_KEYS = frozenset(
         "frame_ancestors",
         "details",
         "sealing",
+        "confirmation",
+        "answer_within_hours",
     }
 )
+# Whether confirming a published slot books it ("direct") or asks the practice, which
+# accepts, declines or proposes another time ("by_practice"); a wish always asks.
+Confirmation = Literal["direct", "by_practice"]
+CONFIRMATIONS: tuple[Confirmation, ...] = ("direct", "by_practice")
+# How long a by_practice request holds its slot for the practice's answer (and a time the
+# practice proposes, for the patient's): by default two days, at most two weeks.
+DEFAULT_ANSWER_WITHIN_HOURS = 48
+MAX_ANSWER_WITHIN_HOURS = 336
 # Who may seal a practice's bookings (docs/protocol.md, "Sealed in the browser"): "relay"
 # (absent: clients before protocol 2 cannot open browser-sealed items), "either" (the
 # browser where JavaScript runs, the relay otherwise), "browser" (never the relay).
@@ -143,6 +153,8 @@ class Profile:
     # The language the practice's own texts are written in (its name, the types' names
     # and notes, the details); translations of some of them sit beside them.
     language: str = DEFAULT_LANGUAGE
+    confirmation: Confirmation = "direct"
+    answer_within_hours: int = DEFAULT_ANSWER_WITHIN_HOURS
 
     @property
     def browser_sealing(self) -> bool:
@@ -219,6 +231,15 @@ def parse_profile(data: object, *, now: datetime) -> Profile:
     frame_ancestors = _frame_ancestors(errors, _or_default(data, "frame_ancestors", []))
     details = parse_details(errors, data.get("details"))
     sealing = check(errors, "sealing", _sealing, _or_default(data, "sealing", "relay"))
+    confirmation = check(
+        errors, "confirmation", _confirmation, _or_default(data, "confirmation", "direct")
+    )
+    answer_within_hours = check(
+        errors,
+        "answer_within_hours",
+        _answer_within_hours,
+        _or_default(data, "answer_within_hours", DEFAULT_ANSWER_WITHIN_HOURS),
+    )
     slots = _slots(
         errors,
         _or_default(data, "slots", []),
@@ -234,6 +255,8 @@ def parse_profile(data: object, *, now: datetime) -> Profile:
         or time_zone is None
         or accept_wishes is None
         or sealing is None
+        or confirmation is None
+        or answer_within_hours is None
     ):
         raise ValidationFailed(errors)
     return Profile(
@@ -248,7 +271,26 @@ def parse_profile(data: object, *, now: datetime) -> Profile:
         details=details,
         sealing=sealing,
         language=language,
+        confirmation=confirmation,
+        answer_within_hours=answer_within_hours,
     )
+
+
+def _confirmation(value: object) -> Confirmation:
+    if not isinstance(value, str):
+        raise InvalidValueError("not_string")
+    for confirmation in CONFIRMATIONS:
+        if value == confirmation:
+            return confirmation
+    raise InvalidValueError("invalid_choice")
+
+
+def _answer_within_hours(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidValueError("not_integer")
+    if not 1 <= value <= MAX_ANSWER_WITHIN_HOURS:
+        raise InvalidValueError("out_of_range")
+    return value
 
 
 def _language(value: object) -> str:
@@ -557,6 +599,8 @@ def profile_to_json(profile: Profile) -> dict[str, object]:
         "frame_ancestors": list(profile.frame_ancestors),
         "details": details_to_json(profile.details),
         "sealing": profile.sealing,
+        "confirmation": profile.confirmation,
+        "answer_within_hours": profile.answer_within_hours,
     }
 
 
@@ -582,6 +626,11 @@ def profile_from_json(data: object) -> Profile:
         sealing=_sealing(stored.get("sealing", "relay")),
         # Profiles stored before languages existed are German.
         language=_language(stored.get("language", DEFAULT_LANGUAGE)),
+        # Profiles stored before confirmation modes existed booked directly.
+        confirmation=_confirmation(stored.get("confirmation", "direct")),
+        answer_within_hours=_answer_within_hours(
+            stored.get("answer_within_hours", DEFAULT_ANSWER_WITHIN_HOURS)
+        ),
     )
 
 

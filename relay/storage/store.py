@@ -111,6 +111,13 @@ def cancel_key(practice: str, token_hash: str) -> str:
     return practice_prefix(practice) + "x:" + name
 
 
+def answer_key(practice: str, token_hash: str) -> str:
+    # Beside the cancel record, under the same hash, for as long as it lasts: the state of
+    # a request the practice answers (relay/booking/answers.py, AnswerRecord). No address,
+    # no name; a time only when the practice proposed one.
+    return cancel_key(practice, token_hash).replace(":x:", ":a:", 1)
+
+
 # Abuse limits (relay/abuse/limits.py) live outside every practice's slot, under one hash tag of
 # their own, so that one script sees a network's, a recipient's and the flood's counts at
 # once. On Redis Cluster that is a second slot beside the practice's: one more round trip
@@ -202,6 +209,9 @@ class NewBooking:
     ticket_ttl: int = 0
     # Random per submission: tells the submit script's re-run from a reused ticket.
     attempt: str = ""
+    # A published slot of a practice that answers requests (`"confirmation":
+    # "by_practice"`): how long confirming holds the slot for the answer, ms; 0: booked.
+    answer_within_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -223,12 +233,19 @@ class PendingBooking:
 # Layout 3, a booking sealed in the browser (docs/protocol.md, "Sealed in the browser"):
 #   as layout 2 up to the summary | envelope length (2), the relay's sealed envelope |
 #   the browser's sealed box
+# Layouts 4 and 5, a request for a slot the practice answers: as layouts 2 and 3, with
+#   how long confirming holds the slot for the answer, ms (4), after the slot's end
+# (only those bookings take them, so relays from before them, during a rolling upgrade,
+# meet them only once a practice has chosen "by_practice").
 # The start lets the confirm script write the cancel record, which lasts until the
 # appointment starts, without the page reading the booking first. Layout 1 (no start) is
 # still read, for bookings stored before it.
 BOOKING_LAYOUT = 2
 BROWSER_SEALED_LAYOUT = 3
+ANSWERED_LAYOUT = 4
+ANSWERED_BROWSER_SEALED_LAYOUT = 5
 _BOOKING_HEAD = struct.Struct(">BQQ")
+_ANSWER_WITHIN = struct.Struct(">I")
 _BOOKING_HEAD_1 = struct.Struct(">BQ")
 _SHORT_LENGTH = struct.Struct(">B")
 _SUMMARY_LENGTH = struct.Struct(">H")
@@ -245,6 +262,7 @@ class StoredBooking:
     sealed: bytes
     slot_start_ms: int = 0
     blob: bytes = b""
+    answer_within_ms: int = 0
 
 
 def pack_booking(booking: StoredBooking) -> bytes:
@@ -253,9 +271,14 @@ def pack_booking(booking: StoredBooking) -> bytes:
     sealed = booking.sealed
     if booking.blob:
         sealed = _SUMMARY_LENGTH.pack(len(sealed)) + sealed + booking.blob
+    answer_within = b""
+    if booking.answer_within_ms:
+        layout += ANSWERED_LAYOUT - BOOKING_LAYOUT
+        answer_within = _ANSWER_WITHIN.pack(booking.answer_within_ms)
     return b"".join(
         (
             _BOOKING_HEAD.pack(layout, booking.slot_start_ms, booking.slot_end_ms),
+            answer_within,
             _SHORT_LENGTH.pack(len(slot_id)),
             slot_id,
             _SHORT_LENGTH.pack(len(booking_id)),
@@ -271,7 +294,13 @@ def unpack_booking(value: bytes) -> StoredBooking:
     """The inverse of pack_booking (and the reader of layout 1); the scripts read the same
     layouts in Lua."""
     layout = value[0] if value else None
-    if layout in (BOOKING_LAYOUT, BROWSER_SEALED_LAYOUT):
+    answer_within_ms = 0
+    if layout in (ANSWERED_LAYOUT, ANSWERED_BROWSER_SEALED_LAYOUT):
+        _, slot_start_ms, slot_end_ms = _BOOKING_HEAD.unpack_from(value)
+        (answer_within_ms,) = _ANSWER_WITHIN.unpack_from(value, _BOOKING_HEAD.size)
+        position = _BOOKING_HEAD.size + _ANSWER_WITHIN.size
+        layout -= ANSWERED_LAYOUT - BOOKING_LAYOUT
+    elif layout in (BOOKING_LAYOUT, BROWSER_SEALED_LAYOUT):
         _, slot_start_ms, slot_end_ms = _BOOKING_HEAD.unpack_from(value)
         position = _BOOKING_HEAD.size
     elif layout == 1:
@@ -291,7 +320,14 @@ def unpack_booking(value: bytes) -> StoredBooking:
         (length,) = _SUMMARY_LENGTH.unpack_from(sealed)
         sealed, blob = sealed[2 : 2 + length], sealed[2 + length :]
     return StoredBooking(
-        booking_id.decode(), slot_id.decode(), slot_end_ms, summary, sealed, slot_start_ms, blob
+        booking_id.decode(),
+        slot_id.decode(),
+        slot_end_ms,
+        summary,
+        sealed,
+        slot_start_ms,
+        blob,
+        answer_within_ms,
     )
 
 
@@ -403,13 +439,73 @@ class Confirmed:
     cancel_until_ms: int | None = None
 
 
+# A confirmed request's answer record (answer_key), one string:
+#   status:held until, ms:slot end, ms:mails sent:proposed slot id:proposed start, ms:
+#   proposed end, ms
+# `held until` is when the claim this booking holds ends (on its slot; while the patient
+# is to reply, on the proposed slot): a claim of its slot found after that may be another
+# booking's. The proposed fields are empty but for a time the practice proposed.
 @dataclass(frozen=True)
-class CancelState:
-    """`active` (with the booking id and the ms until the link expires), `cancelled`, `gone`."""
+class AnswerRecord:
+    status: str
+    held_until_ms: int = 0
+    slot_end_ms: int = 0
+    mails: int = 0
+    proposed_slot: str = ""
+    proposed_start_ms: int = 0
+    proposed_end_ms: int = 0
 
-    state: Literal["active", "cancelled", "gone"]
-    booking_id: str = ""
-    expires_in_ms: int = 0
+    def pack(self) -> str:
+        return ":".join(
+            (
+                self.status,
+                str(self.held_until_ms),
+                str(self.slot_end_ms),
+                str(self.mails),
+                self.proposed_slot,
+                str(self.proposed_start_ms) if self.proposed_start_ms else "",
+                str(self.proposed_end_ms) if self.proposed_end_ms else "",
+            )
+        )
+
+    @classmethod
+    def unpack(cls, value: str) -> AnswerRecord:
+        status, held, slot_end, mails, slot, start, end = value.split(":")
+        return cls(
+            status, int(held), int(slot_end), int(mails), slot, int(start or 0), int(end or 0)
+        )
+
+
+@dataclass(frozen=True)
+class AnswerState:
+    """What Store.answer_state read: the cancel record's value (`{booking id}:{slot id}`
+    or "cancelled"; "" for none) and end, and the answer record as read ("" for none)."""
+
+    cancel_record: str
+    answer_record: str
+    ends_ms: int
+
+
+@dataclass(frozen=True)
+class AnswerStep:
+    """What Store.answer writes, if the records are still `read`: see lua/answer.lua."""
+
+    read: AnswerState
+    record: AnswerRecord
+    now_ms: int
+    cancel_record: str = ""
+    ends_ms: int = 0
+    claim: str = ""
+    claim_until_ms: int = 0
+    claim_only_if_free: bool = False
+    release: str = ""
+    mail_job: bytes = b""
+    mail_job_id: str = ""
+    mail_ttl: int = 0
+    notice_id: str = ""
+    notice: bytes = b""
+    notice_at: str = ""
+    inbox_ttl: int = 0
 
 
 # The Lua scripts, one file each under relay/storage/lua/, read once at import. Each file
@@ -456,7 +552,7 @@ class Store:
     _set_public_key = _Script(_lua("set_public_key.lua"))
     _adopt_holds = _Script(_lua("adopt_holds.lua"))
     _submit = _Script(_lua("submit.lua"))
-    _confirm = _Script(_lua("include/pending_booking.lua", "confirm.lua"))
+    _confirm = _Script(_lua("include/pending_booking.lua", "include/holds.lua", "confirm.lua"))
     _withdraw = _Script(_lua("include/pending_booking.lua", "withdraw.lua"))
     _pending = _Script(_lua("include/pending_booking.lua", "pending.lua"))
     _claim_mail = _Script(_lua("claim_mail.lua"))
@@ -474,8 +570,8 @@ class Store:
     )
     _log_hit = _Script(_lua("log_hit.lua"))
     _resend_mail = _Script(_lua("resend_mail.lua"))
-    _cancel_state = _Script(_lua("cancel_state.lua"))
-    _cancel = _Script(_lua("cancel.lua"))
+    _answer_state = _Script(_lua("answer_state.lua"))
+    _answer = _Script(_lua("include/holds.lua", "answer.lua"))
 
     def __init__(self, redis: Any) -> None:
         self.redis = redis
@@ -652,6 +748,7 @@ class Store:
         ]
         if after is not None:
             keys.append(cancel_key(practice, after.cancel_token_hash))
+            keys.append(answer_key(practice, after.cancel_token_hash))
             args += [after.wish_cancel_ms, after.cancel_link or "", after.mail_ttl]
         result = await self._confirm(self.redis, keys, args)
         outcome, booking_id = _outcome(result)
@@ -660,46 +757,58 @@ class Store:
         cancel_until_ms = int(result[3])
         return Confirmed(outcome, booking_id, bytes(result[2]), cancel_until_ms or None)
 
-    # Cancellation by the patient (relay/booking/cancellation.py)
+    # After confirming: the patient's cancellation, the practice's answers, the patient's
+    # reply to a proposed time (relay/booking/answers.py)
 
-    async def cancel_state(self, practice: str, token_hash: str) -> CancelState:
-        """What a cancel link leads to; changes nothing."""
-        found = await self._cancel_state(self.redis, [cancel_key(practice, token_hash)], [])
-        state = found[0].decode()
-        if state == "active":
-            return CancelState("active", found[1].decode(), int(found[2]))
-        return CancelState("cancelled" if state == "cancelled" else "gone")
+    async def answer_state(self, practice: str, token_hash: str) -> AnswerState:
+        """A confirmed booking's cancel and answer records; changes nothing."""
+        found = await self._answer_state(
+            self.redis, [cancel_key(practice, token_hash), answer_key(practice, token_hash)], []
+        )
+        return AnswerState(found[0].decode(), found[1].decode(), int(found[2]))
 
-    async def cancel(
-        self,
-        practice: str,
-        token_hash: str,
-        *,
-        booking_id: str,
-        notice_id: str,
-        sealed: bytes,
-        cancelled_at: str,
-        now_ms: int,
-        inbox_ttl: int,
-    ) -> str:
-        """Puts a sealed cancellation notice of `booking_id` into the inbox and marks the
-        record cancelled: "cancelled", "already", "gone" or "changed"."""
-        result = await self._cancel(
+    async def answer(
+        self, practice: str, token_hash: str, step: AnswerStep
+    ) -> Literal["done", "raced", "taken"]:
+        """Applies `step` if the records are still as read (lua/answer.lua)."""
+        prefix = practice_prefix(practice)
+        keys = [
+            cancel_key(practice, token_hash),
+            answer_key(practice, token_hash),
+            mail_queue_key(practice),
+            mail_job_key(practice, step.mail_job_id or "-"),
+            inbox_key(practice),
+            arrivals_key(practice),
+            item_key(practice, step.notice_id or "-"),
+        ]
+        result = await self._answer(
             self.redis,
-            [cancel_key(practice, token_hash), inbox_key(practice), arrivals_key(practice)],
+            keys,
             [
-                practice_prefix(practice),
-                now_ms,
-                notice_id,
-                sealed,
-                cancelled_at,
-                inbox_ttl,
+                prefix,
+                step.now_ms,
+                step.read.cancel_record,
+                step.read.answer_record,
+                step.cancel_record,
+                step.ends_ms,
+                step.record.pack(),
+                step.claim,
+                step.claim_until_ms,
+                "1" if step.claim_only_if_free else "",
+                step.release,
+                pack_mail_job(step.mail_job) if step.mail_job else "",
+                step.mail_ttl,
+                step.notice,
+                step.notice_at,
+                step.inbox_ttl,
                 wake_channel(practice),
                 practice,
-                booking_id,
             ],
         )
-        return str(result[0].decode())
+        outcome = result[0].decode()
+        if outcome not in ("done", "raced", "taken"):
+            raise ValueError(f"answer.lua answered {outcome!r}")
+        return cast(Literal["done", "raced", "taken"], outcome)
 
     async def withdraw(self, practice: str, token_hash: str) -> tuple[Outcome, str | None]:
         result = await self._withdraw(
@@ -997,6 +1106,7 @@ def _submit_call(practice: str, booking: NewBooking) -> tuple[list[str], list[st
         booking.sealed,
         booking.slot_start_ms or 0,
         booking.blob,
+        booking.answer_within_ms if booking.slot_id is not None else 0,
     )
     keys = [
         booking_key(practice, booking.token_hash),

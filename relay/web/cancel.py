@@ -1,9 +1,12 @@
 """The patient's cancel link and calendar download (relay/booking/cancellation.py).
 
-- `GET /x/{token}` shows what would be cancelled (the practice; the relay keeps nothing
-  else to show) and a button; it changes nothing, as mail scanners prefetch links.
+- `GET /x/{token}` shows the booking's status (relay/booking/answers.py: the practice, a
+  time it proposed; the relay keeps nothing else to show) and what the patient may do; it
+  changes nothing, as mail scanners prefetch links.
 - `POST /x/{token}` with `action=cancel` puts a sealed cancellation notice into the
-  practice's inbox; a second time says "already cancelled". Same-origin posts only.
+  practice's inbox, a second time says "already cancelled"; `action=accept` accepts the
+  time the practice proposed, `action=choose` declines it and leads to the practice's
+  free times (both a sealed reply to the practice). Same-origin posts only.
 - `GET /calendar/{sealed}.ics` the appointment as a calendar file, from the link alone.
 
 An expired or unknown link answers 410 with a page that says what to do instead.
@@ -29,7 +32,7 @@ from relay.web.middleware import CLIENT_NETWORK, REQUEST_ID
 from relay.web.origin import is_cross_site_post
 from relay.web.pages import cross_site_page, render
 
-# The heading and lead of the page for each state after the cancel page itself.
+# The heading and lead of the page for each state but the ones with a form.
 _STATES = {
     "cancelled": (
         N_("Appointment cancelled"),
@@ -49,7 +52,35 @@ _STATES = {
             "cancelling is over, or it is not valid. Please contact the practice directly."
         ),
     ),
+    "declined": (
+        N_("The practice declined your request"),
+        N_("You are welcome to request another time."),
+    ),
+    "cancelled_by_practice": (
+        N_("The practice cancelled the appointment"),
+        N_("You are welcome to request another time."),
+    ),
+    "accepted": (
+        N_("Appointment booked"),
+        N_("You accepted the time the practice proposed. The practice was told, encrypted."),
+    ),
+    "taken": (
+        N_("This time is no longer free"),
+        N_(
+            "Someone else booked the proposed time in the meantime. Please choose another "
+            "time or call the practice."
+        ),
+    ),
 }
+# What a status shown on the link's own page is called there.
+_FINAL_PAGES = {
+    "declined": "declined",
+    "cancelled": "cancelled_by_practice",
+    "withdrawn": "already",
+}
+# The states whose page offers to book again.
+_BOOK_AGAIN = frozenset({"declined", "cancelled_by_practice", "cancelled", "taken"})
+_ACTIONS = frozenset({"cancel", "accept", "choose"})
 _CALENDAR_GONE = (
     N_("Calendar file no longer available"),
     N_(
@@ -60,31 +91,35 @@ _CALENDAR_GONE = (
 
 
 async def cancel_page(request: web.Request) -> web.Response:
+    """The patient's link: cancel a booking or withdraw a request, or answer the time the
+    practice proposed; a finished booking's page says how it ended."""
     token = request.match_info["token"]
-    cancellations = request.app[SERVICE].cancellations
     try:
-        view = await cancellations.view(token)
+        view = await request.app[SERVICE].answers.view(token)
     except TokenGone:
         return await _gone(request, token)
     profile = await _profile(request, view.practice)
-    if view.state == "cancelled":
-        return _page(request, "already", profile)
+    if view.status in _FINAL_PAGES:
+        return _page(request, _FINAL_PAGES[view.status], profile, slug=view.practice)
     lang = language(request)
+    zone = ZoneInfo(profile.time_zone if profile else "UTC")
+    t = texts(lang)
+    titles = {
+        "booked": N_("Cancel the appointment"),
+        "proposed": N_("Your request"),
+        "pending": N_("The practice proposes another time"),
+    }
     name = profile.name if profile else view.practice
-    expires = (
-        format_datetime(view.expires_at, ZoneInfo(profile.time_zone), lang)
-        if profile and view.expires_at
-        else None
-    )
     return render(
         request,
         "cancel.html",
-        state="active",
-        title=texts(lang).gettext("Cancel the appointment"),
+        state=view.status,
+        title=t.gettext(titles[view.status]),
         practice_name=name,
-        expires=expires,
+        expires=format_datetime(view.expires_at, zone, lang) if view.expires_at else None,
+        proposed=format_datetime(view.start, zone, lang) if view.start else None,
         action=f"{quote(request.path)}?lang={lang}",
-        card=practice_card(name, profile, language(request)) if profile else None,
+        card=practice_card(name, profile, lang) if profile else None,
     )
 
 
@@ -92,15 +127,23 @@ async def cancel_action(request: web.Request) -> web.Response:
     if is_cross_site_post(request):
         return cross_site_page(request, N_("Open the cancellation page on our page"))
     form = await read_form(request)
-    if form.get("action") != "cancel":
-        raise web.HTTPBadRequest(reason="action must be cancel")
+    action = form.get("action")
+    if action not in _ACTIONS:
+        raise web.HTTPBadRequest(reason="action must be cancel, accept or choose")
     token = request.match_info["token"]
+    answers = request.app[SERVICE].answers
+    slug = token.partition(".")[0]
     try:
-        outcome = await request.app[SERVICE].cancellations.cancel(token)
+        if action == "cancel":
+            outcome = await answers.cancel(token)
+        else:
+            outcome = await answers.reply(token, accept=action == "accept")
     except TokenGone:
         return await _gone(request, token)
-    slug = token.partition(".")[0]
-    return _page(request, outcome, await _profile(request, slug))
+    if action == "choose" and outcome == "declined":
+        # Declined, so the practice knows: on to the practice's free times.
+        raise web.HTTPSeeOther(f"/p/{quote(slug)}?lang={language(request)}")
+    return _page(request, outcome, await _profile(request, slug), slug=slug)
 
 
 async def calendar_file(request: web.Request) -> web.Response:
@@ -150,12 +193,17 @@ def _page(
     state: str,
     profile: Profile | None,
     *,
+    slug: str | None = None,
     status: int = 200,
     calendar: bool = False,
 ) -> web.Response:
     title, text = _CALENDAR_GONE if calendar else _STATES[state]
-    t = texts(language(request))
+    lang = language(request)
+    t = texts(lang)
     name = profile.name if profile else None
+    book_again = (
+        f"/p/{quote(slug)}?lang={lang}" if slug and profile and state in _BOOK_AGAIN else None
+    )
     return render(
         request,
         "cancel.html",
@@ -164,7 +212,8 @@ def _page(
         title=t.gettext(title),
         text=t.gettext(text),
         practice_name=name,
-        card=practice_card(name, profile, language(request)) if profile and name else None,
+        book_again=book_again,
+        card=practice_card(name, profile, lang) if profile and name else None,
     )
 
 

@@ -22,6 +22,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from relay.booking.fields import FIELD_NAMES, field
 from relay.errors import (
+    AnswerRefused,
+    BookingNotFound,
     PracticeExists,
     PracticeNotFound,
     ProfileChanging,
@@ -101,6 +103,8 @@ def error_response(request: web.Request, error: RelayError) -> web.StreamRespons
     """Maps a domain error to its status; pages render their own, the API gets JSON."""
     if isinstance(error, ValidationFailed):
         return json_error(422, {"errors": translated(error, request_language(request))})
+    if isinstance(error, AnswerRefused):
+        return json_error(409, {"error": error.why, "status": error.status})
     status, message = _STATUS[type(error)]
     headers = {}
     if isinstance(error, RateLimited):
@@ -126,6 +130,10 @@ def translated(error: ValidationFailed, lang: str) -> dict[str, str]:
 
 _STATUS: dict[type[RelayError], tuple[int, str]] = {
     PracticeNotFound: (404, "unknown practice"),
+    BookingNotFound: (
+        404,
+        "no confirmed booking of this practice has this id and address, or its time has passed",
+    ),
     PracticeExists: (409, "practice exists"),
     SlotTaken: (409, "this slot is no longer available"),
     RateLimited: (429, "too many requests, try again later"),

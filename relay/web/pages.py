@@ -658,6 +658,8 @@ async def _result_page(
     profile = await _profile_of(request, slug)
     name = str(summary["practice_name"]) if summary else (profile.name if profile else None)
     shown = appointment(summary, profile, lang) if summary and outcome == "confirmed" else None
+    # Booked at once (a practice that books directly), or a request the practice answers.
+    booked = outcome == "confirmed" and summary is not None and summary.get("status") == "booked"
     links = ConfirmedLinks(None, None)
     if outcome in ("confirmed", "already"):
         links = request.app[SERVICE].cancellations.links(
@@ -695,13 +697,14 @@ async def _result_page(
                 type_lang=hole("type_lang"),
                 type_note_lang=hole("type_note_lang"),
             )
-        title, text = _OUTCOMES[outcome]
+        title, text = _OUTCOMES["booked" if booked else outcome]
         return _html(
             request,
             "result.html",
             lang,
             switch_url=hole("switch_url"),
             outcome=outcome,
+            booked=booked,
             title=texts(lang).gettext(title),
             text=texts(lang).gettext(text),
             practice_name=held_name,
@@ -710,18 +713,30 @@ async def _result_page(
             links=ConfirmedLinks(hole("cancel_path"), hole("calendar_path")),
         )
 
-    key = ("result.html", lang, outcome, slug, shown is not None, shown is not None and shown.wish)
+    key = (
+        "result.html",
+        lang,
+        outcome,
+        slug,
+        shown is not None,
+        shown is not None and shown.wish,
+        booked,
+    )
     html = request.app[PAGE_SHELLS].render(key, (profile,), values, build)
     return web.Response(text=html, content_type="text/html")
 
 
 # The heading and lead of the result page for each outcome of a confirmation.
 _OUTCOMES = {
+    "booked": (
+        N_("Appointment booked"),
+        N_("Your appointment is booked. Your details were handed to the practice, encrypted."),
+    ),
     "confirmed": (
         N_("Request confirmed"),
         N_(
-            "Your request was handed to the practice, encrypted. The practice will get "
-            "in touch with you."
+            "Your request was handed to the practice, encrypted. The practice will confirm "
+            "it or propose another time; you will receive an e-mail."
         ),
     ),
     "already": (

@@ -1,4 +1,5 @@
-"""The practice API: long-poll inbox, acknowledgement, profile and key rotation."""
+"""The practice API: long-poll inbox, acknowledgement, profile and key rotation, and the
+practice's answer to a booking (relay/booking/answers.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import re
 
 from aiohttp import web
 
+from relay.booking.answers import parse_answer
 from relay.booking.service import MAX_LIMIT, MAX_WAIT
 from relay.errors import Unauthorized, ValidationFailed
+from relay.rules.values import utc_iso
 from relay.storage.store import InboxItem
 from relay.web.appkeys import SERVICE, SETTINGS
 from relay.web.bodies import read_json, read_large_json
@@ -99,6 +102,25 @@ async def ack(request: web.Request) -> web.Response:
         raise ValidationFailed({"ids": "invalid"})
     acknowledged = await request.app[SERVICE].ack(slug, ids)
     return web.json_response({"acknowledged": acknowledged})
+
+
+@routes.post("/api/v1/bookings/{booking_id}/answer")
+async def answer(request: web.Request) -> web.Response:
+    slug = await _practice(request)
+    booking_id = request.match_info["booking_id"]
+    if not _ITEM_ID.fullmatch(booking_id):
+        raise ValidationFailed({"booking_id": "invalid"})
+    answered = await request.app[SERVICE].answers.answer(
+        slug, booking_id, parse_answer(await read_json(request))
+    )
+    body: dict[str, object] = {
+        "booking_id": answered.booking_id,
+        "status": answered.status,
+        "changed": answered.changed,
+    }
+    if answered.start is not None and answered.end is not None:
+        body.update(held=answered.held, start=utc_iso(answered.start), end=utc_iso(answered.end))
+    return web.json_response(body)
 
 
 @routes.put("/api/v1/profile")

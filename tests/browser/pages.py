@@ -46,7 +46,7 @@ TEXT = {
     "de": {
         "sent": "Bitte bestätigen Sie",
         "confirm": "Anfrage bestätigen",
-        "confirmed": "Anfrage bestätigt",
+        "confirmed": "Termin gebucht",
         "already": "Bereits bestätigt",
         "withdraw": "Anfrage zurückziehen",
         "withdrawn": "Anfrage zurückgezogen",
@@ -57,7 +57,7 @@ TEXT = {
     "en": {
         "sent": "Please confirm your request",
         "confirm": "Confirm request",
-        "confirmed": "Request confirmed",
+        "confirmed": "Appointment booked",
         "already": "Already confirmed",
         "withdraw": "Withdraw request",
         "withdrawn": "Request withdrawn",

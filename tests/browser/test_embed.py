@@ -367,7 +367,7 @@ async def test_a_patient_books_on_the_practice_site_and_the_booking_arrives(
     await page.goto(link_in(message))
     async with page.expect_navigation():
         await page.get_by_role("button", name=texts("de").gettext("Confirm request")).click()
-    assert await page.inner_text("h1") == texts("de").gettext("Request confirmed")
+    assert await page.inner_text("h1") == texts("de").gettext("Appointment booked")
     assert watched.problems == []
     await context.close()
 

@@ -49,7 +49,7 @@ TEXT = {
     "submit": "Anfrage absenden",
     "sent": "Bitte bestätigen Sie",
     "confirm": "Anfrage bestätigen",
-    "confirmed": "Anfrage bestätigt",
+    "confirmed": "Termin gebucht",
 }
 # The practice's import script: records its arguments and its whole environment.
 HOOK = """

@@ -1,11 +1,12 @@
 -- The whole of confirming, in one round trip: nothing is read before it (Store.confirm).
--- Runs after include/pending_booking.lua.
+-- Runs after include/pending_booking.lua and include/holds.lua.
 --
 -- KEYS[1]   the booking
 -- KEYS[2]   the token's marker
 -- KEYS[3]   the inbox (zset)
 -- KEYS[4]   the arrivals (zset)
 -- KEYS[5]   the cancel record, tr:{p}:x:{cancel token hash} (optional tail)
+-- KEYS[6]   the answer record beside it, tr:{p}:a:{cancel token hash} (optional tail)
 -- ARGV[1]   the practice's key prefix, tr:{p}:
 -- ARGV[2]   now, ms
 -- ARGV[3]   confirmed_at
@@ -25,6 +26,11 @@
 -- made here from the booking's encrypted summary (it holds the address) and the page's
 -- encrypted link (pack_mail_job, format 1): the relay cannot decrypt in Lua, and the page
 -- has read nothing.
+--
+-- A request the practice answers (a wish, or a slot stored with answer_within, layouts 4
+-- and 5) gets an answer record `proposed:{held until}:{slot end}:0:::` beside the cancel
+-- record (relay/booking/answers.py), and its slot is held only until the answer is due
+-- (or the slot ends, if sooner); a booked slot is taken until it ends.
 --
 -- Returns {'confirmed', booking id, summary, cancel until ms (0: no cancel record)}, so
 -- the result page needs no read of its own; or {'already'} | {'gone'}.
@@ -49,18 +55,16 @@ redis.call('ZADD', KEYS[3], now, booking.id)
 redis.call('EXPIRE', KEYS[3], inbox_ttl)
 redis.call('ZADD', KEYS[4], now, booking.id)
 redis.call('EXPIRE', KEYS[4], inbox_ttl)
+local held_until = booking.slot_end
+if booking.answer_within > 0 then
+  held_until = math.min(booking.slot_end, now + booking.answer_within)
+end
 if booking.slot ~= '' then
-  -- Taken until the slot is over; a slot in the past needs no hold.
-  if booking.slot_end > now then
-    redis.call('SET', prefix .. 'h:' .. booking.slot, 'taken', 'PXAT',
-               string.format('%d', booking.slot_end))
-    redis.call('ZADD', prefix .. 'held', booking.slot_end, booking.slot)
-    if redis.call('PEXPIRETIME', prefix .. 'held') < booking.slot_end then
-      redis.call('PEXPIREAT', prefix .. 'held', string.format('%d', booking.slot_end))
-    end
+  -- Taken until the slot is over (or the answer is due); a slot in the past needs no hold.
+  if held_until > now then
+    hold(prefix, booking.slot, held_until, false)
   else
-    redis.call('DEL', prefix .. 'h:' .. booking.slot)
-    redis.call('ZREM', prefix .. 'held', booking.slot)
+    release(prefix, booking.slot)
   end
 end
 redis.call('DEL', booking.key, prefix .. 'm:' .. booking.id)
@@ -84,6 +88,11 @@ if KEYS[5] then
   if cancel_until > 0 then
     redis.call('SET', KEYS[5], booking.id .. ':' .. booking.slot, 'PXAT',
                string.format('%d', cancel_until))
+    if KEYS[6] and (booking.slot == '' or booking.answer_within > 0) then
+      local held = booking.slot == '' and 0 or held_until
+      redis.call('SET', KEYS[6], string.format('proposed:%d:%d:0:::', held, booking.slot_end),
+                 'PXAT', string.format('%d', cancel_until))
+    end
   end
   if ARGV[9] ~= '' then
     local handed = booking.id .. '.h'
