@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ from practice_client.handover.changes import with_answer
 from practice_client.handover.sink import BookingSink
 from practice_client.runner import RunConfig, run
 from tests.conftest import PracticeHandle, RunningRelay, SmtpSink, link_in
-from tests.helpers import booking_json, profile_json, put_profile, slot_times, submit
+from tests.helpers import booking_json, profile_json, put_profile, slot_times
 from tests.test_cancellation import mail_to
 from tests.test_practice_client_hooks import calls, recorder
 from tests.test_practice_client_sink import booking
@@ -218,10 +219,15 @@ async def book_confirm_and_drain(
         assert confirmed.status == 200
         page = await confirmed.text()
     assert await drain(relay, practice, out_dir, hook=hook) == 0
+    return the_written(out_dir), page
+
+
+def the_written(out_dir: Path) -> dict[str, Any]:
+    """The one booking's .json in `out_dir`."""
     (written,) = [
         json.loads(p.read_text()) for p in out_dir.glob("*.json") if p.name.count(".") == 1
     ]
-    return written, page
+    return written
 
 
 async def drain(
@@ -348,11 +354,21 @@ def test_the_answer_errors_speak_german_under_a_german_locale(tmp_path: Path) ->
     it (a real process: the language is chosen once per process)."""
     missing = "1" * 8 + "-0000-4000-8000-" + "0" * 12
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RELAY_", "PRACTICE_"))}
-    ran = subprocess.run(  # noqa: S603 - our own interpreter and module
+    ran = subprocess.run(
         [
-            sys.executable, "-m", "practice_client", "answer", missing, "decline",
-            "--relay", "http://127.0.0.1:9", "--token", "p.x", "--out", str(tmp_path),
-        ],  # fmt: skip
+            sys.executable,
+            "-m",
+            "practice_client",
+            "answer",
+            missing,
+            "decline",
+            "--relay",
+            "http://127.0.0.1:9",
+            "--token",
+            "p.x",
+            "--out",
+            str(tmp_path),
+        ],
         env={**env, "LANG": "de_DE.UTF-8"},
         capture_output=True,
         text=True,
@@ -380,7 +396,7 @@ async def test_a_proposed_time_accepted_by_the_patient_arrives_as_a_reply(
     second = slot_times()[1][0].isoformat()
     async with aiohttp.ClientSession() as http:
         await put_profile(http, relay.url, practice.token, by_practice_profile())
-        written, page = await book_confirm_and_drain(http, relay, practice, smtp_sink, out_dir)
+        written, _ = await book_confirm_and_drain(http, relay, practice, smtp_sink, out_dir)
         smtp_sink.clear()
         code = await answer(
             relay, practice, written["id"], "propose", "--start", second,
@@ -395,8 +411,10 @@ async def test_a_proposed_time_accepted_by_the_patient_arrives_as_a_reply(
 
         # When the patient accepts through the link of the mail
         (mail,) = await smtp_sink.wait_for(1)
-        link = link_in(mail)
-        async with http.post(link, data={"action": "accept"}) as accepted:
+        text = mail.get_body(preferencelist=("plain",)).get_content()
+        found = re.search(r"https?://\S+/x/\S+", text)
+        assert found, text
+        async with http.post(found.group(0), data={"action": "accept"}) as accepted:
             assert accepted.status == 200, await accepted.text()
         caplog.clear()
         assert await drain(relay, practice, out_dir, hook=command) == 0
