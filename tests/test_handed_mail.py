@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from relay.i18n.catalogs import texts
-from relay.mail.compose import ConfirmationMail, handed_subject
+from relay.mail.compose import ConfirmationMail, booked_subject
 from relay.practice.localtime import format_day
 from tests.conftest import PracticeHandle, RunningRelay, SmtpSink, link_in
 from tests.helpers import DOCTORS, booking_json, profile_json, put_profile, slot_times
@@ -45,12 +45,12 @@ async def test_confirming_sends_the_handed_over_mail_with_the_cancel_link(
         await put_profile(http, relay.url, practice.token, profile_json())
         confirmed = await book_and_confirm(http, relay, practice, smtp_sink, booking_json(start))
     message = await mail_to(smtp_sink, confirmed.booking["email"], "/x/")
-    assert message["Subject"] == f"Ihre Terminanfrage ist bei {PRACTICE}"
+    assert message["Subject"] == f"Ihr Termin bei {PRACTICE} ist gebucht"
     assert message["Content-Language"] == "de"
     text, html = parts(message)
     assert f"{confirmed.cancel_url}?lang=de" in text
     assert f'href="{confirmed.cancel_url}?lang=de"' in html
-    assert f"an {PRACTICE} übergeben" in text
+    assert f"Ihr Termin bei {PRACTICE} ist gebucht" in text
     assert "09:00–09:20 Uhr" in text
     assert text.startswith("Guten Tag,\n")
     assert "Hello" not in text
@@ -81,13 +81,11 @@ async def test_the_handed_over_mail_is_in_the_language_of_the_booking(
     t = texts(lang)
 
     assert message["Content-Language"] == lang
-    assert message["Subject"] == handed_subject(PRACTICE, lang)
+    assert message["Subject"] == booked_subject(PRACTICE, lang)
     assert message["Subject"] == t.gettext(
-        "Your appointment request was handed to %(practice)s", practice=PRACTICE
+        "Your appointment at %(practice)s is booked", practice=PRACTICE
     )
-    german = (
-        f"Terminanfrage bei {PRACTICE}: an die Praxis übergeben (diese E-Mail ist auf {language})"
-    )
+    german = f"Termin bei {PRACTICE}: gebucht (diese E-Mail ist auf {language})"
     assert text.startswith(f"{german}\n\n{t.gettext('Hello,')}\n")
     when = t.gettext(
         "Appointment: %(day)s, %(time)s", day=format_day(start.date(), lang), time="09:00–09:20"

@@ -138,7 +138,7 @@ def test_an_unknown_layout_is_refused() -> None:
     """A value of another layout version is an error, never misread."""
     _, booking = new_booking()
     with pytest.raises(ValueError, match="layout"):
-        unpack_booking(b"\x04" + pack_booking(booking)[1:])
+        unpack_booking(b"\x06" + pack_booking(booking)[1:])
 
 
 def test_a_browser_sealed_booking_keeps_envelope_and_blob_apart() -> None:

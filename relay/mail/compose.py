@@ -51,6 +51,7 @@ _UNTIL = "\0until\0"
 _GERMAN_LINES = {
     "confirm": "Terminanfrage bei %(practice)s: Bestätigungslink",
     "handed": "Terminanfrage bei %(practice)s: an die Praxis übergeben",
+    "booked": "Termin bei %(practice)s: gebucht",
     "answer": "Terminanfrage bei %(practice)s: Antwort der Praxis",
 }
 # The reasons a practice may give with an answer (relay/booking/answers.py), each a fixed,
@@ -299,6 +300,7 @@ class ConfirmationMail:
             values,
             practice_name=practice_name,
             lang=lang,
+            german_line="booked" if booked else "handed",
         )
 
     def _render_template(
@@ -309,13 +311,14 @@ class ConfirmationMail:
         *,
         practice_name: str,
         lang: str,
+        german_line: str | None = None,
     ) -> _PracticeParts:
         """Subject folded and both bodies encoded once; per mail only placeholders change."""
         common = {**values, "practice_name": practice_name, "lang": lang, "dir": direction(lang)}
         text_values = {**common, **plain_gettext_context(lang)}
         html_values = {**common, **gettext_context(lang)}
         if lang != "de":
-            german_line = _GERMAN_LINES[template] + _GERMAN_LANGUAGE
+            german_line = _GERMAN_LINES[german_line or template] + _GERMAN_LANGUAGE
             language = language_in_german(lang)
             text_values["german_line"] = german_line % {
                 "practice": practice_name,
