@@ -1,4 +1,4 @@
-"""Command line: practice-client keygen | run | publish | rotate-key | check | show-key.
+"""Command line: practice-client keygen | run | answer | publish | rotate-key | check | show-key.
 
 Every option may also come from a PRACTICE_* environment variable; the command line wins.
 """
@@ -15,22 +15,24 @@ from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
 
+from practice_client import answering, commands
 from practice_client import check as checking
-from practice_client import commands
 from practice_client.calendar.opening_hours import RulesError, load_rules
 from practice_client.calendar.slot_options import (
     add_slot_source_options,
+    calendar_target,
     publish_every,
     slot_source,
 )
 from practice_client.calendar.slots import SlotSource
+from practice_client.handover.caldav_write import CalendarWriter
 from practice_client.handover.options import (
     add_handover_options,
     credential_token_file,
     handover,
     read_token_file,
 )
-from practice_client.handover.sink import DEFAULT_FORMATS
+from practice_client.handover.sink import CALENDAR_FORMAT, DEFAULT_FORMATS
 from practice_client.i18n import gettext as _
 from practice_client.i18n import translate_argparse
 from practice_client.publisher import run_with_publishing
@@ -206,10 +208,55 @@ def _build_parser() -> _Parser:
         needs=("relay", "token", "key_file", "out"),
     )
 
+    _answer_parser(subcommands, common)
+
     show = subcommands.add_parser("show-key", parents=[common], help=_("print the public key"))
     _key_file_option(show)
     show.set_defaults(command_parser=show, handler=_show_key, needs=("key_file",))
     return parser
+
+
+def _answer_parser(subcommands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    answering_parser = subcommands.add_parser(
+        "answer",
+        parents=[common],
+        help=_("answer a booking: accept, decline, propose another time, cancel"),
+        description=_(
+            "Send the practice's answer to a booking in the output folder; the relay mails "
+            "the patient in their language, and the booking's files follow."
+        ),
+        epilog=_(
+            "exit codes: 0 answered; 1 the booking is not in the folder, the relay refused "
+            "the answer (unknown booking, not fitting its state, invalid) or a local problem; "
+            "2 the token is rejected; 4 the relay is unreachable"
+        ),
+    )
+    answering_parser.add_argument("booking_id", metavar="BOOKING_ID", help=_("the booking's id"))
+    answering_parser.add_argument(
+        "answer", choices=answering.ANSWERS, metavar="accept|decline|propose|cancel"
+    )
+    answering_parser.add_argument(
+        "--start", metavar="ISO", help=_("propose: the time proposed, e.g. 2026-12-10T09:00+01:00")
+    )
+    answering_parser.add_argument(
+        "--reason",
+        choices=answering.REASONS,
+        help=_("the reason the patient is told (decline, propose, cancel)"),
+    )
+    answering_parser.add_argument("--doctor", help=_("propose: the doctor of the slot"))
+    answering_parser.add_argument(
+        "--type", dest="appointment_type", help=_("propose: the appointment type of the slot")
+    )
+    _relay_options(answering_parser)
+    answering_parser.add_argument("--out", metavar="DIR", type=Path, help=_output_help())
+    add_slot_source_options(answering_parser)
+    add_handover_options(answering_parser)
+    answering_parser.set_defaults(
+        command_parser=answering_parser,
+        handler=_answer,
+        needs=("relay", "token", "out"),
+        format=None,
+    )
 
 
 def _output_help() -> str:
@@ -377,8 +424,10 @@ def _keygen(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    writing = CALENDAR_FORMAT in args.format.lower()
     try:
-        source = slot_source(args, bookings_dir=args.out)
+        source = slot_source(args, bookings_dir=args.out, writing=writing)
+        target = calendar_target(args, source, wanted=writing)
     except ValueError as error:
         return _usage_error(args, str(error))
     if (source is None) != (args.publish_every is None):
@@ -388,7 +437,7 @@ def _run(args: argparse.Namespace) -> int:
             % {"every": _ENV["publish_every"], "rules": _ENV["rules"]},
         )
     try:
-        handing_over = handover(args)
+        handing_over = handover(args, calendar=target is not None)
     except ValueError as error:
         return _usage_error(args, str(error))
     config = RunConfig(
@@ -403,12 +452,41 @@ def _run(args: argparse.Namespace) -> int:
         hook=handing_over.hook,
         page_check_every=PAGE_CHECK_EVERY,
         require_sealing=_requires_browser_sealing(source),
+        calendar=None if target is None else CalendarWriter(target, args.out),
     )
     if source is not None:
         return asyncio.run(
             run_with_publishing(config, once=args.once, source=source, every=args.publish_every)
         )
     return asyncio.run(run(config, once=args.once))
+
+
+def _answer(args: argparse.Namespace) -> int:
+    writing = CALENDAR_FORMAT in args.format.lower()
+    try:
+        source = slot_source(args, bookings_dir=args.out, writing=writing)
+        target = calendar_target(args, source, wanted=writing)
+        handing_over = handover(args, calendar=target is not None)
+    except ValueError as error:
+        return _usage_error(args, str(error))
+    settings = answering.AnswerSettings(
+        relay_url=args.relay,
+        token=args.token,
+        out_dir=args.out,
+        formats=handing_over.formats,
+        access=handing_over.access,
+        hook=handing_over.hook,
+        calendar=None if target is None else CalendarWriter(target, args.out),
+    )
+    given = answering.Answer(
+        args.booking_id,
+        args.answer,
+        start=args.start,
+        reason=args.reason,
+        doctor=args.doctor,
+        appointment_type=args.appointment_type,
+    )
+    return asyncio.run(answering.answer(settings, given))
 
 
 def _requires_browser_sealing(source: SlotSource | None) -> bool:

@@ -22,6 +22,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import TypeVar
 
+from practice_client.handover.caldav_write import CalendarSync, CalendarWriter
 from practice_client.handover.files import DirectoryBusyError, DurableBatch, FileAccess
 from practice_client.handover.hooks import Hook
 from practice_client.handover.moments import iso_time
@@ -33,6 +34,7 @@ from practice_client.relay.envelope import (
     BOOKING,
     CANCELLATION,
     ENVELOPE,
+    NOTICES,
     EnvelopeError,
     document_type,
     open_item,
@@ -109,6 +111,8 @@ class RunConfig:
     # browser is a problem (the practice's sealing is "browser").
     page_check_every: float | None = None
     require_sealing: bool = False
+    # The practice's CalDAV calendar (formats hold "caldav"): written beside delivery.
+    calendar: CalendarWriter | None = None
 
 
 @dataclass(frozen=True)
@@ -196,12 +200,20 @@ async def _run(config: RunConfig, *, once: bool, stop: asyncio.Event) -> int:
                 stale_temps,
                 config.out_dir,
             )
+        calendar = None if config.calendar is None else CalendarSync(config.calendar)
+        if calendar is not None and not once:
+            calendar.start()
         async with RelayClient(config.relay_url, config.token) as relay:
             delivery = _Delivery(config, relay, sink, slug, ring, once=once, stop=stop)
+            delivery.calendar = calendar
             try:
                 return await delivery.loop()
             finally:
                 await delivery.stop_page_checks()
+                if calendar is not None:
+                    # --once: what was written goes to the calendar before the exit; a
+                    # calendar that cannot be written changes no exit code.
+                    await (calendar.write_all() if once else calendar.stop())
 
 
 @contextlib.contextmanager
@@ -251,6 +263,7 @@ class _Delivery:
         self._page_checked = False
         self.in_flight: int | None = None  # as of the last inbox answer
         self._key_file_stamp = _stamp(config.key_file)
+        self.calendar: CalendarSync | None = None
 
     async def loop(self) -> int:
         """Poll, open and stage a batch while the one before is made durable.
@@ -403,7 +416,8 @@ class _Delivery:
         in_flight = "unknown" if self.in_flight is None else str(self.in_flight)
         log.info(
             "summary: %d written, %d cancelled, %d refused, %d already there, "
-            "%s in flight elsewhere, %d not written, %d hook failures, %d rejected",
+            "%s in flight elsewhere, %d not written, %d hook failures, %d rejected, "
+            "%d replies",
             counts.written,
             counts.cancelled,
             len(self.refused),
@@ -412,6 +426,7 @@ class _Delivery:
             self.write_failures,
             self.hook_failures,
             counts.rejected,
+            counts.replies,
         )
 
     async def _call(
@@ -529,8 +544,8 @@ class _Delivery:
                 # on the files of the first, so those go to disk first.
                 delivered += await self._complete(batch, staged)
                 batch, staged = self.sink.batch(), []
-            if step_of.kind == CANCELLATION:
-                step = self._stage_cancel(batch, item, document)
+            if step_of.kind in NOTICES:
+                step = self._stage_notice(batch, item, document)
             elif step_of.kind == REJECTED:
                 step = self._stage_reject(batch, item, document)
             else:
@@ -562,6 +577,8 @@ class _Delivery:
             failed = await asyncio.to_thread(batch.commit)
         except OSError as sync_error:
             failed = {step.booking_id: sync_error for step in staged}
+        if self.calendar is not None:
+            self.calendar.wake()  # the versions just made durable
         delivered = []
         for step in staged:
             failure = failed.get(step.booking_id)
@@ -598,9 +615,11 @@ class _Delivery:
             log.error(
                 "the --exec command failed for %sbooking %s (%s); not acknowledged, so it is "
                 "delivered and the command run again later",
-                {"cancellation": "the cancellation of ", REJECTED: "the rejection of "}.get(
-                    event, ""
-                ),
+                {
+                    "cancellation": "the cancellation of ",
+                    "reply": "the patient's reply about ",
+                    REJECTED: "the rejection of ",
+                }.get(event, ""),
                 booking_id,
                 result.problem,
             )
@@ -609,51 +628,60 @@ class _Delivery:
         log.debug("the --exec command succeeded for booking %s (%s)", booking_id, event)
         return True
 
-    def _stage_cancel(
+    def _stage_notice(
         self, batch: DurableBatch, item: InboxItem, notice: dict[str, object]
     ) -> _Staged | None:
-        """Stage a patient's cancellation of a booking; None if it cannot be applied."""
-        booking_id = str(notice["booking_id"])
+        """Stage a patient's notice (a cancellation, a reply to a proposal) about a booking;
+        None if it cannot be applied. Its hook event is the notice's type."""
+        booking_id, event = str(notice["booking_id"]), str(notice["type"])
+        what = f"the {event} of booking"
         try:
-            outcome = self.sink.stage_cancel(batch, notice)
+            outcome = self.sink.stage_notice(batch, notice)
             booking = self.sink.read_booking(booking_id) if outcome.startswith("applied") else {}
         except (OSError, ValueError) as error:
             self.write_failures += 1
             reason = explain_os_error(error, "write") if isinstance(error, OSError) else error
             log.error(  # noqa: TRY400 - the reason is enough; a traceback would not help
-                "could not apply the cancellation of booking %s: %s; not acknowledged",
-                booking_id,
-                reason,
+                "could not apply %s %s: %s; not acknowledged", what, booking_id, reason
             )
             return None
-        failing = "apply the cancellation of booking"
+        failing = f"apply {what}"
         if outcome == "applied":
-            report = functools.partial(self._report_cancelled, booking_id, booking)
-            # The hook sees the booking's files, now saying "cancelled".
-            return _Staged(item.id, booking_id, failing, "cancellation", report)
+            report = functools.partial(self._report_notice, booking_id, booking, notice)
+            # The hook sees the booking's files, now saying what the notice changed.
+            return _Staged(item.id, booking_id, failing, event, report)
         if outcome == "kept":
-            report = functools.partial(self._report_kept, booking_id)
+            report = functools.partial(self._report_kept, booking_id, notice)
             return _Staged(item.id, booking_id, failing, None, report)
         self.counts.already_there += 1
         if outcome == "kept_before":
             return _Staged(item.id, booking_id, failing, None)
-        log.info("the cancellation of booking %s was applied before", booking_id)
-        return _Staged(item.id, booking_id, failing, "cancellation")
+        log.info("%s %s was applied before", what.capitalize(), booking_id)
+        return _Staged(item.id, booking_id, failing, event)
 
-    def _report_cancelled(self, booking_id: str, booking: dict[str, object]) -> None:
-        self.counts.cancelled += 1
-        log.info(
-            "booking %s cancelled by the patient (%s): %s",
-            booking_id,
-            ", ".join(name for name in ("json", "ics", "fhir") if name in self.sink.formats),
-            appointment_time(booking),
-        )
+    def _report_notice(
+        self, booking_id: str, booking: dict[str, object], notice: dict[str, object]
+    ) -> None:
+        formats = ", ".join(name for name in ("json", "ics", "fhir") if name in self.sink.formats)
+        if notice["type"] == CANCELLATION:
+            self.counts.cancelled += 1
+            done, shown = "cancelled by the patient", appointment_time(booking)
+        else:
+            self.counts.replies += 1
+            accepted = notice["reply"] == "accept"
+            done = f"{'accepted' if accepted else 'declined'} by the patient at the proposed time"
+            shown = appointment_time(notice if accepted else booking)
+        log.info("booking %s %s (%s): %s", booking_id, done, formats, shown)
 
-    def _report_kept(self, booking_id: str) -> None:
-        self.counts.cancelled += 1
+    def _report_kept(self, booking_id: str, notice: dict[str, object]) -> None:
+        if notice["type"] == CANCELLATION:
+            self.counts.cancelled += 1
+        else:
+            self.counts.replies += 1
         log.info(
-            "booking %s cancelled by the patient before it arrived; the cancellation is "
-            "kept and applied when the booking comes",
+            "the patient's %s of booking %s came before the booking; it is kept and applied "
+            "when the booking comes",
+            notice["type"],
             booking_id,
         )
 
@@ -699,8 +727,8 @@ class _Delivery:
                 boxed=item.blob is not None,
             )
             kind = document_type(document)
-            if kind == CANCELLATION:
-                return _Opened(item, document, str(document["booking_id"]), CANCELLATION)
+            if kind in NOTICES:
+                return _Opened(item, document, str(document["booking_id"]), kind)
             if kind == ENVELOPE:
                 booking = open_sealed_part(document, item.blob, self.ring)
                 return _Opened(item, booking, item.id, BOOKING)
@@ -768,8 +796,8 @@ class _Delivery:
                 item.id,
             )
         try:
-            cancellation = self.sink.kept_cancellation(item.id)
-            written = self.sink.stage_write(batch, document, cancellation=cancellation)
+            kept = self.sink.kept_notices(item.id)
+            written = self.sink.stage_write(batch, document, kept=kept)
         except (OSError, ValueError) as error:
             self.write_failures += 1
             reason = explain_os_error(error, "write") if isinstance(error, OSError) else error
@@ -784,13 +812,13 @@ class _Delivery:
             event = "cancellation" if self._says_cancelled(item.id) else "booking"
             return _Staged(item.id, item.id, "write booking", event)
         report = functools.partial(
-            self._report_written, item.id, document, cancelled_first=cancellation is not None
+            self._report_written, item.id, document, kept=[str(n["type"]) for n in kept]
         )
-        event = "booking" if cancellation is None else "cancellation"
+        event = str(kept[-1]["type"]) if kept else "booking"
         return _Staged(item.id, item.id, "write booking", event, report)
 
     def _report_written(
-        self, booking_id: str, document: dict[str, object], *, cancelled_first: bool
+        self, booking_id: str, document: dict[str, object], *, kept: list[str]
     ) -> None:
         self.counts.written += 1
         # Id and time only: the log may go to a journal that others can read.
@@ -798,7 +826,7 @@ class _Delivery:
             "booking %s written (%s)%s: %s",
             booking_id,
             ", ".join(name for name in ("json", "ics", "fhir") if name in self.sink.formats),
-            " as cancelled, as its cancellation came first" if cancelled_first else "",
+            f" with the patient's {' and '.join(kept)}, which came first" if kept else "",
             appointment_time(document),
         )
 
@@ -860,6 +888,7 @@ class _Counts:
     fetched: int = 0
     written: int = 0
     cancelled: int = 0  # cancellations by patients, applied or kept for their booking
+    replies: int = 0  # patients' replies to proposals, applied or kept
     already_there: int = 0
     rejected: int = 0  # browser-sealed bookings written as {id}.rejected.json
 

@@ -32,6 +32,7 @@ TOP_LEVEL = {
         "check",
         "commands",
         "publisher",
+        "answering",  # the `answer` command, an entry point like check and publisher
         "limits",
         "os_errors",
         "i18n",

@@ -133,9 +133,12 @@ async def test_cancelling_marks_the_written_booking_cancelled_in_every_file(
         confirmed = await book_and_confirm(http, relay, practice, smtp_sink)
         assert await drain(relay, practice, out_dir) == 0
         document, calendar, appointment = the_booking(out_dir)
+        # A slot of a practice in direct mode: booked, in every file.
         assert document["status"] == "booked"
-        assert appointment["status"] == "proposed"
+        assert appointment["status"] == "booked"
         (event,) = calendar.walk("VEVENT")
+        assert str(event["STATUS"]) == "CONFIRMED"
+        assert int(event["SEQUENCE"]) == 0
         uid = str(event["UID"])
         assert confirmed.booking["start"] not in await offered(http, relay, practice.slug)
 

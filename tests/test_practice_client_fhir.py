@@ -96,7 +96,7 @@ VARIANTS = list(
         ("female", "male", "diverse", "unspecified"),
         ("statutory", "private", "self_pay"),
         (True, False),  # a slot with doctor, type and end, or a bare wish
-        ("proposed", "cancelled"),
+        ("proposed", "booked", "pending", "cancelled"),
     )
 )
 
@@ -105,7 +105,7 @@ VARIANTS = list(
 def test_every_variant_is_a_valid_r4_transaction_bundle(
     gender: str, insurance: str, slot: bool, status: fhir.Status
 ) -> None:
-    """Each gender, insurance type, slot or wish, proposed or cancelled validates."""
+    """Each gender, insurance type, slot or wish, in each status validates."""
     changes: dict[str, Any] = {"gender": gender, "insurance": insurance}
     if not slot:
         changes.update(doctor=None, appointment_type=None, end=None, note="", phone=None)
@@ -121,7 +121,7 @@ def test_every_variant_is_a_valid_r4_transaction_bundle(
 
 def test_the_appointment_follows_isik_termin() -> None:
     """Profile, source tag, identifier, status, times, serviceType, participants, comment."""
-    document = booking()
+    document = booking(status="proposed")
     _, appointment = resources(fhir.bundle(document))
 
     assert appointment["meta"]["profile"] == [fhir.ISIK_TERMIN]
@@ -284,9 +284,9 @@ def test_a_cancellation_is_a_conditional_update_with_a_reason() -> None:
 
 
 def test_an_unknown_status_is_refused() -> None:
-    """Only proposed and cancelled are written."""
+    """Only FHIR's proposed, booked, pending and cancelled are written."""
     with pytest.raises(ValueError, match="status"):
-        fhir.bundle(booking(), status="booked")  # type: ignore[arg-type]
+        fhir.bundle(booking(), status="declined")  # type: ignore[arg-type]
 
 
 def test_the_sink_writes_the_bundle_when_asked_and_the_slot_reader_skips_it(

@@ -14,6 +14,13 @@ from icalendar import Calendar, Event
 
 from practice_client.handover import ics
 from practice_client.handover.ics import render_calendar
+from practice_client.handover.status import (
+    ICS_STATUS,
+    STATUSES,
+    event_times,
+    sequence_of,
+    status_of,
+)
 from tests.test_practice_client_sink import NOW, booking
 
 # The relay's seven languages and their German names in the files for the practice.
@@ -36,17 +43,15 @@ def icalendar_rendering(document: Mapping[str, object], now: datetime) -> bytes:
     event = Event()
     event.add("uid", f"{document['id']}@terminrelay")
     event.add("dtstamp", now.astimezone(UTC))
-    for name, field in (("dtstart", "start"), ("dtend", "end")):
-        moment = ics._moment(document.get(field))
+    for name, value in zip(("dtstart", "dtend"), event_times(document), strict=True):
+        moment = ics._moment(value)
         if moment is not None:
             event.add(name, moment)
-    cancelled = document.get("status") == "cancelled"
-    summary = ics._summary(document)
-    event.add("summary", f"Abgesagt: {summary}" if cancelled else summary)
+    status = status_of(document)
+    event.add("summary", ics.SUMMARY_PREFIX.get(status, "") + ics._summary(document))
     event.add("description", ics._description(document))
-    event.add("status", "CANCELLED" if cancelled else "TENTATIVE")
-    if cancelled:
-        event.add("sequence", ics.CANCELLED_SEQUENCE)
+    event.add("status", ICS_STATUS[status])
+    event.add("sequence", sequence_of(document))
     for field, name in (("kind", "X-TERMINRELAY-KIND"), ("language", "X-TERMINRELAY-LANGUAGE")):
         if isinstance(document.get(field), str):
             event.add(name, document[field])
@@ -75,7 +80,7 @@ awkward_text = st.lists(
     doctor=st.one_of(st.none(), awkward_text),
     kind=st.sampled_from(["slot", "wish", "future-kind"]),
     language=st.sampled_from([*LANGUAGES, "xx"]),
-    cancelled=st.booleans(),
+    status=st.sampled_from([None, *STATUSES]),
     start=st.sampled_from(
         ["2026-12-01T09:00:00+01:00", "2026-12-01T09:00:00", "bald bitte", "2026-12-01"]
     ),
@@ -87,17 +92,27 @@ def test_the_calendar_is_byte_identical_to_icalendar(
     doctor: str | None,
     kind: str,
     language: str,
-    cancelled: bool,
+    status: str | None,
     start: str,
     extra: dict[str, str],
 ) -> None:
-    """Any booking text, cancelled or not: the same bytes icalendar's Calendar.to_ical gives."""
+    """Any booking text, in any status: the same bytes icalendar's Calendar.to_ical gives."""
     document = booking(
         first_name=first_name, note=note, doctor=doctor, kind=kind, language=language, start=start
     )
     document.update(extra)
-    if cancelled:
-        document.update(status="cancelled", cancelled_at="2026-11-23T10:00:00Z")
+    if status is not None:
+        document.update(status=status, sequence=2)
+    if status == "cancelled":
+        document.update(cancelled_at="2026-11-23T10:00:00Z")
+    if status == "pending":
+        document["answer"] = {
+            "answer": "propose",
+            "reason": "doctor_unavailable",
+            "answered_at": "2026-11-23T10:00:00Z",
+            "start": "2026-12-02T10:00:00+01:00",
+            "end": "2026-12-02T10:20:00+01:00",
+        }
     now = datetime(2026, 11, 22, 9, 15, 7, 123456, tzinfo=UTC)
 
     assert render_calendar(document, now=now) == icalendar_rendering(document, now)
@@ -110,12 +125,12 @@ def test_machine_readable_fields_are_escaped_text() -> None:
     AssertionError); the relay only sends "slot" or "wish", but nothing it sends may add a
     property to the practice's calendar.
     """
-    document = booking(kind="wish;x,y\nSTATUS:CONFIRMED", language="de")
+    document = booking(kind="wish;x,y\nSTATUS:CANCELLED", language="de")
 
     data = render_calendar(document, now=NOW)
 
-    assert b"X-TERMINRELAY-KIND:wish\\;x\\,y\\nSTATUS:CONFIRMED\r\n" in data
-    assert str(parsed_event(data)["STATUS"]) == "TENTATIVE"
+    assert b"X-TERMINRELAY-KIND:wish\\;x\\,y\\nSTATUS:CANCELLED\r\n" in data
+    assert str(parsed_event(data)["STATUS"]) == "CONFIRMED"  # a booked slot, as the kind says
 
 
 def test_long_lines_are_folded_within_75_octets_and_unfold_to_the_text() -> None:
@@ -128,8 +143,8 @@ def test_long_lines_are_folded_within_75_octets_and_unfold_to_the_text() -> None
 
 
 def test_a_booking_parses_back_tentative_with_its_times() -> None:
-    """icalendar reads the event: UID, UTC times, DTSTAMP, TENTATIVE, no SEQUENCE, X- fields."""
-    document = booking(kind="slot", language="en")
+    """icalendar reads the event: UID, UTC times, DTSTAMP, TENTATIVE, SEQUENCE 0, X- fields."""
+    document = booking(kind="slot", language="en", status="proposed")
 
     event = parsed_event(render_calendar(document, now=NOW))
 
@@ -138,7 +153,7 @@ def test_a_booking_parses_back_tentative_with_its_times() -> None:
     assert event.decoded("DTEND") == datetime(2026, 12, 1, 8, 20, tzinfo=UTC)
     assert event.decoded("DTSTAMP") == NOW
     assert str(event["STATUS"]) == "TENTATIVE"
-    assert "SEQUENCE" not in event
+    assert event.decoded("SEQUENCE") == 0
     assert str(event["X-TERMINRELAY-KIND"]) == "slot"
     assert str(event["X-TERMINRELAY-LANGUAGE"]) == "en"
     assert "Sprache der Patientin / des Patienten: Englisch" in str(event["DESCRIPTION"])

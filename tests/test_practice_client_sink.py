@@ -64,19 +64,21 @@ def event_of(path: Path) -> Any:
 
 
 def test_a_booking_is_written_as_json_and_ics(sink: BookingSink) -> None:
-    """Both files appear, named by id; the JSON holds exactly the booking."""
+    """Both files appear, named by id; the JSON holds the booking, its status (a slot
+    without a signed status: booked) and revision 0."""
     document = booking()
 
     assert sink.write(document) is True
 
     json_path = sink.out_dir / f"{document['id']}.json"
-    assert json.loads(json_path.read_text(encoding="utf-8")) == document
+    written = json.loads(json_path.read_text(encoding="utf-8"))
+    assert written == {**document, "status": "booked", "sequence": 0}
     assert (sink.out_dir / f"{document['id']}.ics").is_file()
 
 
 def test_the_ics_parses_back_with_uid_times_and_status(sink: BookingSink) -> None:
     """The calendar event carries the UID, DTSTART/DTEND in UTC, summary and status."""
-    document = booking()
+    document = booking(status="proposed")
     sink.write(document)
 
     event = event_of(sink.out_dir / f"{document['id']}.ics")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
+from practice_client.calendar.calendar_write import CalendarWriteRules, read_calendar_write
 from practice_client.calendar.durations import parse_duration
 from practice_client.calendar.rules_details import (
     by_language,
@@ -85,6 +86,7 @@ _TOP_KEYS = frozenset(
         "details",
         "sealing",
         "language",
+        "caldav",
     }
 )
 _TYPE_KEYS = ("minutes", "note", "names", "notes")
@@ -171,6 +173,8 @@ class Rules:
     # Per type name, its name and its note in patients' languages: {"tr": "…"}.
     names: Mapping[str, Mapping[str, str]] = field(default_factory=dict, hash=False)
     type_notes: Mapping[str, Mapping[str, str]] = field(default_factory=dict, hash=False)
+    # [caldav.write]: the calendar the bookings are written to (calendar_write.py).
+    calendar_write: CalendarWriteRules | None = None
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -435,6 +439,7 @@ class _Reader:
         types = tuple((name, minutes) for name, minutes, _ in typed)
         doctors = self.doctors(data.get("doctors"), dict(types))
         details = read_details(data.get("details"), self)
+        calendar_write = read_calendar_write(data.get("caldav"), self)
         frame_ancestors = data.get("frame_ancestors", [])
         if not isinstance(frame_ancestors, list) or not all(
             isinstance(origin, str) for origin in frame_ancestors
@@ -460,6 +465,7 @@ class _Reader:
             language=None if language is None else str(language),
             names=dict(self.type_names),
             type_notes=dict(self.type_notes),
+            calendar_write=calendar_write,
         )
 
     def text(self, key: str, value: object, max_length: int, *, after: int = 0) -> str | None:

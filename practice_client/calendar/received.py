@@ -16,6 +16,7 @@ from pathlib import Path
 from practice_client.calendar.busy import Busy
 from practice_client.handover.moments import aware_time
 from practice_client.handover.sink import REJECTED_SUFFIX, usable_booking_id
+from practice_client.handover.status import ENDED
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ def received_bookings(out_dir: Path, *, since: datetime) -> list[Busy]:
     """The times booked in `out_dir` that end after `since` (none if it does not exist).
 
     A booking without a doctor blocks every doctor; one whose document says
-    `"status": "cancelled"` blocks nothing.
+    `"status": "cancelled"` or `"declined"` blocks nothing.
     """
     try:
         paths = sorted(out_dir.glob("*.json"))
@@ -57,7 +58,7 @@ def _booked(path: Path) -> Busy | None:
     except (OSError, ValueError):
         log.warning("booking file %s could not be read; its time is not blocked", path.name)
         return None
-    if not isinstance(document, dict) or document.get("status") == "cancelled":
+    if not isinstance(document, dict) or document.get("status") in ENDED:
         return None
     start = aware_time(document.get("start"))
     if start is None:

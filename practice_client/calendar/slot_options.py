@@ -8,7 +8,9 @@ from urllib.parse import urlsplit
 
 from practice_client.calendar.busy import BusySource, CalDavCalendar, IcsFile
 from practice_client.calendar.durations import parse_duration
+from practice_client.calendar.opening_hours import RulesError, load_rules
 from practice_client.calendar.slots import SlotSource
+from practice_client.handover.caldav_write import CalendarTarget
 from practice_client.i18n import gettext as _
 
 # Publishing more often than this only loads the calendar server and the relay.
@@ -49,10 +51,14 @@ def publish_every(text: str) -> float:
     return seconds
 
 
-def slot_source(args: argparse.Namespace, bookings_dir: Path | None) -> SlotSource | None:
+def slot_source(
+    args: argparse.Namespace, bookings_dir: Path | None, *, writing: bool = False
+) -> SlotSource | None:
     """The slot source the options name, or None without --rules.
 
-    ValueError with a usage message for options that do not fit together.
+    ValueError with a usage message for options that do not fit together. `writing`: the
+    bookings go into a CalDAV calendar (`--format …,caldav`), so --caldav may name it
+    without --rules.
     """
     calendar_options = [
         option
@@ -65,6 +71,8 @@ def slot_source(args: argparse.Namespace, bookings_dir: Path | None) -> SlotSour
         if value is not None
     ]
     if args.rules is None:
+        if writing:  # --caldav names the calendar written to, not busy times
+            calendar_options = [name for name in calendar_options if name == "--busy-ics"]
         if calendar_options:
             raise ValueError(f"{calendar_options[0]} needs --rules")
         return None
@@ -79,3 +87,33 @@ def slot_source(args: argparse.Namespace, bookings_dir: Path | None) -> SlotSour
             raise ValueError(f"--caldav must be an http:// or https:// URL, not {args.caldav!r}")
         calendar = CalDavCalendar(args.caldav, args.caldav_user, args.caldav_password_file)
     return SlotSource(args.rules, calendar, bookings_dir)
+
+
+def calendar_target(
+    args: argparse.Namespace, source: SlotSource | None, *, wanted: bool
+) -> CalendarTarget | None:
+    """The calendar the bookings are written to: the rules' [caldav.write] (completed
+    from --caldav), or with `wanted` (`--format …,caldav`) the --caldav calendar; None if
+    neither. ValueError (a usage message) when it is wanted and there is none, or the
+    rules cannot be read."""
+    busy = None
+    if args.caldav is not None:
+        parts = urlsplit(args.caldav)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"--caldav must be an http:// or https:// URL, not {args.caldav!r}")
+        busy = CalDavCalendar(args.caldav, args.caldav_user, args.caldav_password_file)
+    written = None
+    if source is not None:
+        try:
+            written = load_rules(source.rules_file).calendar_write
+        except RulesError as error:
+            raise ValueError("; ".join(error.problems)) from error
+    if written is not None:
+        return written.target(busy)
+    if not wanted:
+        return None
+    if busy is None:
+        raise ValueError(
+            "--format caldav needs a calendar: --caldav URL, or [caldav.write] in --rules"
+        )
+    return CalendarTarget(busy.url, busy.username, busy.password_file)

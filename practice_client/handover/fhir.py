@@ -28,9 +28,13 @@ gematik ISiK Terminplanung profiles where a booking request can:
 
 Import is idempotent: every entry is a conditional create (`ifNoneExist`) keyed by an
 identifier holding the booking id, and fullUrls are `urn:uuid:`s derived from the booking
-id, so the same booking always yields the same bytes. A cancellation is the same Bundle
-with status `cancelled`, sent as a conditional update of the Appointment, so it reaches an
-appointment imported before and creates one otherwise.
+id, so the same booking always yields the same bytes.
+
+Appointment.status follows the booking's status (status.py): `proposed`, `booked`,
+`pending` (at the time the practice proposed), `cancelled` (declined or cancelled, with
+`cancelationReason` `pat` when the patient ended it, `prov` when the practice did). Every
+revision after the first (sequence > 0) sends the Appointment as a conditional update, so
+it reaches an appointment imported before and creates one otherwise.
 """
 
 from __future__ import annotations
@@ -43,8 +47,10 @@ from typing import Any, Literal
 
 from practice_client.handover.languages import german_name
 from practice_client.handover.moments import aware_time
+from practice_client.handover.status import FHIR_STATUS, event_times, sequence_of, status_of
 
-Status = Literal["proposed", "cancelled"]
+Status = Literal["proposed", "booked", "pending", "cancelled"]
+_STATUSES: tuple[Status, ...] = ("proposed", "booked", "pending", "cancelled")
 
 BOOKING_SYSTEM = "urn:terminrelay:booking"
 PATIENT_SYSTEM = "urn:terminrelay:patient"
@@ -71,22 +77,25 @@ _INSURANCES = {
 _DOCTOR_ID = "doctor"
 
 
-def render_bundle(booking: Mapping[str, object], *, status: Status = "proposed") -> bytes:
-    """The Bundle as UTF-8 JSON bytes, keys sorted, ready to write."""
+def render_bundle(booking: Mapping[str, object], *, status: Status | None = None) -> bytes:
+    """The Bundle as UTF-8 JSON bytes, keys sorted, ready to write; `status` by default
+    the booking's (status.py)."""
     text = json.dumps(bundle(booking, status=status), ensure_ascii=False, sort_keys=True, indent=2)
     return (text + "\n").encode()
 
 
-def bundle(booking: Mapping[str, object], *, status: Status = "proposed") -> dict[str, Any]:
-    """The transaction Bundle of one booking; `status` is `proposed` or `cancelled`."""
-    if status not in ("proposed", "cancelled"):
+def bundle(booking: Mapping[str, object], *, status: Status | None = None) -> dict[str, Any]:
+    """The transaction Bundle of one booking; `status` by default the booking's."""
+    if status is None:
+        status = _status(booking)
+    if status not in _STATUSES:
         raise ValueError(f"unknown appointment status {status!r}")
     booking_id = str(booking["id"])
     patient_url = _urn("patient", booking_id)
     appointment_url = _urn("appointment", booking_id)
     patient_query = f"identifier={PATIENT_SYSTEM}|{booking_id}"
     appointment_query = f"identifier={BOOKING_SYSTEM}|{booking_id}"
-    if status == "cancelled":
+    if status == "cancelled" or sequence_of(booking) > 0:
         appointment_request = {"method": "PUT", "url": f"Appointment?{appointment_query}"}
     else:
         appointment_request = {
@@ -157,9 +166,32 @@ def patient(booking: Mapping[str, object]) -> dict[str, Any]:
     return resource
 
 
+def _status(booking: Mapping[str, object]) -> Status:
+    fhir_status = FHIR_STATUS[status_of(booking)]
+    for status in _STATUSES:
+        if status == fhir_status:
+            return status
+    raise ValueError(f"unknown appointment status {fhir_status!r}")  # pragma: no cover
+
+
+def _cancelled_by(booking: Mapping[str, object]) -> tuple[str, str]:
+    """The cancellation-reason code: the practice's answer, or the patient (notice, reply)."""
+    answer = booking.get("answer")
+    reply = booking.get("reply")
+    patient_declined = isinstance(reply, Mapping) and reply.get("reply") == "decline"
+    by_practice = isinstance(answer, Mapping) and answer.get("answer") in ("decline", "cancel")
+    if status_of(booking) == "cancelled" and booking.get("cancelled_at"):
+        return "pat", "Patient"
+    if by_practice and not patient_declined:
+        return "prov", "Provider"
+    return "pat", "Patient"
+
+
 def appointment(
-    booking: Mapping[str, object], patient_url: str, *, status: Status = "proposed"
+    booking: Mapping[str, object], patient_url: str, *, status: Status | None = None
 ) -> dict[str, Any]:
+    if status is None:
+        status = _status(booking)
     kind = _text(booking.get("appointment_type"))
     resource: dict[str, Any] = {
         "resourceType": "Appointment",
@@ -176,10 +208,12 @@ def appointment(
     if extensions:
         resource["extension"] = extensions
     if status == "cancelled":
+        code, display = _cancelled_by(booking)
         resource["cancelationReason"] = {
-            "coding": [{"system": CANCELLATION_SYSTEM, "code": "pat", "display": "Patient"}]
+            "coding": [{"system": CANCELLATION_SYSTEM, "code": code, "display": display}]
         }
-    start, end = aware_time(booking.get("start")), aware_time(booking.get("end"))
+    shown_start, shown_end = event_times(booking)
+    start, end = aware_time(shown_start), aware_time(shown_end)
     if start is not None and end is not None and start < end:
         resource["start"], resource["end"] = _instant(start), _instant(end)
     elif start is not None:
@@ -193,9 +227,10 @@ def appointment(
     participants: list[dict[str, Any]] = [
         {
             "actor": {"reference": patient_url, "type": "Patient", "display": _full_name(booking)},
-            # The patient asked for it and confirmed by e-mail.
+            # The patient asked for it and confirmed by e-mail; a time the practice
+            # proposed instead waits for them.
             "required": "required",
-            "status": "accepted",
+            "status": "needs-action" if status == "pending" else "accepted",
         }
     ]
     doctor = _text(booking.get("doctor"))
@@ -207,8 +242,8 @@ def appointment(
             {
                 "actor": {"reference": f"#{_DOCTOR_ID}", "type": "Practitioner", "display": doctor},
                 "required": "required",
-                # The practice has not looked at the request yet.
-                "status": "needs-action",
+                # Until the practice answers, it has not looked at the request yet.
+                "status": "needs-action" if status == "proposed" else "accepted",
             }
         )
     resource["participant"] = participants

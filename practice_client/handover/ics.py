@@ -1,8 +1,10 @@
-"""A booking as an RFC 5545 calendar with one tentative event, for the practice calendar.
+"""A booking as an RFC 5545 calendar with one event, for the practice calendar.
 
-A cancelled booking (`"status": "cancelled"` in its document, see sink.py) is the same
-event with STATUS:CANCELLED and SEQUENCE:1, so a calendar that imported the booking
-updates that event (same UID, higher sequence) instead of adding one.
+STATUS follows the booking's status (status.py: TENTATIVE while proposed or pending,
+CONFIRMED when booked, CANCELLED when declined or cancelled) and SEQUENCE its revision:
+every change the client writes keeps the UID and counts SEQUENCE up, so a calendar that
+imported the booking updates that event instead of adding one. While the practice's
+proposal waits for the patient, the event stands at the proposed time.
 
 Labels are German: the calendar is read by practice staff. The .json file beside it is the
 machine-readable form.
@@ -22,6 +24,7 @@ from datetime import UTC, date, datetime
 
 from practice_client.handover.languages import german_name
 from practice_client.handover.moments import iso_time
+from practice_client.handover.status import ICS_STATUS, event_times, sequence_of, status_of
 
 PRODID = "-//Terminrelay//practice-client//EN"
 # RFC 5545 3.1: content lines SHOULD NOT exceed 75 octets; icalendar folds a line once it
@@ -60,16 +63,52 @@ _DETAILS = (
     ("sealed_by", "Verschlüsselt"),
 )
 _NOT_IN_DESCRIPTION = frozenset(
-    {"first_name", "last_name", "appointment_type", "start", "end", "consent", "practice", "status"}
+    {
+        "first_name",
+        "last_name",
+        "appointment_type",
+        "start",
+        "end",
+        "consent",
+        "practice",
+        "status",
+        "sequence",
+        "answer",
+        "reply",
+    }
 )
-# The booking's event is sequence 0 (RFC 5545's default); its cancellation revises it once.
-CANCELLED_SEQUENCE = 1
+# Before the summary, so a list of events tells at once what no longer stands.
+SUMMARY_PREFIX = {
+    "pending": "Vorgeschlagen: ",
+    "declined": "Abgelehnt: ",
+    "cancelled": "Abgesagt: ",
+}
+_STATUS_WORDS = {
+    "proposed": "angefragt, wartet auf die Antwort der Praxis",
+    "booked": "gebucht",
+    "pending": "andere Zeit vorgeschlagen, wartet auf die Antwort des Patienten",
+    "declined": "abgelehnt",
+    "cancelled": "abgesagt",
+}
+_ANSWERS = {
+    "accept": "angenommen",
+    "decline": "abgelehnt",
+    "propose": "andere Zeit vorgeschlagen",
+    "cancel": "abgesagt",
+}
+_REASONS = {
+    "no_free_time": "keine freie Zeit",
+    "doctor_unavailable": "Behandler verhindert",
+    "please_call": "bitte anrufen",
+    "referral_needed": "Überweisung nötig",
+}
+_REPLIES = {"accept": "Vorschlag angenommen", "decline": "Vorschlag abgelehnt"}
 
 
 def render_calendar(booking: Mapping[str, object], *, now: datetime) -> bytes:
     """The booking as a VCALENDAR with one VEVENT, CRLF line ends, UTF-8."""
-    cancelled = booking.get("status") == "cancelled"
-    summary = _summary(booking)
+    status = status_of(booking)
+    summary = SUMMARY_PREFIX.get(status, "") + _summary(booking)
     # icalendar's order: its canonical list for the event (SUMMARY, DTSTART, DTEND,
     # DTSTAMP, UID, SEQUENCE), then the other properties sorted by name.
     lines = [
@@ -77,18 +116,17 @@ def render_calendar(booking: Mapping[str, object], *, now: datetime) -> bytes:
         "VERSION:2.0",
         "PRODID:" + _text(PRODID),
         "BEGIN:VEVENT",
-        "SUMMARY:" + _text(f"Abgesagt: {summary}" if cancelled else summary),
+        "SUMMARY:" + _text(summary),
     ]
-    for name, field in (("DTSTART", "start"), ("DTEND", "end")):
-        moment = _moment(booking.get(field))
+    for name, value in zip(("DTSTART", "DTEND"), event_times(booking), strict=True):
+        moment = _moment(value)
         if moment is not None:
             lines.append(f"{name}:{_date_time(moment)}")
     lines.append("DTSTAMP:" + _date_time(now.astimezone(UTC)))
     lines.append("UID:" + _text(f"{booking['id']}@terminrelay"))
-    if cancelled:
-        lines.append(f"SEQUENCE:{CANCELLED_SEQUENCE}")
+    lines.append(f"SEQUENCE:{sequence_of(booking)}")
     lines.append("DESCRIPTION:" + _text(_description(booking)))
-    lines.append("STATUS:" + ("CANCELLED" if cancelled else "TENTATIVE"))
+    lines.append("STATUS:" + ICS_STATUS[status])
     # Machine-readable too, for practice software that sorts wishes from slot bookings.
     for field, name in (("kind", "X-TERMINRELAY-KIND"), ("language", "X-TERMINRELAY-LANGUAGE")):
         value = booking.get(field)
@@ -155,11 +193,13 @@ def _summary(booking: Mapping[str, object]) -> str:
 
 
 def _description(booking: Mapping[str, object]) -> str:
-    lines = [
+    lines = [f"Status: {_STATUS_WORDS[status_of(booking)]}"]
+    lines += [
         f"{label}: {_shown(field, booking[field])}"
         for field, label in _DETAILS
         if booking.get(field) not in (None, "")
     ]
+    lines += _changes(booking)
     known = {field for field, _ in _DETAILS} | _NOT_IN_DESCRIPTION
     # Fields a newer relay adds still reach the practice rather than vanish.
     lines += [
@@ -170,6 +210,31 @@ def _description(booking: Mapping[str, object]) -> str:
     if isinstance(booking.get("start"), str) and _moment(booking["start"]) is None:
         lines.append(f"Wunschtermin: {booking['start']}")
     return "\n".join(lines)
+
+
+def _changes(booking: Mapping[str, object]) -> list[str]:
+    """The practice's answer and the patient's reply, for staff."""
+    lines = []
+    answer = booking.get("answer")
+    if isinstance(answer, Mapping):
+        given = str(answer.get("answer"))
+        text = f"Antwort der Praxis: {_ANSWERS.get(given, given)}"
+        reason = answer.get("reason")
+        if isinstance(reason, str):
+            text += f" (Grund: {_REASONS.get(reason, reason)})"
+        if answer.get("answered_at"):
+            text += f", {answer['answered_at']}"
+        lines.append(text)
+        if given == "propose" and answer.get("start"):
+            lines.append(f"Vorgeschlagen: {answer['start']} bis {answer.get('end')}")
+    reply = booking.get("reply")
+    if isinstance(reply, Mapping):
+        given = str(reply.get("reply"))
+        lines.append(
+            f"Antwort der Patientin / des Patienten: {_REPLIES.get(given, given)}, "
+            f"{reply.get('replied_at')}"
+        )
+    return lines
 
 
 def _shown(field: str, value: object) -> str:
@@ -192,3 +257,8 @@ def _shown(field: str, value: object) -> str:
         except ValueError:
             return text
     return text
+
+
+def describe(booking: Mapping[str, object]) -> str:
+    """The event's description: every field for staff, labelled in German."""
+    return _description(booking)

@@ -19,7 +19,7 @@ from practice_client.handover.files import (
     resolve_group,
 )
 from practice_client.handover.hooks import DEFAULT_TIMEOUT, Hook, HookCommandError
-from practice_client.handover.sink import DEFAULT_FORMATS, parse_formats
+from practice_client.handover.sink import CALENDAR_FORMAT, DEFAULT_FORMATS, parse_formats
 from practice_client.i18n import gettext as _
 
 # A token is a short line; anything far larger is the wrong file.
@@ -41,7 +41,8 @@ def add_handover_options(parser: argparse.ArgumentParser) -> None:
         metavar="LIST",
         help=_(
             "files per booking: json (always), ics, fhir (FHIR R4 transaction Bundle); "
-            "default json,ics"
+            "caldav: also an event in the CalDAV calendar (--caldav or [caldav.write] in "
+            "--rules); default json,ics"
         ),
     )
     parser.add_argument(
@@ -79,12 +80,16 @@ def add_handover_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def handover(args: argparse.Namespace) -> Handover:
-    """The settings of those options; ValueError with a message naming the option."""
+def handover(args: argparse.Namespace, *, calendar: bool = False) -> Handover:
+    """The settings of those options; ValueError with a message naming the option.
+    `calendar`: the bookings also go into a CalDAV calendar (the formats then hold
+    `caldav`, whether --format named it or the rules' [caldav.write] did)."""
     try:
         formats = parse_formats(args.format)
     except ValueError as error:
         raise ValueError(f"--format: {error}") from error
+    if calendar and CALENDAR_FORMAT not in formats:
+        formats = (*formats, CALENDAR_FORMAT)
     hook = None
     if args.exec_command is not None:
         try:

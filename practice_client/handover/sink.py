@@ -6,13 +6,19 @@ what de-duplicates a booking the relay delivers again. A crash between the files
 others without the .json: the booking is not acknowledged, comes back, and is written
 again in full.
 
-A patient's cancellation rewrites the booking's files in place (`cancel`): the .json gains
-`"status": "cancelled"` and `cancelled_at`, the .ics STATUS:CANCELLED with SEQUENCE:1, the
-FHIR bundle status `cancelled`; again .json last, so it says "cancelled" only once the
-others do. Delivery is at least once and in no fixed order, so a cancellation may come
-before its booking: it is then kept as `{booking id}.cancellation.json` (no patient data:
-the ids and the time) and applied when the booking arrives, which is then written
-cancelled at once.
+A booking is written with the status it arrives with (`booked` or `proposed`) and
+`"sequence": 0`. Each change after (changes.py: a patient's cancellation or reply notice,
+the practice's answer) rewrites the booking's files in place: the .json's `status` and
+what changed, the .ics STATUS and SEQUENCE, the FHIR status; again .json last, so it
+says what changed only once the others do. Delivery is at least once and in no fixed
+order, so a notice may come before its booking: it is then kept as
+`{booking id}.cancellation.json` or `{booking id}.reply.json` (no patient data: the ids,
+the times, the reply) and applied when the booking arrives.
+
+With `--format …,caldav` every version also leaves `{id}.caldav-pending` beside the
+files, in the same batch before the .json: caldav_write.py puts the event into the
+calendar and removes it, so a calendar that cannot be written is retried, after a restart
+too, and never holds up the files or the acknowledgement.
 
 A browser-sealed booking whose sealed part cannot be written (docs/protocol.md, "What
 the practice client checks") becomes `{id}.rejected.json` instead: what the relay's
@@ -36,6 +42,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from practice_client.handover.changes import (
+    CANCELLATION,
+    NOTICE_TYPES,
+    REPLY,
+    applied_before,
+    kept_record,
+    with_notice,
+)
 from practice_client.handover.fhir import render_bundle
 from practice_client.handover.files import (
     DurableBatch,
@@ -46,6 +60,7 @@ from practice_client.handover.files import (
     remove_stale_temps,
 )
 from practice_client.handover.ics import render_calendar
+from practice_client.handover.status import arriving_status
 from practice_client.limits import JsonRejectedError, load_json
 
 log = logging.getLogger(__name__)
@@ -60,16 +75,23 @@ BOOKING_FILE_MODE = 0o600
 FORMATS = ("ics", "fhir", "json")
 DEFAULT_FORMATS = ("json", "ics")
 _SUFFIXES = {"json": ".json", "ics": ".ics", "fhir": ".fhir.json"}
-# A cancellation that came before its booking, until the booking arrives.
+# A notice that came before its booking, until the booking arrives.
 KEPT_CANCELLATION_SUFFIX = ".cancellation.json"
+KEPT_SUFFIXES = {CANCELLATION: KEPT_CANCELLATION_SUFFIX, REPLY: ".reply.json"}
+# `--format …,caldav`: the booking's last version has still to reach the calendar.
+CALENDAR_FORMAT = "caldav"
+CALENDAR_MARKER_SUFFIX = ".caldav-pending"
+CALENDAR_MARKER_BYTES = b"{}\n"
 # A browser-sealed booking whose sealed part was refused: the envelope's data and why.
 REJECTED_SUFFIX = ".rejected.json"
 # A booking file the client wrote is a few kilobytes; anything far larger is not one.
 MAX_BOOKING_FILE_BYTES = 1024 * 1024
 
-# What `cancel` did: rewrote the booking's files, found them cancelled already, kept the
-# cancellation for a booking not written yet, or found it kept already.
-CancelOutcome = Literal["applied", "applied_before", "kept", "kept_before"]
+# What a notice did: rewrote the booking's files, found it applied already (or the
+# booking cancelled), was kept for a booking not written yet, or found kept already.
+NoticeOutcome = Literal["applied", "applied_before", "kept", "kept_before"]
+CancelOutcome = NoticeOutcome
+Notice = Mapping[str, object]
 
 
 def usable_booking_id(booking_id: str) -> bool:
@@ -80,11 +102,10 @@ def usable_booking_id(booking_id: str) -> bool:
 def parse_formats(text: str) -> tuple[str, ...]:
     """`json,ics,fhir` as a tuple; ValueError for an unknown format or one without json."""
     names = [name.strip().lower() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in _SUFFIXES]
+    known = sorted([*_SUFFIXES, CALENDAR_FORMAT])
+    unknown = [name for name in names if name not in known]
     if unknown:
-        raise ValueError(
-            f"unknown format {unknown[0]!r}; choose from {', '.join(sorted(_SUFFIXES))}"
-        )
+        raise ValueError(f"unknown format {unknown[0]!r}; choose from {', '.join(known)}")
     if "json" not in names:
         raise ValueError(
             "the formats must include json: {id}.json marks a booking as completely written"
@@ -105,6 +126,8 @@ class BookingSink:
         self.formats = tuple(name for name in FORMATS if name in formats)
         if "json" not in self.formats:
             raise ValueError("the formats must include json")
+        # Whether each version is also marked for the practice's CalDAV calendar.
+        self.calendar = CALENDAR_FORMAT in formats
         self.access = access or FileAccess()
         self._clock = clock
 
@@ -165,33 +188,33 @@ class BookingSink:
         """An empty batch of writes into the output folder, for `stage_write`/`stage_cancel`."""
         return DurableBatch(self.out_dir, access=self.access)
 
-    def write(
-        self, booking: Mapping[str, object], *, cancellation: Mapping[str, object] | None = None
-    ) -> bool:
+    def write(self, booking: Mapping[str, object], *, kept: Sequence[Notice] = ()) -> bool:
         """Write a booking durably now; False if it was written before (a redelivery)."""
         batch = self.batch()
-        written = self.stage_write(batch, booking, cancellation=cancellation)
+        written = self.stage_write(batch, booking, kept=kept)
         if written:
             _commit(batch)
         return written
 
-    def cancel(self, notice: Mapping[str, object]) -> CancelOutcome:
-        """Apply a cancellation notice durably now (see `stage_cancel`)."""
+    def apply(self, notice: Mapping[str, object]) -> NoticeOutcome:
+        """Apply a notice (cancellation or reply) durably now (see `stage_notice`)."""
         batch = self.batch()
-        outcome = self.stage_cancel(batch, notice)
+        outcome = self.stage_notice(batch, notice)
         if len(batch):
             _commit(batch)
         return outcome
+
+    cancel = apply
 
     def stage_write(
         self,
         batch: DurableBatch,
         booking: Mapping[str, object],
         *,
-        cancellation: Mapping[str, object] | None = None,
+        kept: Sequence[Notice] = (),
     ) -> bool:
         """Stage a booking's files in `batch`; False if it was written before (a redelivery).
-        With the `cancellation` kept for it (kept_cancellation), it is written cancelled.
+        With the notices `kept` for it (`kept_notices`), it is written as they leave it.
 
         Decided from the files on disk: a batch must not hold the same booking twice.
         """
@@ -199,51 +222,81 @@ class BookingSink:
         files = self._files(booking_id)
         if files["json"].exists():
             return False
-        if cancellation is not None:
-            booking = _cancelled(booking, cancellation)
+        # The status it arrives with (the signed one, else by its kind), revision 0.
+        document: dict[str, object] = {
+            **booking,
+            "status": arriving_status(booking),
+            "sequence": 0,
+        }
+        for notice in kept:
+            if not applied_before(document, notice):
+                document = with_notice(document, notice)
         batch.add(
             booking_id,
-            [(files[name], self._render(name, booking)) for name in self.formats],  # json last
-            # Applied once the booking's .json carries it.
-            remove_after=[self._kept_path(booking_id)] if cancellation is not None else [],
+            self._rendered(booking_id, document),  # json last
+            # Applied once the booking's .json carries them.
+            remove_after=[self._kept_path(booking_id, str(n["type"])) for n in kept],
         )
         return True
 
-    def stage_cancel(self, batch: DurableBatch, notice: Mapping[str, object]) -> CancelOutcome:
-        """Stage a cancellation notice (envelope-checked) in `batch`: its booking's files
-        rewritten, or the notice kept until the booking arrives."""
+    def stage_notice(self, batch: DurableBatch, notice: Mapping[str, object]) -> NoticeOutcome:
+        """Stage a notice (envelope-checked) in `batch`: its booking's files rewritten, or
+        the notice kept until the booking arrives."""
         booking_id = str(notice["booking_id"])
         json_path = self._files(booking_id)["json"]
         if json_path.exists():
             booking = self.read_booking(booking_id)
-            if booking.get("status") == "cancelled":
+            if applied_before(booking, notice):
                 return "applied_before"
-            cancelled = _cancelled(booking, notice)
-            # Every format written before is rewritten, also one no longer asked for:
-            # no file may go on saying the appointment stands.
-            paths = [
-                (name, self.out_dir / f"{booking_id}{_SUFFIXES[name]}") for name in FORMATS
-            ]  # json last
-            batch.add(
-                booking_id,
-                [
-                    (path, self._render(name, cancelled))
-                    for name, path in paths
-                    if name in self.formats or path.exists()
-                ],
-            )
+            self.stage_rewrite(batch, with_notice(booking, notice))
             return "applied"
-        kept = self._kept_path(booking_id)
+        kept = self._kept_path(booking_id, str(notice["type"]))
         if kept.exists():
             return "kept_before"
-        record = {
-            "type": "cancellation",
-            "id": notice["id"],
-            "booking_id": booking_id,
-            "cancelled_at": notice["cancelled_at"],
-        }
-        batch.add(booking_id, [(kept, _json_bytes(record))])
+        batch.add(booking_id, [(kept, _json_bytes(kept_record(notice)))])
         return "kept"
+
+    def stage_cancel(self, batch: DurableBatch, notice: Mapping[str, object]) -> NoticeOutcome:
+        """Stage a patient's cancellation notice (`stage_notice`)."""
+        return self.stage_notice(batch, notice)
+
+    def stage_rewrite(self, batch: DurableBatch, booking: Mapping[str, object]) -> None:
+        """Stage a written booking's new version (changes.py): every file rewritten, .json
+        last, so it says what changed only once the others do."""
+        self._check_not_in(batch, str(booking["id"]))
+        batch.add(str(booking["id"]), self._rendered(str(booking["id"]), booking, rewrite=True))
+
+    def rewrite(self, booking: Mapping[str, object]) -> None:
+        """A written booking's new version, durably now (`stage_rewrite`)."""
+        batch = self.batch()
+        self.stage_rewrite(batch, booking)
+        _commit(batch)
+
+    def _check_not_in(self, batch: DurableBatch, booking_id: str) -> None:
+        if booking_id in batch:
+            raise ValueError(f"booking {booking_id} is in this batch already")
+
+    def _rendered(
+        self, booking_id: str, booking: Mapping[str, object], *, rewrite: bool = False
+    ) -> list[tuple[Path, bytes]]:
+        """The booking's files and their bytes, json last; with `rewrite` also a format no
+        longer asked for whose file is there (no file may go on saying what changed), and
+        the calendar's marker (caldav_write.py) when the calendar is written."""
+        paths = [(name, self.out_dir / f"{booking_id}{_SUFFIXES[name]}") for name in FORMATS]
+        files = [
+            (path, self._render(name, booking))
+            for name, path in paths
+            if name in self.formats or (rewrite and path.exists())
+        ]
+        if self.calendar:
+            files.insert(-1, (self.calendar_marker(booking_id), CALENDAR_MARKER_BYTES))
+        return files
+
+    def calendar_marker(self, booking_id: str) -> Path:
+        """`{id}.caldav-pending`: the calendar has not got the booking's last version."""
+        if not usable_booking_id(booking_id):
+            raise ValueError("booking id is not usable as a file name")
+        return self.out_dir / f"{booking_id}{CALENDAR_MARKER_SUFFIX}"
 
     def stage_reject(self, batch: DurableBatch, record: Mapping[str, object]) -> bool:
         """Stage `{id}.rejected.json`; False if it, or the booking itself, was written
@@ -261,28 +314,35 @@ class BookingSink:
             raise ValueError("booking id is not usable as a file name")
         return self.out_dir / f"{booking_id}{REJECTED_SUFFIX}"
 
+    def kept_notices(self, booking_id: str) -> list[dict[str, object]]:
+        """The notices kept for a booking not yet written, in the order to apply them: a
+        reply, then a cancellation (which ends the booking whatever came before)."""
+        kept = []
+        for kind in NOTICE_TYPES:
+            path = self._kept_path(booking_id, kind)
+            if path.exists():
+                kept.append({**_read_json(path), "type": kind})
+        return kept
+
     def kept_cancellation(self, booking_id: str) -> dict[str, object] | None:
         """The cancellation kept for a booking not yet written, if any."""
-        path = self._kept_path(booking_id)
-        if not path.exists():
-            return None
-        return _read_json(path)
+        path = self._kept_path(booking_id, CANCELLATION)
+        return _read_json(path) if path.exists() else None
 
     def read_booking(self, booking_id: str) -> dict[str, object]:
         """A booking's .json as written; ValueError if it is not a booking document."""
         return _read_json(self._files(booking_id)["json"])
 
-    def _kept_path(self, booking_id: str) -> Path:
+    def _kept_path(self, booking_id: str, kind: str = CANCELLATION) -> Path:
         if not usable_booking_id(booking_id):
             raise ValueError("booking id is not usable as a file name")
-        return self.out_dir / f"{booking_id}{KEPT_CANCELLATION_SUFFIX}"
+        return self.out_dir / f"{booking_id}{KEPT_SUFFIXES[kind]}"
 
     def _render(self, name: str, booking: Mapping[str, object]) -> bytes:
         if name == "ics":
             return render_calendar(booking, now=self._clock())
         if name == "fhir":
-            cancelled = booking.get("status") == "cancelled"
-            return render_bundle(booking, status="cancelled" if cancelled else "proposed")
+            return render_bundle(booking)
         return _json_bytes(booking)
 
 
@@ -290,12 +350,6 @@ def _commit(batch: DurableBatch) -> None:
     """Commit a batch of one booking; its OSError if it failed."""
     for error in batch.commit().values():
         raise error
-
-
-def _cancelled(
-    booking: Mapping[str, object], cancellation: Mapping[str, object]
-) -> dict[str, object]:
-    return {**booking, "status": "cancelled", "cancelled_at": cancellation["cancelled_at"]}
 
 
 def _read_json(path: Path) -> dict[str, object]:

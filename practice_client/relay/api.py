@@ -133,6 +133,13 @@ class RelayClient:
     async def ack(self, ids: Sequence[str]) -> None:
         await self._request("POST", "/api/v1/inbox/ack", payload={"ids": list(ids)})
 
+    async def answer(self, booking_id: str, body: Mapping[str, object]) -> dict[str, Any]:
+        """The practice's answer to a booking (`practice-client answer`); the relay's 200
+        answer, RelayRequestError for 404, 409 and 422."""
+        return await self._request(
+            "POST", f"/api/v1/bookings/{booking_id}/answer", payload=dict(body)
+        )
+
     async def put_profile(self, profile: Mapping[str, object]) -> dict[str, Any]:
         """Publishes the profile gzip-compressed (a calendar's JSON shrinks about tenfold);
         a relay that takes no compressed bodies (415) gets it plain. The answer is a

@@ -1,6 +1,7 @@
 """Open a sealed item exactly as docs/protocol.md describes: unseal, unpad, verify, check.
 
-An item is a booking, a patient's cancellation of one (`"type": "cancellation"`), or the
+An item is a booking, a patient's cancellation of one (`"type": "cancellation"`), the
+patient's reply to the practice's proposal of another time (`"type": "reply"`), or the
 relay's envelope around a booking sealed in the patient's browser (`"type": "envelope"`,
 protocol 2), whose inner part practice_client/relay/inner.py opens.
 
@@ -21,6 +22,7 @@ from nacl.public import Box, PublicKey, SealedBox
 from nacl.signing import VerifyKey
 
 from practice_client.handover.sink import usable_booking_id
+from practice_client.handover.status import ARRIVING
 from practice_client.limits import JsonRejectedError, load_json
 from practice_client.relay.booking_rules import RuleBroken, load_rules, strict_datetime
 from practice_client.relay.confirmed_at import parse_timestamp
@@ -34,7 +36,9 @@ _EPHEMERAL_KEY_BYTES = 32
 # "booking". Anything else is from a newer protocol and refused, never written as a booking.
 BOOKING = "booking"
 CANCELLATION = "cancellation"
+REPLY = "reply"
 ENVELOPE = "envelope"
+NOTICES = (CANCELLATION, REPLY)
 # The protocol an envelope's `protocol` names; another one is from a newer relay.
 ENVELOPE_PROTOCOL = 2
 
@@ -95,15 +99,20 @@ def open_item(
     kind = document_type(document)
     if kind == CANCELLATION:
         _check_cancellation(document)
+    elif kind == REPLY:
+        _check_reply(document)
     elif kind == ENVELOPE:
         _check_envelope(document)
+    if kind in (BOOKING, ENVELOPE):
+        _check_status(document)
     return document
 
 
 def document_type(document: dict[str, object]) -> str:
-    """`booking`, `cancellation` or `envelope` (of protocol 2); EnvelopeError for any other."""
+    """`booking`, `cancellation`, `reply` or `envelope` (of protocol 2); EnvelopeError for
+    any other."""
     kind = document.get("type", BOOKING)
-    if kind not in (BOOKING, CANCELLATION, ENVELOPE):
+    if kind not in (BOOKING, CANCELLATION, REPLY, ENVELOPE):
         shown = repr(kind)[:40] if isinstance(kind, str) else type(kind).__name__
         raise EnvelopeError(f"unknown document type {shown}")
     if kind == ENVELOPE:
@@ -123,6 +132,34 @@ def _check_cancellation(document: dict[str, object]) -> None:
     if cancelled_at is None:
         raise EnvelopeError("cancellation without a valid cancelled_at")
     document["cancelled_at"] = cancelled_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _check_status(document: dict[str, object]) -> None:
+    """A booking's signed `status`: `booked`, `proposed`, or none (relays before it)."""
+    status = document.get("status")
+    if status is not None and status not in ARRIVING:
+        shown = repr(status)[:40] if isinstance(status, str) else type(status).__name__
+        raise EnvelopeError(f"booking with an unknown status {shown}")
+
+
+def _check_reply(document: dict[str, object]) -> None:
+    """A patient's reply to a proposal: whose, which, the time it books, when (all times
+    re-rendered in UTC)."""
+    booking_id = document.get("booking_id")
+    if not isinstance(booking_id, str) or not usable_booking_id(booking_id):
+        raise EnvelopeError("reply without a usable booking id")
+    if document.get("reply") not in ("accept", "decline"):
+        raise EnvelopeError("reply that neither accepts nor declines")
+    moments = {}
+    for name in ("start", "end", "replied_at"):
+        moment = parse_timestamp(document.get(name))
+        if moment is None:
+            raise EnvelopeError(f"reply without a valid {name}")
+        moments[name] = moment
+    if moments["end"] <= moments["start"]:
+        raise EnvelopeError("reply whose end is not after its start")
+    for name, moment in moments.items():
+        document[name] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _check_envelope(envelope: dict[str, object]) -> None:

@@ -185,6 +185,9 @@ def _checked(
         consent_at=envelope.get("consent_at"),
         sealed_by=SEALED_BY_BROWSER,
     )
+    if envelope.get("status") is not None:
+        # Signed by the relay, checked by envelope.py: booked or proposed.
+        booking["status"] = envelope["status"]
     return booking
 
 
