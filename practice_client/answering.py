@@ -114,7 +114,7 @@ async def answer(
             % {"id": given.booking_id}
         )
         return ExitCode.FAILURE
-    body = _body(given, email, booking.get("language"))
+    body = _body(given, email, booking)
     code, answered = await _send(settings.relay_url, settings.token, given.booking_id, body)
     if answered is None:
         return code
@@ -162,12 +162,19 @@ def _booking(sink: BookingSink, booking_id: str) -> dict[str, object] | None:
     return None
 
 
-def _body(given: Answer, email: str, language: object) -> dict[str, object]:
+def _body(given: Answer, email: str, booking: Mapping[str, object]) -> dict[str, object]:
     body: dict[str, object] = {"answer": given.answer, "email": email}
+    language = booking.get("language")
     body["lang"] = language if isinstance(language, str) and language else "de"
     if given.reason is not None:
         body["reason"] = given.reason
-    if given.answer == "propose":
+    if given.answer != "propose":
+        # The relay keeps no time of a booking: the mail names the one the practice has.
+        for name in ("start", "end"):
+            value = booking.get(name)
+            if isinstance(value, str) and value:
+                body[name] = value
+    else:
         body["start"] = given.start
         if given.doctor is not None:
             body["doctor"] = given.doctor
