@@ -57,7 +57,19 @@
       return checked ? checked.value : "";
     }
 
+    // Where the practice keeps times for some insurance types, the insurance filters them
+    // too; elsewhere it never goes into a URL.
+    var byInsurance = region.hasAttribute("data-insurance-filter");
+
     function withFilters(url) {
+      if (byInsurance) {
+        var insurance = checkedInsurance(form);
+        if (insurance) {
+          url.searchParams.set("insurance", insurance);
+        } else {
+          url.searchParams.delete("insurance");
+        }
+      }
       ["doctor", "appointment_type"].forEach(function (name) {
         var select = filter(form, name);
         if (!select) return;
@@ -140,7 +152,11 @@
       });
     });
 
-    [filter(form, "doctor"), filter(form, "appointment_type")].forEach(
+    var lists = [filter(form, "doctor"), filter(form, "appointment_type")];
+    if (byInsurance) {
+      lists = lists.concat(Array.prototype.slice.call(insuranceRadios(form)));
+    }
+    lists.forEach(
       function (select) {
         if (!select) return;
         select.addEventListener("change", function () {
@@ -161,6 +177,20 @@
     return form.querySelector(
       "select[name='" + name + "'], select[data-seal='" + name + "']"
     );
+  }
+
+  /* The insurance radios, with their name or, while the browser seals, without. */
+  function insuranceRadios(form) {
+    return form.querySelectorAll(
+      "input[type='radio'][name='insurance'], input[type='radio'][data-seal='insurance']"
+    );
+  }
+
+  function checkedInsurance(form) {
+    var checked = Array.prototype.filter.call(insuranceRadios(form), function (radio) {
+      return radio.checked;
+    });
+    return checked.length ? checked[0].value : "";
   }
 
   /* Typing a wished time selects the "none of these" option. */
