@@ -78,7 +78,11 @@ class SealedRequest:
     ) -> dict[str, object]:
         """The outer document the relay signs and seals to the practice beside the blob."""
         moment = utc_iso(submitted_at)
+        # Only for a slot kept for some insurance types, whose insurance came in the clear:
+        # the practice client refuses a sealed part naming another.
+        insurance = {} if self.insurance is None else {"insurance": self.insurance}
         return {
+            **insurance,
             "type": "envelope",
             "protocol": 2,
             "id": self.booking_id,
@@ -92,8 +96,6 @@ class SealedRequest:
             "language": language,
             "email": self.email,
             "consent": True,
-            # The practice client refuses a sealed part naming another (null: not sent).
-            "insurance": self.insurance,
             "submitted_at": moment,
             "consent_at": moment,
             "key_id": self.key_id,
