@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from nacl.signing import SigningKey
 
+from practice_client.__main__ import main
+from practice_client.calendar.opening_hours import RulesError, parse_rules
+from practice_client.calendar.slots import SlotSource, build_profile, summary_lines
 from practice_client.relay.keys import KeyPair, KeyRing
 from relay.practice.profile import Slot, parse_profile, profile_from_json, profile_to_json
 from relay.practice.slot_index import SlotIndex
@@ -321,3 +325,73 @@ def signing_key() -> SigningKey:
 @pytest.fixture
 def pair() -> KeyPair:
     return KeyPair.generate()
+
+
+# The opening hours and publish's summary --------------------------------------------------
+
+RULES = """
+name = "Praxis Dr. Beispiel"
+time_zone = "Europe/Berlin"
+horizon_days = 14
+lead_time = "0m"
+
+[appointment_types]
+"Kontrolle" = 20
+"Erstgespräch" = 30
+
+[[doctors]]
+name = "Dr. A. Beispiel"
+appointment_types = ["Kontrolle", "Erstgespräch"]
+
+[doctors.hours]
+mo = ["08:00-09:00", { range = "09:00-10:00 Erstgespräch", insurance = ["private"] }]
+di = [{ range = "08:00-09:00", insurance = [INSURANCE] }]
+"""
+# Mondays 23 and 30 March 2026, Tuesdays 24 and 31.
+MARCH = datetime.fromisoformat("2026-03-22T12:00:00+00:00")
+
+
+def test_a_range_kept_for_some_types_gives_slots_with_the_member(tmp_path: Path) -> None:
+    """Slots of a table range carry its types into the profile; plain ranges none, and a
+    range naming every type is the same as a plain one."""
+    rules = tmp_path / "r.toml"
+    every = '"statutory", "private", "self_pay"'
+    rules.write_text(RULES.replace("INSURANCE", every), encoding="utf-8")
+
+    slots = build_profile(SlotSource(rules), MARCH).profile["slots"]
+
+    assert isinstance(slots, list)
+    kept = {slot["start"]: slot.get("insurance") for slot in slots}
+    assert kept["2026-03-23T09:00:00+01:00"] == ["private"]
+    assert kept["2026-03-23T08:00:00+01:00"] is None
+    assert kept["2026-03-24T08:00:00+01:00"] is None
+
+
+def test_a_wrong_insurance_in_a_range_is_one_line_naming_key_and_line() -> None:
+    """A misspelt type is one problem with the file, line, doctor and key, and the choices."""
+    text = RULES.replace("INSURANCE", '"privat"')
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if 'privat"' in row)
+
+    with pytest.raises(RulesError) as raised:
+        parse_rules(text, source="hours.toml")
+
+    assert raised.value.problems == (
+        f'hours.toml, line {line}: doctor "Dr. A. Beispiel": hours.di: insurance: '
+        "'privat' is not one or more of statutory, private, self_pay, such as [\"private\"]",
+    )
+
+
+def test_the_publish_summary_counts_the_slots_per_insurance_type(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """publish --dry-run names what each insurance type can book: open slots count for
+    every type, kept ones for theirs."""
+    rules = tmp_path / "r.toml"
+    rules.write_text(RULES.replace("INSURANCE", '"statutory", "self_pay"'), encoding="utf-8")
+    built = build_profile(SlotSource(rules), MARCH)
+    assert summary_lines(built.profile)[-1] == (
+        "  by insurance: statutory 12 slots, private 10 slots, self_pay 12 slots"
+    )
+
+    assert main(["publish", "--rules", str(rules), "--dry-run"]) == 0
+    assert "  by insurance: statutory " in capsys.readouterr().out

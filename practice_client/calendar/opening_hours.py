@@ -765,7 +765,8 @@ class _Reader:
             self.problem(
                 f"{key}: insurance",
                 f'{shown} one or more of {", ".join(INSURANCES)}, such as ["private"]',
-                hint=text,
+                # The wrong value as written, quoted: "privat" also lies inside "private".
+                hint=f'"{wrong[0]}"' if wrong and isinstance(wrong[0], str) else text,
                 after=after,
             )
             return None, ()
