@@ -213,7 +213,7 @@ async def test_the_json_api_refuses_an_insurance_the_slot_is_not_kept_for(
             booking_json(start, doctor=slot["doctor"], insurance="private"),
         )
     assert set(errors) == {"insurance"}
-    assert errors["insurance"].startswith("The chosen appointment is kept for patients")
+    assert errors["insurance"].startswith("The chosen time is kept for patients")
     assert booked.status == 202
 
 

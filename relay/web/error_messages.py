@@ -41,8 +41,8 @@ ERROR_MESSAGES: dict[str, str] = {
     ),
     "slot_mismatch": N_("This does not match the chosen appointment."),
     "insurance_mismatch": N_(
-        "The chosen appointment is kept for patients with another insurance. Please "
-        "choose one of the times shown for your insurance, or check your choice here."
+        "The chosen time is kept for patients with another insurance. Please choose "
+        "one of the times shown for your insurance, or check your choice here."
     ),
     "not_offered": N_("This practice offers no choice here. Please leave this field empty."),
     "invalid_email": N_("Please enter a valid email address (for example name@example.com)."),

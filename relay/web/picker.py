@@ -317,7 +317,7 @@ def _insurance_first(
 
 
 INSURANCE_FIRST = N_(
-    "Some appointments are kept for patients with a particular insurance. Please "
+    "Some free times are kept for patients with a particular insurance. Please "
     "choose your insurance first; then the free times for it appear here."
 )
 
