@@ -61,9 +61,11 @@
     // too; elsewhere it never goes into a URL.
     var byInsurance = region.hasAttribute("data-insurance-filter");
 
-    function withFilters(url) {
+    // `chosen`: the insurance radio just chosen. While the browser seals, the radios have
+    // no name, so the one chosen before may still read as checked until sealing.js clears it.
+    function withFilters(url, chosen) {
       if (byInsurance) {
-        var insurance = checkedInsurance(form);
+        var insurance = chosen || checkedInsurance(form);
         if (insurance) {
           url.searchParams.set("insurance", insurance);
         } else {
@@ -160,7 +162,8 @@
       function (select) {
         if (!select) return;
         select.addEventListener("change", function () {
-          var url = withFilters(new URL(region.getAttribute("data-url"), window.location.href));
+          var chosen = select.type === "radio" ? select.value : "";
+          var url = withFilters(new URL(region.getAttribute("data-url"), window.location.href), chosen);
           // Other filters: start from the first week that has something to offer.
           url.searchParams.delete("week");
           url.searchParams.delete("day");

@@ -40,6 +40,15 @@
       element.setAttribute("data-seal", name);
       element.removeAttribute("name");
       (byName[name] = byName[name] || []).push(element);
+      if (element.type === "radio") {
+        // Without a name a radio is a group of its own: choosing another must clear it.
+        element.addEventListener("change", function () {
+          if (!element.checked) return;
+          byName[name].forEach(function (other) {
+            if (other !== element) other.checked = false;
+          });
+        });
+      }
     });
     return byName;
   }
