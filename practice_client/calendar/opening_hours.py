@@ -91,6 +91,11 @@ _TOP_KEYS = frozenset(
 )
 _TYPE_KEYS = ("minutes", "note", "names", "notes")
 _DOCTOR_KEYS = frozenset({"name", "appointment_types", "hours", "breaks", "holidays"})
+# A range kept for some insurance types: { range = "08:00-10:00", insurance = [...] }.
+_RANGE_TABLE_KEYS = frozenset({"range", "insurance"})
+# The booking field's choices (the relay's relay/practice/insurance.py), repeated here: the
+# client does not import the relay, and booking_rules.json is read only for bookings.
+INSURANCES = ("statutory", "private", "self_pay")
 _TIME_RANGE = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
 _RANGE_WITH_TYPE = re.compile(rf"\s*({_TIME_RANGE.pattern})(?:\s+(\S.*?))?\s*")
 _BREAK = re.compile(rf"\s*(?:([A-Za-z]+)\s+)?({_TIME_RANGE.pattern})\s*")
@@ -130,6 +135,8 @@ class Hours:
     weekday: int
     span: Minutes
     appointment_type: str
+    # The insurance types its slots are kept for, in INSURANCES' order; () for every one.
+    insurance: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -199,6 +206,7 @@ class Candidate:
     end: datetime
     doctor: str
     appointment_type: str
+    insurance: tuple[str, ...] = ()
 
 
 # Slots ---------------------------------------------------------------------------------
@@ -231,7 +239,13 @@ def candidate_slots(rules: Rules, now: datetime) -> list[Candidate]:
                         for start, end in _cut(day, piece, minutes, zone):
                             if start >= earliest:
                                 candidates.append(
-                                    Candidate(start, end, doctor.name, hours.appointment_type)
+                                    Candidate(
+                                        start,
+                                        end,
+                                        doctor.name,
+                                        hours.appointment_type,
+                                        hours.insurance,
+                                    )
                                 )
         day += timedelta(days=1)
     candidates.sort()
@@ -719,12 +733,52 @@ class _Reader:
                 self.problem(f"{key}.{days}", 'must be a list such as ["08:00-12:00"]', after=after)
                 continue
             for item in ranges:
-                parsed = self.opening_range(f"{key}.{days}", item, offered, types, after)
+                text, insurance = self.range_entry(f"{key}.{days}", item, after)
+                if text is None:
+                    continue
+                parsed = self.opening_range(f"{key}.{days}", text, offered, types, after)
                 if parsed is not None:
                     span, kind = parsed
-                    hours.extend(Hours(weekday, span, kind) for weekday in weekdays)
+                    hours.extend(Hours(weekday, span, kind, insurance) for weekday in weekdays)
         self.reject_overlaps(key, hours, after)
         return tuple(sorted(hours, key=lambda entry: (entry.weekday, entry.span.start)))
+
+    def range_entry(
+        self, key: str, item: object, after: int
+    ) -> tuple[object | None, tuple[str, ...]]:
+        """A range as written: its text and the insurance types it is kept for. A string
+        is open to every insurance; a table `{ range = "…", insurance = ["private"] }`
+        keeps its slots for the types named."""
+        if not isinstance(item, Mapping):
+            return item, ()
+        unknown = sorted(str(name) for name in item if name not in _RANGE_TABLE_KEYS)
+        text = item.get("range")
+        if unknown or text is None:
+            self.problem(
+                key,
+                'a range kept for some insurance types is written { range = "08:00-12:00", '
+                'insurance = ["private"] }'
+                + (f" (unknown key {unknown[0]!r})" if unknown else " (range missing)"),
+                hint=text if isinstance(text, str) else "insurance",
+                after=after,
+            )
+            return None, ()
+        value = item.get("insurance")
+        names = value if isinstance(value, list) else []
+        wrong = [name for name in names if name not in INSURANCES]
+        if not names or wrong:
+            shown = f"{wrong[0]!r} is not" if wrong else "must be a list of"
+            self.problem(
+                f"{key}: insurance",
+                f'{shown} one or more of {", ".join(INSURANCES)}, such as ["private"]',
+                # The wrong value as written, quoted: "privat" also lies inside "private".
+                hint=f'"{wrong[0]}"' if wrong and isinstance(wrong[0], str) else text,
+                after=after,
+            )
+            return None, ()
+        if len(set(names)) == len(INSURANCES):
+            return text, ()  # every type: the same as a plain range
+        return text, tuple(kind for kind in INSURANCES if kind in names)
 
     def opening_range(
         self,

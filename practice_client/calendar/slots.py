@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from practice_client.calendar.busy import Busy, BusySource, read_busy
 from practice_client.calendar.opening_hours import (
+    INSURANCES,
     Candidate,
     Rules,
     candidate_slots,
@@ -127,6 +128,8 @@ def profile_json(rules: Rules, slots: Sequence[Candidate]) -> dict[str, object]:
                 "end": slot.end.isoformat(),
                 "doctor": slot.doctor,
                 "appointment_type": slot.appointment_type,
+                # Only for a range kept for some types: relays before them refuse the key.
+                **({"insurance": list(slot.insurance)} if slot.insurance else {}),
             }
             for slot in slots
         ],
@@ -251,7 +254,29 @@ def summary_lines(profile: Mapping[str, object]) -> list[str]:
     ]
     for doctor, dates in days.items():
         lines.append(f"  {doctor}: {_slots(len(dates))}{_day_range({doctor: dates})}")
+    by_insurance = _per_insurance(slots)
+    if by_insurance:
+        lines.append(f"  by insurance: {by_insurance}")
     return lines
+
+
+def _per_insurance(slots: Sequence[object]) -> str:
+    """ "statutory 700 slots, private 941 slots, self_pay 941 slots": what patients of each
+    type can book (a slot open to all counts for each); "" when no slot is kept for some
+    types, where every count would be the total."""
+    limited = [
+        slot.get("insurance")
+        for slot in slots
+        if isinstance(slot, Mapping) and isinstance(slot.get("insurance"), list)
+    ]
+    if not limited:
+        return ""
+    open_to_all = len(slots) - len(limited)
+    counts = {
+        kind: open_to_all + sum(1 for types in limited if isinstance(types, list) and kind in types)
+        for kind in INSURANCES
+    }
+    return ", ".join(f"{kind} {_slots(count)}" for kind, count in counts.items())
 
 
 def _slots(count: int) -> str:

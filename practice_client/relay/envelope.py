@@ -183,6 +183,11 @@ def _check_envelope(envelope: dict[str, object]) -> None:
         raise EnvelopeError("envelope with an invalid end")
     for name in ("doctor", "appointment_type"):
         _entry(envelope, name, required=False, max_length=_MAX_ENTRY_LENGTH)
+    insurance = envelope.get("insurance")
+    # Sent in the clear for a slot kept for some insurance types (null otherwise; absent
+    # from relays before them): one of the booking field's choices.
+    if insurance is not None and insurance not in load_rules().field("insurance").choices:
+        raise EnvelopeError("envelope with an unknown insurance")
     language = envelope.get("language")
     if not isinstance(language, str) or _LANGUAGE.fullmatch(language) is None:
         raise EnvelopeError("envelope without a valid language")

@@ -51,6 +51,7 @@ _NAMES = {
     "end": "end",
     "doctor": "doctor",
     "appointment_type": "appointment type",
+    "insurance": "insurance",
 }
 # What {id}.rejected.json takes from the envelope: all the relay saw and signed.
 REJECTED_FIELDS = (
@@ -178,6 +179,11 @@ def _checked(
         for name in ("doctor", "appointment_type"):
             if envelope.get(name) is not None and fields[name] != envelope.get(name):
                 _differs(name)
+    # For a slot kept for some insurance types the patient's browser sent the insurance
+    # in the clear too, and the relay checked that one against the slot: a sealed part
+    # naming another would book a slot the patient may not have.
+    if envelope.get("insurance") is not None and fields["insurance"] != envelope["insurance"]:
+        _differs("insurance")
     booking: dict[str, object] = {name: inner[name] for name in _BOUND if name != "slot"}
     booking.update(fields)
     booking.update(

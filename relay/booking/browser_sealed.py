@@ -29,11 +29,15 @@ from relay.booking.submission import (
 from relay.crypto.sealing import PAD_MAX, SEALED_BOX_OVERHEAD, is_sealed_size, key_id
 from relay.crypto.tickets import Tickets
 from relay.errors import ValidationFailed
+from relay.practice.insurance import INSURANCES
 from relay.practice.profile import Profile, Slot
 from relay.rules.values import ErrorCode, InvalidValueError, check, parse_aware_datetime, utc_iso
 
 # What a protocol-2 submission may carry: the clear fields, the slot, the sealed part.
 SEALED_KEYS = frozenset({*CLEAR, "slot", "sealed", "key_id", "ticket"})
+# Sealed, but sent in the clear too for a slot kept for some insurance types: the slot
+# tells the relay as much (docs/protocol.md, "Slots kept for some insurance types").
+INSURANCE = "insurance"
 # Sent by the booking form but not booking data (as in relay/booking/submission.py).
 _FORM_ONLY = frozenset({"lang", "csrf", "nav"})
 _MAX_BLOB_TEXT = 4 * (PAD_MAX + SEALED_BOX_OVERHEAD + 2) // 3 + 4
@@ -53,6 +57,8 @@ class SealedRequest:
     # practice client compares it with the inner document's); None for a wish.
     slot: Slot | None
     slot_value: str | None
+    # The insurance sent in the clear, for a slot kept for some types; else None.
+    insurance: str | None = None
 
     @property
     def kind(self) -> BookingKind:
@@ -72,7 +78,11 @@ class SealedRequest:
     ) -> dict[str, object]:
         """The outer document the relay signs and seals to the practice beside the blob."""
         moment = utc_iso(submitted_at)
+        # Only for a slot kept for some insurance types, whose insurance came in the clear:
+        # the practice client refuses a sealed part naming another.
+        insurance = {} if self.insurance is None else {"insurance": self.insurance}
         return {
+            **insurance,
             "type": "envelope",
             "protocol": 2,
             "id": self.booking_id,
@@ -114,6 +124,8 @@ def validate_sealed(
     """Check a browser-sealed submission; ValidationFailed with one code per bad field."""
     errors: dict[str, ErrorCode] = {}
     for key in data:
+        if key == INSURANCE:
+            continue  # _clear_insurance decides, by the slot
         if key in SEALED_ONLY:
             errors[key] = "not_in_clear"
         elif key not in SEALED_KEYS:
@@ -151,6 +163,8 @@ def validate_sealed(
         if start is not None:
             end = wish_end(errors, profile, now=now, start=start, end=end, appointment_type=None)
 
+    resolved = slot is not None or slot_value in (None, "")
+    insurance = _clear_insurance(errors, data.get(INSURANCE), slot) if resolved else None
     if errors or blob is None or booking_id is None or email is None or start is None:
         raise ValidationFailed(errors)
     zone = profile.zone
@@ -163,7 +177,31 @@ def validate_sealed(
         end=end if slot or end is None else end.astimezone(zone),
         slot=slot,
         slot_value=slot_value if slot is not None and isinstance(slot_value, str) else None,
+        insurance=insurance,
     )
+
+
+def _clear_insurance(errors: dict[str, ErrorCode], value: object, slot: Slot | None) -> str | None:
+    """The insurance beside the blob: required for a slot kept for some types, which
+    the relay checks it against; refused for any other time, which it would tell the
+    relay without need."""
+    if slot is None or not slot.insurance:
+        if value not in (None, ""):
+            errors[INSURANCE] = "not_in_clear"
+        return None
+    if value in (None, ""):
+        errors[INSURANCE] = "required"
+        return None
+    if not isinstance(value, str):
+        errors[INSURANCE] = "not_string"
+        return None
+    if value not in INSURANCES:
+        errors[INSURANCE] = "invalid_choice"
+        return None
+    if not slot.fits(value):
+        errors[INSURANCE] = "insurance_mismatch"
+        return None
+    return value
 
 
 def _blob(value: object) -> bytes:

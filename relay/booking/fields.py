@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from relay.i18n.catalogs import Message
+from relay.practice.insurance import INSURANCES
 
 FieldKind = Literal["text", "textarea", "date", "datetime", "email", "tel", "choice", "bool"]
 
@@ -97,7 +98,8 @@ FIELDS: tuple[Field, ...] = (
         name="insurance",
         kind="choice",
         required=True,
-        choices=("statutory", "private", "self_pay"),
+        # The types a published slot may be kept for name the same values.
+        choices=INSURANCES,
         choice_labels=MappingProxyType(
             {
                 "statutory": Message("statutory"),

@@ -172,6 +172,8 @@ def validate_booking(
             appointment_type = appointment_type or slot.appointment_type
             if start <= now:
                 errors.setdefault("start", "not_in_future")
+            if insurance is not None and not slot.fits(insurance):
+                errors.setdefault("insurance", "insurance_mismatch")
         elif is_wish:
             end = wish_end(
                 errors, profile, now=now, start=start, end=end, appointment_type=appointment_type

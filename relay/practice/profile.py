@@ -24,6 +24,13 @@ from relay.practice.details import (
     details_to_json,
     parse_details,
 )
+from relay.practice.insurance import (
+    EVERY_INSURANCE,
+    fits,
+    parse_slot_insurance,
+    slot_insurance_json,
+    stored_slot_insurance,
+)
 from relay.practice.localized import ByLanguage, Localized, in_language, parse_by_language
 from relay.rules.values import (
     ErrorCode,
@@ -85,7 +92,7 @@ SEALINGS: tuple[Sealing, ...] = ("relay", "either", "browser")
 _TYPE_KEYS = frozenset({"name", "minutes", "note", "names", "notes"})
 # A type's note to patients ("Bitte Versichertenkarte und Überweisung mitbringen").
 MAX_TYPE_NOTE_LENGTH = 300
-_SLOT_KEYS = frozenset({"start", "end", "doctor", "appointment_type"})
+_SLOT_KEYS = frozenset({"start", "end", "doctor", "appointment_type", "insurance"})
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,12 @@ class Slot:
     end: datetime
     doctor: str | None
     appointment_type: str | None
+    # The insurance types the slot is kept for (relay/practice/insurance.py); () for all.
+    insurance: tuple[str, ...] = EVERY_INSURANCE
+
+    def fits(self, insurance: str) -> bool:
+        """Whether a patient insured so may book this slot."""
+        return fits(self.insurance, insurance)
 
     @functools.cached_property
     def id(self) -> str:
@@ -174,6 +187,12 @@ class Profile:
         for slot in self.slots:
             by_start.setdefault(slot.start, []).append(slot)
         return {start: tuple(slots) for start, slots in by_start.items()}
+
+    @functools.cached_property
+    def limits_insurance(self) -> bool:
+        """Whether some slot is kept for some insurance types: then the form asks for the
+        insurance before it shows times. Once per profile object."""
+        return any(slot.insurance for slot in self.slots)
 
     def appointment_type(self, name: str) -> AppointmentType | None:
         """The offered appointment type called `name`, if any."""
@@ -480,6 +499,7 @@ def _slots(
             functools.partial(_slot_appointment_type, types=types),
             item.get("appointment_type"),
         )
+        insurance = parse_slot_insurance(errors, f"{path}.insurance", item.get("insurance"))
         # Every path of this slot is new, so any failure above made `errors` grow.
         if len(errors) > errors_before or start is None or end is None:
             continue
@@ -493,6 +513,7 @@ def _slots(
                 end=end.astimezone(zone),
                 doctor=doctor,
                 appointment_type=kind,
+                insurance=insurance,
             )
         )
     return tuple(slots)
@@ -592,6 +613,7 @@ def profile_to_json(profile: Profile) -> dict[str, object]:
                 "end": slot.end.isoformat(),
                 "doctor": slot.doctor,
                 "appointment_type": slot.appointment_type,
+                **slot_insurance_json(slot.insurance),
             }
             for slot in profile.slots
         ],
@@ -685,4 +707,5 @@ def _stored_slot(item: Mapping[object, object]) -> Slot:
         end=require_aware(datetime.fromisoformat(_stored_str(item["end"]))),
         doctor=_stored_optional_str(item.get("doctor")),
         appointment_type=_stored_optional_str(item.get("appointment_type")),
+        insurance=stored_slot_insurance(item),
     )

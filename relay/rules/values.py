@@ -34,6 +34,8 @@ ErrorCode = Literal[
     "duration_too_long",
     "not_a_slot",
     "slot_mismatch",
+    # The chosen slot is kept for other insurance types (relay/practice/insurance.py).
+    "insurance_mismatch",
     "not_offered",
     "invalid_email",
     "invalid_phone",

@@ -40,6 +40,10 @@ ERROR_MESSAGES: dict[str, str] = {
         "This practice only offers the free appointments shown. Please choose one of them."
     ),
     "slot_mismatch": N_("This does not match the chosen appointment."),
+    "insurance_mismatch": N_(
+        "The chosen time is kept for patients with another insurance. Please choose "
+        "one of the times shown for your insurance, or check your choice here."
+    ),
     "not_offered": N_("This practice offers no choice here. Please leave this field empty."),
     "invalid_email": N_("Please enter a valid email address (for example name@example.com)."),
     "invalid_phone": N_("Please enter a valid phone number (for example +49 30 1234567)."),

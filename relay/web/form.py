@@ -27,6 +27,17 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("contact", ("email", "phone")),
     ("final", ("note", "consent")),
 )
+# A practice that keeps slots for some insurance types asks for the insurance first, in
+# the appointment section: the times the picker shows depend on it.
+INSURANCE_FIRST_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
+    (
+        name,
+        ("insurance", *names)
+        if name == "appointment"
+        else tuple(n for n in names if n != "insurance"),
+    )
+    for name, names in SECTIONS
+)
 SHORT_LABEL = 60
 # The slot picker posts this instead of `start` (see relay.booking.form_to_data).
 SLOT = "slot"
@@ -39,6 +50,8 @@ HINTS = {
     "birth_date": N_("For example 23/04/1980."),
     "end": N_("Only if you want a particular end time."),
 }
+# The insurance's hint where it filters the free times.
+INSURANCE_FILTER_HINT = N_("The free times shown below are those for your insurance.")
 # The heading of each section of SECTIONS.
 SECTION_TITLES = {
     "appointment": N_("Your appointment"),
@@ -193,12 +206,13 @@ def build(
         accept_wishes=profile.accept_wishes,
         values=values,
         chosen=find_slot(values.get(SLOT, ""), free_slots),
+        insurance_filter=state.insurance if profile.limits_insurance else None,
     )
     by_name = {f.name: _control(f, profile, context, errors) for f in FIELDS}
 
     sections: list[Section] = []
     placed: set[str] = set()
-    for name, field_names in SECTIONS:
+    for name, field_names in INSURANCE_FIRST_SECTIONS if profile.limits_insurance else SECTIONS:
         controls = [by_name[n] for n in field_names if n in by_name]
         placed.update(field_names)
         sections.append(Section(name, texts(lang).gettext(SECTION_TITLES[name]), controls))
@@ -234,6 +248,9 @@ class _Context:
     accept_wishes: bool
     values: Mapping[str, str]
     chosen: Slot | None
+    # Where the practice keeps slots for some insurance types: the picker's insurance
+    # ("" before one is chosen), which the insurance field shows chosen. None elsewhere.
+    insurance_filter: str | None = None
 
 
 def _control(
@@ -267,6 +284,9 @@ def _control(
         )
     if spec.required_when_offered:
         return _offered_list(spec, profile, context, base)
+    if spec.name == "insurance" and context.insurance_filter is not None:
+        value = value or context.insurance_filter
+        base = replace(base, value=value, hint=texts(lang).gettext(INSURANCE_FILTER_HINT))
     if spec.kind == "choice":
         options = [
             Option(c, spec.choice_labels[c][lang], f"{spec.name}-{c}", checked=value == c)

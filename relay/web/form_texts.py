@@ -30,6 +30,7 @@ from relay.web import form
 from relay.web.appkeys import SERVICE
 from relay.web.error_messages import ERROR_MESSAGES, error_message
 from relay.web.language import request_language
+from relay.web.picker import INSURANCE_FIRST
 
 routes = web.RouteTableDef()
 
@@ -58,6 +59,9 @@ TEXTS: dict[str, str] = {
     "slots_hint": N_("All times in the practice's time zone (%(zone)s)."),
     "slot_with": N_("with %(doctor)s"),
     "no_slots": N_("No free appointments are published at the moment."),
+    # A practice that keeps slots for some insurance types (relay/web/picker.py's words).
+    "insurance_first": INSURANCE_FIRST,
+    "insurance_filter_hint": form.INSURANCE_FILTER_HINT,
     "time_span": N_("%(start)s–%(end)s"),
     "wish_option": N_("None of these suits me: I will suggest a time"),
     "wish_legend": N_("Preferred time"),

@@ -426,7 +426,9 @@ async def booking_post(request: web.Request) -> web.Response:
         # Fresh slots: the one just lost is no longer among them.
         fresh = await _practice(request)
         kept = {name: value for name, value in values.items() if name != booking_form.SLOT}
-        lost = picker.PickerState(state.doctor, state.appointment_type, state.week, state.day)
+        lost = picker.PickerState(
+            state.doctor, state.appointment_type, state.week, state.day, insurance=state.insurance
+        )
         challenge = await _challenge(request, fresh)
         return _form_page(
             request, fresh, 409, values=kept, slot_taken=True, state=lost, challenge=challenge

@@ -20,7 +20,8 @@ from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from relay.i18n.catalogs import texts
+from relay.i18n.catalogs import N_, texts
+from relay.practice.insurance import INSURANCES
 from relay.practice.localized import Localized
 from relay.practice.localtime import (
     format_clock,
@@ -30,6 +31,7 @@ from relay.practice.localtime import (
     format_week,
 )
 from relay.practice.profile import Profile, Slot
+from relay.practice.slot_index import fitting
 from relay.rules.values import InvalidValueError, parse_aware_datetime
 
 # The submit button name of every picker control; its post re-renders, never submits.
@@ -37,7 +39,7 @@ NAV = "nav"
 NAV_GO = "go"
 NAV_NEXT = "next"
 # GET parameters of the picker state; doctor and type are the booking fields' own names.
-STATE_PARAMS = ("doctor", "appointment_type", "week", "day", "slot")
+STATE_PARAMS = ("doctor", "appointment_type", "week", "day", "slot", "insurance")
 DAYS_PER_WEEK = 7
 
 
@@ -51,6 +53,9 @@ class PickerState:
     day: date | None = None
     # "{start ISO}|{doctor}" of the chosen slot, as the slot radio posts it.
     slot: str = ""
+    # The patient's insurance, where the practice keeps slots for some types: the times
+    # shown fit it (the booking field's own name, like doctor and type).
+    insurance: str = ""
 
     def query(self, lang: str) -> str:
         """The state as a query string (empty values left out)."""
@@ -61,6 +66,7 @@ class PickerState:
             "week": self.week.isoformat() if self.week else "",
             "day": self.day.isoformat() if self.day else "",
             "slot": self.slot,
+            "insurance": self.insurance,
         }
         return urlencode({key: value for key, value in params.items() if value})
 
@@ -78,6 +84,9 @@ class TimeOption:
     appointment_type: str = ""
     # The detail's language where it is not the page's (a practice's own word).
     detail_lang: str | None = None
+    # The insurance types the slot is kept for, space-separated ("" for every one): the
+    # form's script then sends the insurance in the clear too.
+    insurance: str = ""
 
 
 @dataclass(frozen=True)
@@ -115,6 +124,10 @@ class PickerView:
     next_free_url: str | None
     status: str
     type_note: Localized | None
+    # The practice keeps slots for some insurance types: the picker filters by it.
+    filters_insurance: bool = False
+    # ... and none is chosen yet: the picker asks for it instead of showing times.
+    insurance_needed: bool = False
 
     @property
     def first_target(self) -> str | None:
@@ -148,8 +161,11 @@ def read_state(
     posted = posted or {}
     doctor = posted.get("doctor", query.get("doctor", ""))
     kind = posted.get("appointment_type", query.get("appointment_type", ""))
+    insurance = posted.get("insurance", query.get("insurance", ""))
     doctor = doctor if doctor in profile.doctors else ""
     kind = kind if profile.appointment_type(kind) is not None else ""
+    # Only where it filters: other practices' URLs never carry a patient's insurance.
+    insurance = insurance if profile.limits_insurance and insurance in INSURANCES else ""
     state = PickerState(
         doctor=doctor,
         appointment_type=kind,
@@ -158,9 +174,12 @@ def read_state(
         slot=query.get("slot", "")
         if nav == NAV_NEXT
         else posted.get("slot", query.get("slot", "")),
+        insurance=insurance,
     )
     filters_changed = posted and (
-        doctor != query.get("doctor", "") or kind != query.get("appointment_type", "")
+        doctor != query.get("doctor", "")
+        or kind != query.get("appointment_type", "")
+        or insurance != query.get("insurance", "")
     )
     if filters_changed:
         # Other filters: the day looked at before may have nothing left to offer.
@@ -178,6 +197,11 @@ def build(
     today: date,
 ) -> PickerView:
     """The picker for `state` over the sorted free slots `free`."""
+    if profile.limits_insurance:
+        if not state.insurance:
+            return _insurance_first(state, profile, lang, path=path, today=today)
+        # A view over the per-insurance index: the week's work, not the calendar's.
+        free = fitting(free, state.insurance)
     zone = profile.zone
     chosen = find_slot(state.slot, free)
     if chosen is not None and not _matches(chosen, state):
@@ -239,6 +263,7 @@ def build(
             checked=True,
             end=chosen.end.isoformat(),
             appointment_type=chosen.appointment_type or "",
+            insurance=" ".join(chosen.insurance),
         )
     kind = profile.appointment_type(state.appointment_type)
     note = kind.display_note(lang, own_language=profile.language) if kind is not None else None
@@ -260,7 +285,41 @@ def build(
         next_free_url=url(_at(state, next_free, zone)) if next_free else None,
         status=_status(len(shown), day, lang),
         type_note=note,
+        filters_insurance=profile.limits_insurance,
     )
+
+
+def _insurance_first(
+    state: PickerState, profile: Profile, lang: str, *, path: str, today: date
+) -> PickerView:
+    """The picker of a practice that keeps slots for some insurance types, before the
+    patient said how they are insured: no times yet, since any shown might not fit."""
+    state = replace(state, week=None, day=None, slot="")
+    week = _monday(today)
+    kind = profile.appointment_type(state.appointment_type)
+    return PickerView(
+        state=state,
+        url=f"{path}?{state.query(lang)}",
+        week_label=format_week(week, week + timedelta(days=6), lang),
+        previous_url=None,
+        next_url=None,
+        days=[],
+        day_label=None,
+        groups=[],
+        chosen_elsewhere=None,
+        next_free_label=None,
+        next_free_url=None,
+        status=texts(lang).gettext(INSURANCE_FIRST),
+        type_note=kind.display_note(lang, own_language=profile.language) if kind else None,
+        filters_insurance=True,
+        insurance_needed=True,
+    )
+
+
+INSURANCE_FIRST = N_(
+    "Some free times are kept for patients with a particular insurance. Please "
+    "choose your insurance first; then the free times for it appear here."
+)
 
 
 def _groups(
@@ -294,6 +353,7 @@ def _groups(
                     slot.end.isoformat(),
                     slot.appointment_type or "",
                     shown_name.lang if shown_name and shown_name.lang != lang else None,
+                    " ".join(slot.insurance),
                 )
             )
         legend = doctor if several and len(doctors) > 1 and doctor else None

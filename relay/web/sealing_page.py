@@ -65,6 +65,8 @@ def sealing_config(
     messages["appointment_type"]["wish_required"] = texts(lang).gettext(
         "Please choose a type of appointment for your preferred time."
     )
+    # The insurance against a slot kept for other types (relay/practice/insurance.py).
+    messages["insurance"]["insurance_mismatch"] = error_message("insurance_mismatch", lang)
     return {
         "practice": practice.slug,
         "public_key": base64.b64encode(practice.public_key).decode(),

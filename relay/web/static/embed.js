@@ -389,7 +389,17 @@
     var formNode = el("form", { "class": "terminrelay-form", novalidate: true, action: "#" });
     this.form = formNode;
     var self = this;
-    words.sections.forEach(function (section) {
+    this.limitsInsurance = slots.some(function (slot) { return (slot.insurance || []).length > 0; });
+    var sections = words.sections;
+    if (this.limitsInsurance) {
+      // Some times are kept for some insurance types: ask for it first, with the times.
+      sections = sections.map(function (section) {
+        var names = section.fields.filter(function (name) { return name !== "insurance"; });
+        if (section.name === "appointment") names = ["insurance"].concat(names);
+        return { name: section.name, title: section.title, fields: names };
+      });
+    }
+    sections.forEach(function (section) {
       var section_node = el("section", {
         "class": "terminrelay-section", "aria-labelledby": self.id("section-" + section.name)
       });
@@ -499,6 +509,14 @@
       return checked ? checked.value : "";
     });
     control.inputs = inputs;
+    if (name === "insurance" && this.limitsInsurance) {
+      control.hintId = this.id("hint-" + name);
+      control.hint = el("p", { "class": "terminrelay-hint", id: control.hintId, text: this.t("insurance_filter_hint") });
+      group.setAttribute("aria-describedby", control.hintId);
+      inputs.forEach(function (input) {
+        input.addEventListener("change", function () { self.refreshSlots(); });
+      });
+    }
     if (control.hint) group.appendChild(control.hint);
     group.appendChild(control.error);
     group.appendChild(choices);
@@ -582,6 +600,10 @@
       var label = el("label", { "for": id, text: this.t("slots_legend") });
       label.appendChild(this.marker(this.t("required")));
       parts.push(label, el("p", { "class": "terminrelay-hint", id: hintId, text: this.t("slots_hint", { zone: zone }) }));
+      if (this.limitsInsurance) {
+        this.insuranceFirst = el("p", { "class": "terminrelay-hint", id: this.id("insurance-first"), text: this.t("insurance_first") });
+        parts.push(this.insuranceFirst);
+      }
       this.slotSelect.addEventListener("change", function () { self.showWish(); });
     } else {
       parts.push(el("p", { "class": "terminrelay-hint", text: this.t("no_slots") }));
@@ -636,9 +658,14 @@
   form.filtered = function () {
     var doctor = this.controls.doctor ? this.controls.doctor.read() : "";
     var kind = this.controls.appointment_type ? this.controls.appointment_type.read() : "";
+    var insurance = this.controls.insurance ? this.controls.insurance.read() : "";
+    // Where some times are kept for some insurance types, none before it is chosen.
+    if (this.limitsInsurance && !insurance) return [];
     return (this.profile.slots || []).filter(function (slot) {
+      var kept = slot.insurance || [];
       return (!doctor || !slot.doctor || slot.doctor === doctor) &&
-        (!kind || !slot.appointment_type || slot.appointment_type === kind);
+        (!kind || !slot.appointment_type || slot.appointment_type === kind) &&
+        (!kept.length || kept.indexOf(insurance) >= 0);
     });
   };
 
@@ -678,6 +705,9 @@
     }
     var keep = chosen === WISH ? WISH : this.valueOf(chosenSlot);
     select.value = keep || "";
+    if (this.insuranceFirst) {
+      this.insuranceFirst.hidden = !!(this.controls.insurance && this.controls.insurance.read());
+    }
     this.showWish();
   };
 
@@ -962,7 +992,10 @@
       inner.end = slot.end;
       inner.doctor = slot.doctor || doctor;
       inner.appointment_type = slot.appointment_type || kind;
-      return Promise.resolve({ inner: inner, clear: { slot: value } });
+      var slotClear = { slot: value };
+      // Kept for some insurance types: the relay checks the insurance against the slot.
+      if ((slot.insurance || []).length) slotClear.insurance = values.insurance;
+      return Promise.resolve({ inner: inner, clear: slotClear });
     }
     var type = (this.profile.appointment_types || []).filter(function (t) { return t.name === kind; })[0];
     inner.kind = "wish";

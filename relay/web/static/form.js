@@ -57,7 +57,21 @@
       return checked ? checked.value : "";
     }
 
-    function withFilters(url) {
+    // Where the practice keeps times for some insurance types, the insurance filters them
+    // too; elsewhere it never goes into a URL.
+    var byInsurance = region.hasAttribute("data-insurance-filter");
+
+    // `chosen`: the insurance radio just chosen. While the browser seals, the radios have
+    // no name, so the one chosen before may still read as checked until sealing.js clears it.
+    function withFilters(url, chosen) {
+      if (byInsurance) {
+        var insurance = chosen || checkedInsurance(form);
+        if (insurance) {
+          url.searchParams.set("insurance", insurance);
+        } else {
+          url.searchParams.delete("insurance");
+        }
+      }
       ["doctor", "appointment_type"].forEach(function (name) {
         var select = filter(form, name);
         if (!select) return;
@@ -140,11 +154,16 @@
       });
     });
 
-    [filter(form, "doctor"), filter(form, "appointment_type")].forEach(
+    var lists = [filter(form, "doctor"), filter(form, "appointment_type")];
+    if (byInsurance) {
+      lists = lists.concat(Array.prototype.slice.call(insuranceRadios(form)));
+    }
+    lists.forEach(
       function (select) {
         if (!select) return;
         select.addEventListener("change", function () {
-          var url = withFilters(new URL(region.getAttribute("data-url"), window.location.href));
+          var chosen = select.type === "radio" ? select.value : "";
+          var url = withFilters(new URL(region.getAttribute("data-url"), window.location.href), chosen);
           // Other filters: start from the first week that has something to offer.
           url.searchParams.delete("week");
           url.searchParams.delete("day");
@@ -161,6 +180,20 @@
     return form.querySelector(
       "select[name='" + name + "'], select[data-seal='" + name + "']"
     );
+  }
+
+  /* The insurance radios, with their name or, while the browser seals, without. */
+  function insuranceRadios(form) {
+    return form.querySelectorAll(
+      "input[type='radio'][name='insurance'], input[type='radio'][data-seal='insurance']"
+    );
+  }
+
+  function checkedInsurance(form) {
+    var checked = Array.prototype.filter.call(insuranceRadios(form), function (radio) {
+      return radio.checked;
+    });
+    return checked.length ? checked[0].value : "";
   }
 
   /* Typing a wished time selects the "none of these" option. */

@@ -40,6 +40,15 @@
       element.setAttribute("data-seal", name);
       element.removeAttribute("name");
       (byName[name] = byName[name] || []).push(element);
+      if (element.type === "radio") {
+        // Without a name a radio is a group of its own: choosing another must clear it.
+        element.addEventListener("change", function () {
+          if (!element.checked) return;
+          byName[name].forEach(function (other) {
+            if (other !== element) other.checked = false;
+          });
+        });
+      }
     });
     return byName;
   }
@@ -216,6 +225,13 @@
       values.end = slotInput.getAttribute("data-end") || null;
       values.kind = "slot";
       values.slot = slot;
+      // A slot kept for some insurance types: the relay checks the insurance against it,
+      // so it goes in the clear too (it tells no more than the slot itself).
+      var kept = (slotInput.getAttribute("data-insurance") || "").split(" ").filter(Boolean);
+      if (kept.length && values.insurance) {
+        if (kept.indexOf(values.insurance) < 0) errors.insurance = "insurance_mismatch";
+        values.clearInsurance = values.insurance;
+      }
     } else {
       // A wish: the relay reads its time frame; doctor and type only the practice.
       ["doctor", "appointment_type"].forEach(function (name) {
@@ -330,6 +346,7 @@
     if (values.kind === "slot") {
       data.delete("start");
       data.delete("end");
+      if (values.clearInsurance) data.set("insurance", values.clearInsurance);
     } else {
       data.set("start", values.start || "");
       if (values.end) {
