@@ -425,17 +425,18 @@ def _keygen(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     writing = CALENDAR_FORMAT in args.format.lower()
-    try:
-        source = slot_source(args, bookings_dir=args.out, writing=writing)
-        target = calendar_target(args, source, wanted=writing)
-    except ValueError as error:
-        return _usage_error(args, str(error))
-    if (source is None) != (args.publish_every is None):
+    # Told before the rules are read: a mistake in how they were given comes first.
+    if (args.rules is None) != (args.publish_every is None):
         return _usage_error(
             args,
             _("--publish-every and --rules go together (%(every)s, %(rules)s)")
             % {"every": _ENV["publish_every"], "rules": _ENV["rules"]},
         )
+    try:
+        source = slot_source(args, bookings_dir=args.out, writing=writing)
+        target = calendar_target(args, source, wanted=writing)
+    except ValueError as error:
+        return _usage_error(args, str(error))
     try:
         handing_over = handover(args, calendar=target is not None)
     except ValueError as error:

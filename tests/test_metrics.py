@@ -126,6 +126,12 @@ def test_fixed_labels_start_at_zero() -> None:
         "slot_conflict",
         "resent",
         "cancelled",
+        "answer_accept",
+        "answer_decline",
+        "answer_propose",
+        "answer_cancel",
+        "reply_accept",
+        "reply_decline",
     }
     assert set(MAIL_OUTCOMES) == {"sent", "failed", "retried"}
 

@@ -10,6 +10,7 @@ import pytest
 
 from practice_client.__main__ import main
 from practice_client.calendar.busy import IcsFile
+from practice_client.calendar.opening_hours import RulesError
 from practice_client.calendar.slots import SlotSource, body_size, build_profile, summary_lines
 
 RULES = """
@@ -155,11 +156,39 @@ def test_summary_counts_slots_per_doctor_with_day_range(tmp_path: Path) -> None:
     lines = summary_lines(built.profile)
     assert lines == [
         "Praxis Dr. Beispiel: 24 slots, Mon 2026-03-23 to Mon 2026-03-30 (Europe/Berlin), "
-        "accepts wishes: yes",
+        "accepts wishes: yes, confirmation: direct",
         "  Dr. A. Beispiel: 18 slots, Mon 2026-03-23 to Mon 2026-03-30",
         "  Dr. B. Muster: 6 slots, Mon 2026-03-23 to Mon 2026-03-30",
     ]
     assert body_size(built.profile) == len(json.dumps(built.profile).encode())
+
+
+def test_the_confirmation_mode_goes_from_the_rules_into_the_profile(tmp_path: Path) -> None:
+    """`confirmation` and `answer_within_hours` pass to the profile only when the file
+    names them (relays before them refuse the keys); a wrong value is one line naming the
+    key."""
+    plain = build_profile(SlotSource(write(tmp_path, "r.toml", RULES)), NOW).profile
+    assert "confirmation" not in plain
+    assert "answer_within_hours" not in plain
+    answering = RULES.replace(
+        'name = "Praxis Dr. Beispiel"',
+        'name = "Praxis Dr. Beispiel"\nconfirmation = "by_practice"\nanswer_within_hours = 24',
+        1,
+    )
+    built = build_profile(SlotSource(write(tmp_path, "a.toml", answering)), NOW)
+    assert built.profile["confirmation"] == "by_practice"
+    assert built.profile["answer_within_hours"] == 24
+    assert summary_lines(built.profile)[0].endswith("confirmation: by_practice")
+    wrong = RULES.replace(
+        'name = "Praxis Dr. Beispiel"',
+        'name = "Praxis Dr. Beispiel"\nconfirmation = "later"\nanswer_within_hours = 0',
+        1,
+    )
+    with pytest.raises(RulesError) as refused:
+        build_profile(SlotSource(write(tmp_path, "w.toml", wrong)), NOW)
+    message = str(refused.value)
+    assert 'confirmation: must be one of "direct", "by_practice"' in message
+    assert "answer_within_hours: must be a whole number of hours from 1 to 336" in message
 
 
 SIX_WEEKS = """

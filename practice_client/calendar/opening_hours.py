@@ -87,8 +87,13 @@ _TOP_KEYS = frozenset(
         "sealing",
         "language",
         "caldav",
+        "confirmation",
+        "answer_within_hours",
     }
 )
+# Whether confirming a slot books it or asks the practice (the relay's profile member).
+CONFIRMATIONS = ("direct", "by_practice")
+MAX_ANSWER_WITHIN_HOURS = 336
 _TYPE_KEYS = ("minutes", "note", "names", "notes")
 _DOCTOR_KEYS = frozenset({"name", "appointment_types", "hours", "breaks", "holidays"})
 # A range kept for some insurance types: { range = "08:00-10:00", insurance = [...] }.
@@ -182,6 +187,10 @@ class Rules:
     type_notes: Mapping[str, Mapping[str, str]] = field(default_factory=dict, hash=False)
     # [caldav.write]: the calendar the bookings are written to (calendar_write.py).
     calendar_write: CalendarWriteRules | None = None
+    # "direct" or "by_practice", and how long a request holds its slot for the answer;
+    # None: not given (the profile leaves them out, as relays before them refuse the keys).
+    confirmation: str | None = None
+    answer_within_hours: int | None = None
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -445,6 +454,23 @@ class _Reader:
             choices = ", ".join(f'"{code}"' for code in PATIENT_LANGUAGES)
             self.problem("language", f"must be one of {choices}", hint=language)
             language = None
+        confirmation = data.get("confirmation")
+        if confirmation is not None and confirmation not in CONFIRMATIONS:
+            choices = ", ".join(f'"{choice}"' for choice in CONFIRMATIONS)
+            self.problem("confirmation", f"must be one of {choices}", hint=confirmation)
+            confirmation = None
+        answer_within = data.get("answer_within_hours")
+        if answer_within is not None and (
+            isinstance(answer_within, bool)
+            or not isinstance(answer_within, int)
+            or not 1 <= answer_within <= MAX_ANSWER_WITHIN_HOURS
+        ):
+            self.problem(
+                "answer_within_hours",
+                f"must be a whole number of hours from 1 to {MAX_ANSWER_WITHIN_HOURS}",
+                hint=answer_within,
+            )
+            answer_within = None
         horizon = self.horizon(data.get("horizon_days", DEFAULT_HORIZON_DAYS))
         lead_time = self.lead_time(data.get("lead_time", DEFAULT_LEAD_TIME))
         holidays = self.day_ranges("holidays", data.get("holidays", []))
@@ -480,6 +506,8 @@ class _Reader:
             names=dict(self.type_names),
             type_notes=dict(self.type_notes),
             calendar_write=calendar_write,
+            confirmation=None if confirmation is None else str(confirmation),
+            answer_within_hours=None if answer_within is None else int(answer_within),
         )
 
     def text(self, key: str, value: object, max_length: int, *, after: int = 0) -> str | None:

@@ -140,6 +140,11 @@ def profile_json(rules: Rules, slots: Sequence[Candidate]) -> dict[str, object]:
     }
     if rules.frame_ancestors:
         profile["frame_ancestors"] = list(rules.frame_ancestors)
+    # Only when the file names them: relays before them refuse the keys.
+    if rules.confirmation is not None:
+        profile["confirmation"] = rules.confirmation
+    if rules.answer_within_hours is not None:
+        profile["answer_within_hours"] = rules.answer_within_hours
     if rules.details is not None:
         profile["details"] = dict(rules.details)
     # Only when the file names it: a relay that does not know the key refuses the profile.
@@ -250,7 +255,8 @@ def summary_lines(profile: Mapping[str, object]) -> list[str]:
         )
     lines = [
         f"{profile.get('name')}: {_slots(len(slots))}{_day_range(days)} ({zone_name}), "
-        f"accepts wishes: {'yes' if profile.get('accept_wishes') else 'no'}"
+        f"accepts wishes: {'yes' if profile.get('accept_wishes') else 'no'}, "
+        f"confirmation: {profile.get('confirmation') or 'direct'}"
     ]
     for doctor, dates in days.items():
         lines.append(f"  {doctor}: {_slots(len(dates))}{_day_range({doctor: dates})}")

@@ -39,7 +39,15 @@ VIEWPORTS = {
 # two device pixels per CSS pixel.
 PHONE_DEVICES = {"phone-320", "phone-375"}
 MOBILE: dict[str, Any] = {"is_mobile": True, "has_touch": True, "device_scale_factor": 2}
-LOCALES = {"de": "de-DE", "en": "en-GB"}
+LOCALES = {
+    "de": "de-DE",
+    "en": "en-GB",
+    "tr": "tr-TR",
+    "ar": "ar",
+    "ru": "ru-RU",
+    "uk": "uk-UA",
+    "pl": "pl-PL",
+}
 BLOCKING_IMPACTS = {"serious", "critical"}
 # What the booking form and the confirmation pages say, per language.
 TEXT = {

@@ -279,7 +279,7 @@ async def test_an_appointment_cancelled_by_the_practice_tells_the_patient(
 
     await side.answer(booking_id, "cancel", "--reason", "doctor_unavailable")
 
-    mail = await mail_to(smtp_sink, booking["email"], "Praxis musste Ihren Termin")
+    mail = await mail_to(smtp_sink, booking["email"], "musste Ihren Termin leider absagen")
     text = mail.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     assert f"/p/{practice.slug}?lang=de" in text
     assert (await side.event(booking_id))["STATUS"] == "CANCELLED"
