@@ -247,6 +247,18 @@ async def test_a_declined_request_frees_its_slot_and_mails_the_fixed_reason(
         )
         assert (status, body["status"]) == (409, "declined")
         assert (await record(relay, practice.slug, "x"))[0] == "cancelled"
+        # No claim is left, nothing but the two records and the inbox's booking.
+        keys = await practice_keys(relay, practice.slug)
+        assert set(kinds(keys, practice.slug)) - {"m", "mq"} == {
+            "a",
+            "arrived",
+            "i",
+            "inbox",
+            "practice",
+            "profile",
+            "t",
+            "x",
+        }
 
 
 async def test_a_proposed_time_is_held_and_accepted_by_the_patient_with_one_click(
@@ -413,3 +425,56 @@ async def test_an_answer_for_an_unknown_booking_is_404(
         )
     assert status == 404
     assert "error" in body
+
+
+async def run_out_hold(relay: RunningRelay, slug: str, slot_id: str) -> None:
+    """What the answer deadline passing does: the slot's claim ends, and the waiting
+    requests' `held until` lies in the past."""
+    client = aioredis.from_url(relay.settings.redis_url)
+    try:
+        await client.delete(f"tr:{{{slug}}}:h:{slot_id}")
+        await client.zrem(f"tr:{{{slug}}}:held", slot_id)
+        async for key in client.scan_iter(f"tr:{{{slug}}}:a:*"):
+            status, _held, *rest = (await client.get(key)).decode().split(":")
+            if status == "proposed":
+                await client.set(key, ":".join([status, "1", *rest]), keepttl=True)
+    finally:
+        await client.aclose()
+
+
+async def test_an_answer_after_the_deadline_claims_the_slot_only_if_still_free(
+    relay: RunningRelay, practice: PracticeHandle, smtp_sink: SmtpSink
+) -> None:
+    """Past `answer_within_hours` the slot is offered again. Accepting then books it if
+    nobody took it; if another patient did, the answer is refused and nothing changes."""
+    start, end = slot_times()[0]
+    slot_id = Slot(start, end, DOCTORS[0], "Erstgespräch").id
+    async with aiohttp.ClientSession() as http:
+        await put_profile(http, relay.url, practice.token, answering_profile())
+        first, first_id, _ = await confirmed_request(http, relay, practice, smtp_sink)
+        await run_out_hold(relay, practice.slug, slot_id)
+        assert start.isoformat() in await free_starts(http, relay, practice.slug)
+        status, body = await answer(
+            http, relay, practice.token, first_id, {"answer": "accept", "email": first["email"]}
+        )
+        assert (status, body["status"]) == (200, "booked")
+        claim = f"tr:{{{practice.slug}}}:h:{slot_id}"
+        client = aioredis.from_url(relay.settings.redis_url)
+        try:
+            assert await client.pexpiretime(claim) == int(end.timestamp() * 1000)
+        finally:
+            await client.aclose()
+
+        # A second request, for the next slot, whose hold runs out and which another
+        # patient then books.
+        later_start, later_end = slot_times()[1]
+        later_id = Slot(later_start, later_end, DOCTORS[0], "Erstgespräch").id
+        second, second_id, _ = await confirmed_request(http, relay, practice, smtp_sink, slot=1)
+        await run_out_hold(relay, practice.slug, later_id)
+        other, _, _ = await confirmed_request(http, relay, practice, smtp_sink, slot=1)
+        status, body = await answer(
+            http, relay, practice.token, second_id, {"answer": "accept", "email": second["email"]}
+        )
+        assert (status, body["status"]) == (409, "proposed")
+        assert later_start.isoformat() not in await free_starts(http, relay, practice.slug)
+        assert other["email"] != second["email"]

@@ -32,7 +32,7 @@ from nacl.signing import SigningKey
 
 from relay.crypto import tokens
 from relay.crypto.sealing import DataCipher, seal_booking
-from relay.errors import AnswerRefused, BookingNotFound, SlotTaken, TokenGone, ValidationFailed
+from relay.errors import AnswerRefused, BookingNotFound, TokenGone, ValidationFailed
 from relay.i18n.languages import DEFAULT_LANGUAGE, LANGUAGES
 from relay.mail.compose import REASONS
 from relay.mail.jobs import mail_job_context
@@ -237,7 +237,9 @@ class Answers:
             )
             outcome = await self.store.answer(slug, token_hash, step)
             if outcome == "taken":
-                raise SlotTaken
+                raise AnswerRefused(
+                    current.status, "the slot is taken by another booking; propose another time"
+                )
             if outcome == "done":
                 self.metrics.bookings.labels(event=f"answer_{answer.answer}").inc()
                 self._mail_queued(slug)
