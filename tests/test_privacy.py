@@ -99,8 +99,9 @@ async def test_privacy_page_uses_the_configured_ttl(relay_factory: Any) -> None:
     """A shorter RELAY_PENDING_TTL is what the page states."""
     relay = await relay_factory(pending_ttl=900)
     html = await privacy_html(relay, "en")
-    assert "at most 15 minutes" in html
-    assert "60 minutes" not in html
+    pending = text_of(element(html, r'<div data-retention="pending">'))
+    assert "at most 15 minutes" in pending
+    assert "60 minutes" not in pending
 
 
 # The per-practice notice: every item of Art. 13 GDPR --------------------------------------
@@ -140,6 +141,7 @@ LEGAL_TEXT = {
         "pending": "höchstens 15 Minuten",
         "inbox": "höchstens 7 Tage",
         "cancel": "bis der Termin beginnt",
+        "answer": "höchstens 60 Minuten",
         "logs": "30 Tage",
         "rate": "10 Minuten",
     },
@@ -162,6 +164,7 @@ LEGAL_TEXT = {
         "pending": "at most 15 minutes",
         "inbox": "at most 7 days",
         "cancel": "until the appointment starts",
+        "answer": "at most 60 minutes",
         "logs": "30 days",
         "rate": "10 minutes",
     },
@@ -239,8 +242,8 @@ async def test_practice_notice_states_every_art13_item(
         assert all(basis in text for basis in expected["legitimate"]), purpose
     # Art. 13(2)(a): each data class with its period, from the settings.
     rows = re.findall(r'data-retention="([^"]+)"', html)
-    assert rows == ["pending", "inbox", "cancel", "logs", "rate", "practice"]
-    for name in ("pending", "inbox", "cancel", "logs", "rate"):
+    assert rows == ["pending", "inbox", "cancel", "answer", "logs", "rate", "practice"]
+    for name in ("pending", "inbox", "cancel", "answer", "logs", "rate"):
         assert expected[name] in text_of(element(html, rf'<div data-retention="{name}">')), name
     # Art. 13(1)(e) recipients, 13(1)(f) no transfer outside the EU/EEA.
     assert OPERATOR.mail_provider in text_of(element(html, r'<li id="recipient-mail">'))

@@ -17,6 +17,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from relay.booking.fields import FIELDS
+from relay.booking.answers import ANSWER_MAIL_TTL
 from relay.i18n.catalogs import texts
 from relay.practice.details import PracticeDetails
 from relay.rules.contact import tel_url
@@ -145,6 +146,19 @@ def retention(lang: str, settings: Settings) -> list[Retention]:
                 "your request's id and the expiry date; nothing about you"
             ),
             t.gettext("until the appointment starts"),
+        ),
+        Retention(
+            "answer",
+            t.gettext(
+                "The practice's answer to your request: its status (waiting, accepted, "
+                "declined, cancelled) and a time the practice proposed, beside the cancellation "
+                "record; your email address only in the encrypted mail that tells you the answer"
+            ),
+            t.gettext(
+                "until the appointment starts; the email address at most %(duration)s, until "
+                "that mail has been sent",
+                duration=duration_minutes(lang, ANSWER_MAIL_TTL),
+            ),
         ),
         Retention(
             "logs",
