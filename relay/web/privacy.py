@@ -16,8 +16,8 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from relay.booking.fields import FIELDS
 from relay.booking.answers import ANSWER_MAIL_TTL
+from relay.booking.fields import FIELDS
 from relay.i18n.catalogs import texts
 from relay.practice.details import PracticeDetails
 from relay.rules.contact import tel_url
