@@ -245,7 +245,7 @@ def assert_handed_over(
     validated(bundle)
     resources = {entry["resource"]["resourceType"]: entry["resource"] for entry in bundle["entry"]}
     appointment, patient = resources["Appointment"], resources["Patient"]
-    assert appointment["status"] == "proposed"
+    assert appointment["status"] == "booked"
     assert datetime.fromisoformat(appointment["start"]) == start
     assert appointment["serviceType"][0]["text"] == TYPE
     assert booking["doctor"] in [p["actor"]["display"] for p in appointment["participant"]]
