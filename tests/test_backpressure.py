@@ -59,6 +59,7 @@ async def peak_clients(redis_url: str, done: asyncio.Event) -> int:
     return peak
 
 
+@pytest.mark.slow  # scale, not an interpreter feature: on the main Python only
 @pytest.mark.usefixtures("enough_file_descriptors")
 async def test_thousand_concurrent_clients_queue_for_a_small_pool(
     relay_factory: RelayFactory, redis_url: str

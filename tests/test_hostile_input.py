@@ -476,6 +476,8 @@ def raw_requests(draw: st.DrawFn, token: str) -> bytes:
     return method + b" " + target + b" HTTP/1.1\r\n" + b"\r\n".join(headers) + b"\r\n\r\n" + body
 
 
+# Fuzzing, not an interpreter feature: on the main Python only (scripts/test).
+@pytest.mark.slow
 @settings(
     max_examples=FUZZ_EXAMPLES,
     deadline=None,

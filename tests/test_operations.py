@@ -147,6 +147,7 @@ async def test_health_readiness_and_guarded_metrics_port(served_relay: ServedRel
     assert 'route="/readyz"' in text
 
 
+@pytest.mark.slow  # waits out Redis timeouts: on the main Python only
 async def test_readyz_reports_unreachable_redis(relay_factory: RelayFactory) -> None:
     """With Redis unreachable, /readyz answers 503 quickly while /healthz stays 200."""
     relay = await relay_factory(redis_url=f"redis://127.0.0.1:{free_port()}/0")
