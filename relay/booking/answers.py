@@ -47,6 +47,7 @@ from relay.rules.values import (
     clean_text,
     parse_aware_datetime,
     require_text,
+    utc_iso,
 )
 from relay.settings import Settings
 from relay.storage.store import AnswerRecord, AnswerState, AnswerStep, Store
@@ -206,7 +207,7 @@ class Answers:
     async def answer(self, slug: str, booking_id: str, answer: PracticeAnswer) -> Answered:
         """Applies the practice's answer and queues its mail to the patient."""
         cancel_token = self._cancel_token(slug, booking_id, answer.email)
-        token_hash = _token_hash(cancel_token)
+        token_hash = tokens.parse_token(cancel_token)[1]
         cached = await self.practices.current(slug)
         for _attempt in range(3):
             current = await self._current(slug, token_hash)
@@ -309,7 +310,7 @@ class Answers:
 
     async def view(self, cancel_token: str) -> BookingView:
         """What the patient's link shows; changes nothing. TokenGone if expired or unknown."""
-        slug, token_hash = _parse(cancel_token)
+        slug, token_hash = tokens.parse_token(cancel_token)
         current = await self._current(slug, token_hash)
         if current is None:
             raise TokenGone
@@ -332,7 +333,7 @@ class Answers:
     async def _patient(
         self, cancel_token: str, action: Literal["cancel", "accept", "decline"]
     ) -> PatientOutcome:
-        slug, token_hash = _parse(cancel_token)
+        slug, token_hash = tokens.parse_token(cancel_token)
         for _attempt in range(3):
             current = await self._current(slug, token_hash)
             if current is None:
@@ -349,7 +350,7 @@ class Answers:
                 step,
                 notice_id=str(document["id"]),
                 notice=notice,
-                notice_at=_utc_iso(_moment(now_ms)),
+                notice_at=utc_iso(_moment(now_ms)),
                 inbox_ttl=self.settings.inbox_ttl,
             )
             outcome = await self.store.answer(slug, token_hash, step)
@@ -371,7 +372,7 @@ class Answers:
     ) -> tuple[AnswerStep, dict[str, object]]:
         record = current.record
         notice_id = str(uuid.uuid4())
-        moment = _utc_iso(_moment(now_ms))
+        moment = utc_iso(_moment(now_ms))
         step = AnswerStep(read=current.read, record=record, now_ms=now_ms)
         release = current.held_slot() if current.claim_is_ours(now_ms) else ""
         if action == "cancel":
@@ -392,8 +393,8 @@ class Answers:
             "booking_id": current.booking_id,
             "practice": slug,
             "reply": action,
-            "start": _utc_iso(_moment(record.proposed_start_ms)),
-            "end": _utc_iso(_moment(record.proposed_end_ms)),
+            "start": utc_iso(_moment(record.proposed_start_ms)),
+            "end": utc_iso(_moment(record.proposed_end_ms)),
             "replied_at": moment,
         }
         if action == "decline":
@@ -555,24 +556,9 @@ def _email(value: object) -> str:
     return address
 
 
-def _parse(cancel_token: str) -> tuple[str, str]:
-    parts = tokens.split_token(cancel_token)
-    if parts is None:
-        raise TokenGone
-    return parts[0], tokens.token_hash(parts[1])
-
-
-def _token_hash(cancel_token: str) -> str:
-    return _parse(cancel_token)[1]
-
-
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
 def _moment(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
-
-
-def _utc_iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

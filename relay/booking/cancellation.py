@@ -154,7 +154,7 @@ class Cancellations:
             context=cancel_link_context(parts[0]),
         )
         return AfterConfirm(
-            cancel_token_hash=_secret_hash(cancel_token),
+            cancel_token_hash=tokens.parse_token(cancel_token)[1],
             wish_cancel_ms=self.settings.wish_cancel_hours * 3_600_000,
             cancel_link=cancel_link,
             mail_ttl=HANDED_MAIL_TTL,
@@ -227,18 +227,3 @@ def calendar_uid(booking_id: str) -> str:
 
 
 _UID_NAMESPACE = uuid.NAMESPACE_URL.bytes + b"terminrelay:"
-
-
-def _parse(cancel_token: str) -> tuple[str, str]:
-    parts = tokens.split_token(cancel_token)
-    if parts is None:
-        raise TokenGone
-    return parts[0], tokens.token_hash(parts[1])
-
-
-def _secret_hash(token: str) -> str:
-    return _parse(token)[1]
-
-
-def _utc_iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

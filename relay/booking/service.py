@@ -52,7 +52,7 @@ from relay.ops.metrics import Metrics
 from relay.practice.cache import CachedPractice, PracticeCache, PublicBody
 from relay.practice.profile import Profile, parse_profile, profile_to_json
 from relay.practice.slot_index import FreeSlots
-from relay.rules.values import ErrorCode
+from relay.rules.values import ErrorCode, utc_iso
 from relay.settings import Settings
 from relay.storage.store import Confirmed, InboxBatch, NewBooking, Outcome, Practice, Store
 from relay.storage.wakeups import Wakeups
@@ -61,10 +61,6 @@ log = logging.getLogger(__name__)
 
 MAX_WAIT = 60
 MAX_LIMIT = 100
-
-
-def utc_iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -247,7 +243,7 @@ class RelayService:
         if not with_submit:
             await self.limits.admit_submission(ticket, proof=proof)
         token = self._token(slug, booking_id, request.email)
-        _, token_hash = _parse_token(token)
+        _, token_hash = tokens.parse_token(token)
         expires_at = now + timedelta(seconds=self.settings.pending_ttl)
         # "stale": the profile or key changed since this process cached them. Then the
         # practice is loaded again and the booking checked and sealed again, once.
@@ -486,7 +482,7 @@ class RelayService:
         is not pending (or not this address's). `resent` is False when its first mail
         was still queued, so none went out now."""
         token = self._token(slug, booking_id, email)
-        _, token_hash = _parse_token(token)
+        _, token_hash = tokens.parse_token(token)
         try:
             found = await self.store.pending(slug, token_hash)
         except TokenGone:
@@ -523,7 +519,7 @@ class RelayService:
 
     async def pending(self, token: str) -> PendingView | None:
         """The confirmation page's view; None if the booking was confirmed already."""
-        slug, token_hash = _parse_token(token)
+        slug, token_hash = tokens.parse_token(token)
         found = await self.store.pending(slug, token_hash)
         if found is None:
             return None
@@ -546,7 +542,7 @@ class RelayService:
         """Hands the booking to the practice, writes its cancel record and queues the mail
         that says so, in one Redis round trip with nothing read before it; returns what
         the result page shows."""
-        slug, token_hash = _parse_token(token)
+        slug, token_hash = tokens.parse_token(token)
         now = self.now()
         after = self.cancellations.after_confirm(token)
         confirmed: Confirmed = await self.store.confirm(
@@ -573,7 +569,7 @@ class RelayService:
         return Confirmation("confirmed", confirmed.booking_id, summary)
 
     async def withdraw(self, token: str) -> Outcome:
-        slug, token_hash = _parse_token(token)
+        slug, token_hash = tokens.parse_token(token)
         outcome, _ = await self.store.withdraw(slug, token_hash)
         if outcome == "gone":
             raise TokenGone
@@ -666,14 +662,6 @@ def _validate(
 
 def _resend_context(slug: str, booking_id: str) -> bytes:
     return f"resend:{slug}:{booking_id}".encode()
-
-
-def _parse_token(token: str) -> tuple[str, str]:
-    parts = tokens.split_token(token)
-    if parts is None:
-        raise TokenGone
-    slug, secret = parts
-    return slug, tokens.token_hash(secret)
 
 
 # How a booking reaches the practice: booked, or a request it answers (docs/protocol.md).

@@ -6,6 +6,8 @@ import hashlib
 import hmac
 import secrets
 
+from relay.errors import TokenGone
+
 # 192 bits: far beyond guessing, short enough for a link in a mail.
 _TOKEN_BYTES = 24
 
@@ -34,6 +36,14 @@ def split_token(token: str) -> tuple[str, str] | None:
     if not dot or not practice or len(secret) < 32:
         return None
     return practice, secret
+
+
+def parse_token(token: str) -> tuple[str, str]:
+    """(practice, hash of the secret) of a well-formed token; TokenGone for any other."""
+    parts = split_token(token)
+    if parts is None:
+        raise TokenGone
+    return parts[0], token_hash(parts[1])
 
 
 def hashes_match(secret: str, stored_hash: str) -> bool:

@@ -11,12 +11,11 @@ from aiohttp import web
 
 from relay.abuse.pow import MAX_PAYLOAD
 from relay.booking.fields import field
-from relay.booking.service import utc_iso
 from relay.crypto.sealing import key_id
 from relay.errors import ProofOfWorkRequired, RateLimited, RecipientLimited, ValidationFailed
 from relay.i18n.catalogs import texts
 from relay.practice.registry import SLUG
-from relay.rules.values import ErrorCode
+from relay.rules.values import ErrorCode, utc_iso
 from relay.web.appkeys import SERVICE
 from relay.web.bodies import read_json
 from relay.web.encoding import encoded_response
