@@ -36,7 +36,7 @@ from relay.settings import Settings, SmtpSettings
 from relay.web.appkeys import METRICS, SERVICE, STORE
 from relay.web.server import RelayRunner
 from tests.helpers import READY_SECONDS, wait_until
-from tests.servers import ServerExited, ServerProcess
+from tests.servers import Radicale, ServerExited, ServerProcess, launch_radicale
 
 # The practice client speaks the locale's language (practice_client/i18n.py). The tests
 # assert its English words, in this process and in every client they start, so the locale
@@ -341,3 +341,12 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
     env.update(extra)
     return env
+
+
+@pytest.fixture(scope="module")
+def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Radicale]:
+    """One Radicale for a module (CalDAV); each test makes its own calendar in it. Modules
+    that need one per test define their own `radicale`."""
+    server = launch_radicale(tmp_path_factory.mktemp("caldav"), subprocess_env())
+    yield server
+    server.process.stop()

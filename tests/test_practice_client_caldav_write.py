@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +24,6 @@ from tests.test_cancellation import book_and_confirm
 
 FORMATS = ("json", "ics", "caldav")
 EXAMPLE_RULES = Path(__file__).parent.parent / "examples" / "opening-hours.toml"
-
-
-@pytest.fixture(scope="module")
-def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Radicale]:
-    """One Radicale for the module; each test makes its own calendar in it."""
-    server = launch_radicale(tmp_path_factory.mktemp("caldav"), subprocess_env())
-    yield server
-    server.process.stop()
 
 
 def new_calendar(server: Radicale) -> str:

@@ -30,6 +30,7 @@ from typing import Literal
 
 from nacl.signing import SigningKey
 
+from relay.booking.submission import email_address
 from relay.crypto import tokens
 from relay.crypto.sealing import DataCipher, seal_booking
 from relay.errors import AnswerRefused, BookingNotFound, TokenGone, ValidationFailed
@@ -39,14 +40,12 @@ from relay.mail.jobs import mail_job_context
 from relay.ops.metrics import Metrics
 from relay.practice.cache import PracticeCache
 from relay.practice.profile import MAX_ENTRY_NAME_LENGTH, Profile, Slot
-from relay.rules.contact import MAX_EMAIL_LENGTH, email_problem
 from relay.rules.values import (
     ErrorCode,
     InvalidValueError,
     check,
     clean_text,
     parse_aware_datetime,
-    require_text,
     utc_iso,
 )
 from relay.settings import Settings
@@ -155,7 +154,7 @@ def parse_answer(data: object) -> PracticeAnswer:
         str(key): "unknown_field" for key in data if key not in _ANSWER_KEYS
     }
     answer = check(errors, "answer", _answer, data.get("answer"))
-    email = check(errors, "email", _email, data.get("email"))
+    email = check(errors, "email", email_address, data.get("email"))
     lang = check(errors, "lang", _language, data.get("lang", DEFAULT_LANGUAGE))
     reason = check(errors, "reason", _reason, data.get("reason"))
     start = check(errors, "start", _optional_time, data.get("start"))
@@ -546,14 +545,6 @@ def _optional_time(value: object) -> datetime | None:
 
 def _optional_text(value: object) -> str | None:
     return clean_text(value, max_length=MAX_ENTRY_NAME_LENGTH, required=False)
-
-
-def _email(value: object) -> str:
-    address = require_text(value, max_length=MAX_EMAIL_LENGTH)
-    problem = email_problem(address)
-    if problem is not None:
-        raise InvalidValueError(problem)
-    return address
 
 
 def _ms(moment: datetime) -> int:

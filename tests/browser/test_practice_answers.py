@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,21 +26,14 @@ from practice_client.handover.caldav_write import CalendarTarget, CalendarWriter
 from practice_client.runner import RunConfig, run
 from relay.i18n.catalogs import texts
 from tests.browser.pages import TEXT, check_page, new_context
-from tests.conftest import PracticeHandle, RunningRelay, SmtpSink, link_in, subprocess_env
+from tests.conftest import PracticeHandle, RunningRelay, SmtpSink, link_in
 from tests.helpers import DOCTORS, booking_json, profile_json, put_profile, slot_times
-from tests.servers import Radicale, launch_radicale
+from tests.servers import Radicale
 from tests.test_cancellation import mail_to
 
 pytestmark = pytest.mark.browser
 
 FORMATS = ("json", "ics", "caldav")
-
-
-@pytest.fixture(scope="module")
-def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Radicale]:
-    server = launch_radicale(tmp_path_factory.mktemp("caldav"), subprocess_env())
-    yield server
-    server.process.stop()
 
 
 class Practice:
