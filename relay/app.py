@@ -36,6 +36,7 @@ from relay.web import (
     practice_api,
     privacy,
     public_api,
+    reminders,
     server,
 )
 from relay.web.appkeys import (
@@ -101,6 +102,7 @@ def create_app(settings: Settings) -> web.Application:
     pages.setup(app)
     privacy.setup(app)
     cancel.setup(app)
+    reminders.setup(app)
     app[ERROR_PAGE] = pages.error_page
     return app
 

@@ -167,6 +167,12 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "413", "422"]
 include-operation-id = ["answerBooking"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "404", "409", "422", "429"]
 
+# The same for a reminder: a start in the past or an end before it (422), no booking with
+# the generated id and address (404).
+[[operations]]
+include-operation-id = ["remindPatient"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "404", "409", "422", "429"]
+
 # These two ignore members other than `ids` / `public_key`, which may hold any JSON, but
 # the relay's JSON reader refuses integers past 18 digits and nesting past 16 levels with
 # 400 (documented under 400), and any body past the body limit with 413.

@@ -422,6 +422,16 @@ class Answers:
 
     # Both
 
+    async def booking_status(
+        self, slug: str, token_hash: str
+    ) -> tuple[AnswerState, str, Status] | None:
+        """A confirmed booking's records as read, its id and status; None if there is no
+        cancel record (unknown, or the appointment has started)."""
+        current = await self._current(slug, token_hash)
+        if current is None:
+            return None
+        return current.read, current.booking_id, current.status
+
     async def _current(self, slug: str, token_hash: str) -> _Current | None:
         state = await self.store.answer_state(slug, token_hash)
         if not state.cancel_record or state.ends_ms < 0:

@@ -27,6 +27,7 @@ from relay.abuse.limits import Limits
 from relay.booking.answers import Answers
 from relay.booking.browser_sealed import SealedRequest, is_browser_sealed, validate_sealed
 from relay.booking.cancellation import Cancellations
+from relay.booking.reminders import Reminders
 from relay.booking.submission import BookingRequest, validate_booking
 from relay.crypto import tokens
 from relay.crypto.sealing import (
@@ -169,6 +170,20 @@ class RelayService:
             metrics=metrics,
             wakeups=wakeups,
             practices=self.practices,
+            cancel_token=lambda slug, booking_id, email: self.cancellations.cancel_token(
+                self._token(slug, booking_id, email)
+            ),
+            mail_queued=mail_queued,
+            clock=clock,
+        )
+        # Reminders the practice's client asks for (relay/booking/reminders.py).
+        self.reminders = Reminders(
+            settings=settings,
+            store=store,
+            cipher=cipher,
+            metrics=metrics,
+            practices=self.practices,
+            answers=self.answers,
             cancel_token=lambda slug, booking_id, email: self.cancellations.cancel_token(
                 self._token(slug, booking_id, email)
             ),

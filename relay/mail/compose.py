@@ -53,6 +53,7 @@ _GERMAN_LINES = {
     "handed": "Terminanfrage bei %(practice)s: an die Praxis übergeben",
     "booked": "Termin bei %(practice)s: gebucht",
     "answer": "Terminanfrage bei %(practice)s: Antwort der Praxis",
+    "reminder": "Termin bei %(practice)s: Erinnerung",
 }
 # The reasons a practice may give with an answer (relay/booking/answers.py), each a fixed,
 # translated sentence: a free text is where health data would leak into a mailbox.
@@ -163,6 +164,8 @@ class ConfirmationMail:
             return self._handed_from_job(job, lang)
         if job.get("kind") == "answer":
             return self.build_answer(job, lang)
+        if job.get("kind") == "reminder":
+            return self.build_reminder(job, lang)
         return self.build(
             to=str(job["to"]),
             practice_name=str(job["practice_name"]),
@@ -243,8 +246,52 @@ class ConfirmationMail:
         )
         return self._assemble(to, lang, parts, {})
 
+    def build_reminder(self, job: Mapping[str, object], lang: str) -> Mail:
+        """A reminder (relay/booking/reminders.py): the practice, the date and time, its
+        address, the cancel link and the one-click opt-out (RFC 8058 headers as well). No
+        doctor, no type. Rendered whole per mail, as answers are."""
+        to, stop = str(job["to"]), str(job["stop"])
+        if _breaks_header(to) or _breaks_header(stop):
+            raise ValueError("a line break in the recipient address or a link")
+        practice_name = one_line(str(job["practice_name"]))
+        zone = ZoneInfo(str(job["time_zone"]))
+        end = datetime.fromisoformat(str(job["end"])) if job.get("end") else None
+        day, clock = _day_and_clock(datetime.fromisoformat(str(job["start"])), end, zone, lang)
+        address = job.get("address")
+        values: dict[str, object] = {
+            "day": day,
+            "clock": clock,
+            "address": [one_line(str(line)) for line in address]
+            if isinstance(address, list)
+            else [],
+            "phone": one_line(str(job.get("phone") or "")),
+            "link": str(job["link"]),
+            "stop": stop,
+        }
+        subject_text = texts(lang).gettext(
+            # Translators: The subject of a reminder; %(day)s is a full date.
+            "Reminder: your appointment at %(practice)s on %(day)s",
+            practice=practice_name,
+            day=day,
+        )
+        parts = self._render_template(
+            "reminder", subject_text, values, practice_name=practice_name, lang=lang
+        )
+        # RFC 2369 and RFC 8058: mail programs offer "unsubscribe", one click posting to
+        # the opt-out page (relay/web/reminders.py), which needs no confirmation then.
+        headers = (
+            f"List-Unsubscribe: <{stop}>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+        )
+        return self._assemble(to, lang, parts, {}, headers=headers)
+
     def _assemble(
-        self, to: str, lang: str, parts: _PracticeParts, values: Mapping[str, str]
+        self,
+        to: str,
+        lang: str,
+        parts: _PracticeParts,
+        values: Mapping[str, str],
+        *,
+        headers: str = "",
     ) -> Mail:
         text = _fill(parts.text, values)
         html = _fill(parts.html, {name: escape(value) for name, value in values.items()})
@@ -253,6 +300,7 @@ class ConfirmationMail:
             f"Date: {rfc5322_date(datetime.now(UTC))}\r\n"
             f"Message-ID: <{secrets.token_hex(16)}@{self._domain}>\r\n"
             "Auto-Submitted: auto-generated\r\n"
+            f"{headers}"
             # RFC 3282: the language of the mail's audience (the German line aside).
             f"Content-Language: {lang}\r\n"
             "MIME-Version: 1.0\r\n"

@@ -31,6 +31,8 @@ from relay.storage.store import MailJob
 # Suffix of the second mail's queue entry and job key: `m:{id}.h` beside `m:{id}` (the
 # confirm script writes the same suffix).
 HANDED_MAIL_SUFFIX = ".h"
+# The links of a format-0 job, per kind, that get the mail's language.
+_LINKS = {"answer": ("link", "book_again"), "reminder": ("link", "stop")}
 
 
 def mail_job_context(practice: str, job_id: str) -> bytes:
@@ -66,8 +68,9 @@ def open_job(cipher: DataCipher, job: MailJob, *, public_url: str) -> dict[str, 
         # A confirmation job holds the token; jobs of earlier relays hold the whole link.
         if "token" in values:
             values["link"] = with_language(f"{public_url}/c/{values.pop('token')}", lang)
-        # An answer's links (relay/booking/answers.py) open in the mail's language too.
-        for name in ("link", "book_again") if values.get("kind") == "answer" else ():
+        # An answer's and a reminder's links (relay/booking/answers.py, reminders.py) open
+        # in the mail's language too.
+        for name in _LINKS.get(str(values.get("kind")), ()):
             if values.get(name):
                 values[name] = with_language(str(values[name]), lang)
         return values

@@ -46,6 +46,10 @@ BOOKING_EVENTS = (
     "answer_cancel",
     "reply_accept",
     "reply_decline",
+    # Reminders the practice's client asked for, and patients stopping them
+    # (relay/booking/reminders.py).
+    "reminder_queued",
+    "reminder_opt_out",
 )
 LIMIT_KINDS = (
     "network",

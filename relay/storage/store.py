@@ -118,6 +118,20 @@ def answer_key(practice: str, token_hash: str) -> str:
     return cancel_key(practice, token_hash).replace(":x:", ":a:", 1)
 
 
+def opt_out_key(practice: str, token_hash: str) -> str:
+    # Beside the cancel record, for as long as it lasts: the patient wants no reminders
+    # for this booking (relay/booking/reminders.py). Its presence is all it says.
+    return cancel_key(practice, token_hash).replace(":x:", ":o:", 1)
+
+
+def reminder_sent_key(practice: str, token_hash: str, number: int, start_ms: int) -> str:
+    # The reminder `number` for the appointment starting at `start_ms` was queued: asked
+    # again (a client retrying after a lost answer) it is not queued twice. Until the
+    # start; a moved appointment's new start gets its reminders anew.
+    name = cancel_key(practice, token_hash).replace(":x:", ":r:", 1)
+    return f"{name}:{number}:{start_ms}"
+
+
 # Abuse limits (relay/abuse/limits.py) live outside every practice's slot, under one hash tag of
 # their own, so that one script sees a network's, a recipient's and the flood's counts at
 # once. On Redis Cluster that is a second slot beside the practice's: one more round trip
@@ -508,6 +522,19 @@ class AnswerStep:
     inbox_ttl: int = 0
 
 
+@dataclass(frozen=True)
+class ReminderStep:
+    """What Store.remind writes, if the records are still `read`: see lua/remind.lua."""
+
+    read: AnswerState
+    number: int
+    start_ms: int
+    now_ms: int
+    job_id: str
+    mail_job: bytes
+    mail_ttl: int
+
+
 # The Lua scripts, one file each under relay/storage/lua/, read once at import. Each file
 # starts with its contract: KEYS and ARGV, what it returns and why it is retry-safe.
 # Fragments under lua/include/ define a local function that some scripts share; the script
@@ -571,7 +598,9 @@ class Store:
     _log_hit = _Script(_lua("log_hit.lua"))
     _resend_mail = _Script(_lua("resend_mail.lua"))
     _answer_state = _Script(_lua("answer_state.lua"))
-    _answer = _Script(_lua("include/holds.lua", "answer.lua"))
+    _answer = _Script(_lua("include/holds.lua", "include/reminders.lua", "answer.lua"))
+    _remind = _Script(_lua("remind.lua"))
+    _opt_out = _Script(_lua("include/reminders.lua", "opt_out.lua"))
 
     def __init__(self, redis: Any) -> None:
         self.redis = redis
@@ -809,6 +838,50 @@ class Store:
         if outcome not in ("done", "raced", "taken"):
             raise ValueError(f"answer.lua answered {outcome!r}")
         return cast(Literal["done", "raced", "taken"], outcome)
+
+    # Reminders the practice's client asks for (relay/booking/reminders.py)
+
+    async def remind(
+        self, practice: str, token_hash: str, reminder: ReminderStep
+    ) -> Literal["queued", "already", "opted_out", "raced"]:
+        """Queues the reminder's mail if the records are still as read (lua/remind.lua)."""
+        result = await self._remind(
+            self.redis,
+            [
+                cancel_key(practice, token_hash),
+                answer_key(practice, token_hash),
+                opt_out_key(practice, token_hash),
+                reminder_sent_key(practice, token_hash, reminder.number, reminder.start_ms),
+                mail_job_key(practice, reminder.job_id),
+                mail_queue_key(practice),
+            ],
+            [
+                practice_prefix(practice),
+                reminder.now_ms,
+                reminder.read.cancel_record,
+                reminder.read.answer_record,
+                reminder.start_ms,
+                pack_mail_job(reminder.mail_job),
+                reminder.mail_ttl,
+            ],
+        )
+        outcome = result[0].decode()
+        if outcome not in ("queued", "already", "opted_out", "raced"):
+            raise ValueError(f"remind.lua answered {outcome!r}")
+        return cast(Literal["queued", "already", "opted_out", "raced"], outcome)
+
+    async def opt_out_of_reminders(self, practice: str, token_hash: str) -> bool:
+        """Marks the booking as wanting no reminders and deletes those queued; False if
+        there is no such booking (or it is cancelled)."""
+        result = await self._opt_out(
+            self.redis,
+            [cancel_key(practice, token_hash), opt_out_key(practice, token_hash)],
+            [practice_prefix(practice)],
+        )
+        return bool(result[0] == b"done")
+
+    async def opted_out_of_reminders(self, practice: str, token_hash: str) -> bool:
+        return bool(await self.redis.exists(opt_out_key(practice, token_hash)))
 
     async def withdraw(self, practice: str, token_hash: str) -> tuple[Outcome, str | None]:
         result = await self._withdraw(

@@ -97,8 +97,8 @@ async def cancel_page(request: web.Request) -> web.Response:
     try:
         view = await request.app[SERVICE].answers.view(token)
     except TokenGone:
-        return await _gone(request, token)
-    profile = await _profile(request, view.practice)
+        return await cancel_gone(request, token)
+    profile = await practice_profile(request, view.practice)
     if view.status in _FINAL_PAGES:
         return _page(request, _FINAL_PAGES[view.status], profile, slug=view.practice)
     lang = language(request)
@@ -139,11 +139,11 @@ async def cancel_action(request: web.Request) -> web.Response:
         else:
             outcome = await answers.reply(token, accept=action == "accept")
     except TokenGone:
-        return await _gone(request, token)
+        return await cancel_gone(request, token)
     if action == "choose" and outcome == "declined":
         # Declined, so the practice knows: on to the practice's free times.
         raise web.HTTPSeeOther(f"/p/{quote(slug)}?lang={language(request)}")
-    return _page(request, outcome, await _profile(request, slug), slug=slug)
+    return _page(request, outcome, await practice_profile(request, slug), slug=slug)
 
 
 async def calendar_file(request: web.Request) -> web.Response:
@@ -154,7 +154,7 @@ async def calendar_file(request: web.Request) -> web.Response:
     except TokenGone:
         await _guess_failed(request)
         return _page(request, "gone", None, status=410, calendar=True)
-    profile = await _profile(request, entry.practice)
+    profile = await practice_profile(request, entry.practice)
     body = render_patient_calendar(
         uid=entry.uid,
         appointment=entry.appointment,
@@ -174,10 +174,10 @@ async def calendar_file(request: web.Request) -> web.Response:
     )
 
 
-async def _gone(request: web.Request, token: str) -> web.Response:
+async def cancel_gone(request: web.Request, token: str) -> web.Response:
     await _guess_failed(request)
     slug = token.partition(".")[0]
-    return _page(request, "gone", await _profile(request, slug), status=410)
+    return _page(request, "gone", await practice_profile(request, slug), status=410)
 
 
 async def _guess_failed(request: web.Request) -> None:
@@ -217,7 +217,7 @@ def _page(
     )
 
 
-async def _profile(request: web.Request, slug: str) -> Profile | None:
+async def practice_profile(request: web.Request, slug: str) -> Profile | None:
     """The practice's public profile, for its name and contact; None if it is unknown."""
     try:
         return (await request.app[SERVICE].profile(slug)).profile

@@ -9,6 +9,7 @@ import re
 from aiohttp import web
 
 from relay.booking.answers import parse_answer
+from relay.booking.reminders import parse_reminder
 from relay.booking.service import MAX_LIMIT, MAX_WAIT
 from relay.errors import Unauthorized, ValidationFailed
 from relay.rules.values import utc_iso
@@ -121,6 +122,19 @@ async def answer(request: web.Request) -> web.Response:
     if answered.start is not None and answered.end is not None:
         body.update(held=answered.held, start=utc_iso(answered.start), end=utc_iso(answered.end))
     return web.json_response(body)
+
+
+@routes.post("/api/v1/bookings/{booking_id}/remind")
+async def remind(request: web.Request) -> web.Response:
+    """The practice's client asks for a reminder mail (relay/booking/reminders.py)."""
+    slug = await _practice(request)
+    booking_id = request.match_info["booking_id"]
+    if not _ITEM_ID.fullmatch(booking_id):
+        raise ValidationFailed({"booking_id": "invalid"})
+    status = await request.app[SERVICE].reminders.remind(
+        slug, booking_id, parse_reminder(await read_json(request))
+    )
+    return web.json_response({"booking_id": booking_id, "status": status})
 
 
 @routes.put("/api/v1/profile")

@@ -2,7 +2,7 @@
 -- the patient's reply to a time the practice proposed. relay/booking/answers.py decides
 -- the step from the records it read (Store.answer_state); this script applies it only if
 -- both records are still what was read, so two answers racing cannot both apply.
--- Runs after include/holds.lua.
+-- Runs after include/holds.lua and include/reminders.lua.
 --
 -- KEYS[1]   the cancel record, tr:{p}:x:{cancel token hash}
 -- KEYS[2]   the answer record, tr:{p}:a:{cancel token hash}
@@ -48,6 +48,13 @@ else
   redis.call('PEXPIREAT', KEYS[1], string.format('%d', ends))
 end
 redis.call('SET', KEYS[2], ARGV[7], 'PXAT', string.format('%d', ends))
+-- The patient's opt-out from reminders lasts as long as the records; a cancelled or
+-- declined booking gets no reminder that is still queued.
+local opt_out = string.gsub(KEYS[1], ':x:', ':o:', 1)
+if redis.call('EXISTS', opt_out) == 1 then
+  redis.call('PEXPIREAT', opt_out, string.format('%d', ends))
+end
+if ARGV[5] == 'cancelled' then drop_reminders(prefix, string.match(ARGV[3], '^[^:]*')) end
 if ARGV[12] ~= '' then
   local mail_ttl = tonumber(ARGV[13])
   redis.call('SET', KEYS[4], ARGV[12], 'EX', mail_ttl)
