@@ -103,6 +103,9 @@ async def test_a_reminder_names_practice_time_and_address_and_is_sent_once(
             200,
             {"booking_id": booking_id, "status": "already"},
         )
+        # Another start than the appointment's (one the patient moved away from): refused.
+        status, moved = await remind(http, relay, practice, booking_id, reminder_body(booking, 1))
+        assert (status, moved["status"]) == (409, "moved")
         text = plain(mail)
         assert mail["Content-Language"] == "tr"
         assert texts("tr").gettext("Address:") in text

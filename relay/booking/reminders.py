@@ -124,6 +124,11 @@ class Reminders:
             read, _, status = found
             if status != "booked":
                 raise AnswerRefused(status, "only a booked appointment is reminded of")
+            # A slot's cancel record ends when its appointment starts: another start is a
+            # time the patient has moved away from (the practice's client has yet to
+            # fetch the move), never one to remind of.
+            if read.cancel_record.partition(":")[2] and read.ends_ms != start_ms:
+                raise AnswerRefused("moved", "the appointment starts at another time now")
             step = ReminderStep(
                 read=read,
                 number=request.number,
