@@ -251,7 +251,7 @@ class RelayService:
             practice, profile = cached.practice, cached.profile
             status = arrival_status(request, profile)
             sealed, blob = self._seal(
-                request, booking_id, slug, practice, now=now, lang=lang, status=status
+                request, booking_id, slug, practice, profile, now=now, lang=lang, status=status
             )
             booking = NewBooking(
                 booking_id,
@@ -328,6 +328,7 @@ class RelayService:
         booking_id: str,
         slug: str,
         practice: Practice,
+        profile: Profile,
         *,
         now: datetime,
         lang: str,
@@ -338,7 +339,12 @@ class RelayService:
         if isinstance(request, SealedRequest):
             envelope = self.envelopes.seal(
                 {
-                    **request.envelope(practice=slug, submitted_at=now, language=lang),
+                    **request.envelope(
+                        practice=slug,
+                        submitted_at=now,
+                        language=lang,
+                        legal_basis=profile.legal_basis,
+                    ),
                     "status": status,
                 },
                 signing_key=self.signing_key,
@@ -351,6 +357,7 @@ class RelayService:
             submitted_at=now,
             consent_at=now,
             language=lang,
+            legal_basis=profile.legal_basis,
         )
         document["status"] = status
         sealed = seal_booking(
