@@ -119,6 +119,8 @@ class Control:
     # An optional field the patient fills in (the note, the phone, the reminder box): the
     # form says it is optional.
     optional: bool = False
+    # What the error summary calls it where its label is a sentence (the consent box).
+    summary_label: str | None = None
     # Only the sealed inner document carries it where the browser seals (protocol 2): the
     # form's script takes its name away, so the plain form cannot send it.
     sealed: bool = False
@@ -315,6 +317,10 @@ def _control(
             kind="checkbox",
             hint=reminder_hint(profile, lang, wishes=context.accept_wishes),
         )
+    if spec.name == "consent":
+        # The acknowledgement's error names the notice, the consent's the consent.
+        short = "Privacy notice" if context.legal_basis == "contract" else SUMMARY_LABELS[spec.name]
+        base = replace(base, summary_label=texts(lang).gettext(short))
     if spec.required_when_offered:
         return _offered_list(spec, profile, context, base)
     if spec.name == "insurance" and context.insurance_filter is not None:
@@ -484,6 +490,8 @@ def _summary(
         elif name in ("start", "end"):
             wish = texts(lang).gettext("Preferred time")
             label = wish if name == "start" else f"{wish}: {control.label}"
+        elif control.summary_label is not None:
+            label = control.summary_label
         elif len(control.label) > SHORT_LABEL:
             # A sentence-long label (consent) would bury the message: name the checkbox.
             label = texts(lang).gettext(SUMMARY_LABELS[name])

@@ -342,7 +342,7 @@
     if (profile.legal_basis !== "consent") {
       fields.consent = Object.assign({}, fields.consent, {
         label: texts.acknowledgement_label,
-        summary_label: texts.acknowledgement_label,
+        summary_label: texts.privacy_title,
         errors: { must_accept: texts.acknowledge_required }
       });
     }
