@@ -518,7 +518,8 @@ async def test_reminder_box_is_unticked_optional_and_says_when(
     assert 'name="reminder"' not in none
     box = Page(one).by_id("field-reminder")
     assert box["type"] == "checkbox"
-    assert "checked" not in box and "required" not in box
+    assert "checked" not in box
+    assert "required" not in box
     assert checkbox_label(one, "reminder") == (
         "Erinnern Sie mich per E-Mail vor dem Termin (freiwillig)"
     )

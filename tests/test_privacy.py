@@ -519,7 +519,8 @@ async def test_general_notice_describes_both_bases(relay: RunningRelay, lang: st
     """/privacy names no practice, so it describes the contract and consent both."""
     html = await privacy_html(relay, lang)
     booking_purpose = text_of(element(html, r'<div data-purpose="booking">'))
-    assert 'data-basis="contract"' in html and 'data-basis="consent"' in html
+    assert 'data-basis="contract"' in html
+    assert 'data-basis="consent"' in html
     page = text_of(html)
     for basis in LEGAL_TEXT[lang]["contract"] + LEGAL_TEXT[lang]["consent"]:
         assert basis in page, basis
