@@ -12,9 +12,9 @@ import pytest
 
 from relay.booking.fields import FIELD_NAMES, FIELDS, field
 from relay.i18n.catalogs import texts
+from relay.web import form
 from relay.web.cors import ALLOWED_HEADERS, MAX_AGE_SECONDS
 from relay.web.error_messages import ERROR_MESSAGES, error_message
-from relay.web import form
 from relay.web.form import SECTIONS
 from tests.conftest import PracticeHandle, RedisServer, RunningRelay
 from tests.helpers import booking_json, profile_json, put_profile, slot_times
