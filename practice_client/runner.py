@@ -39,7 +39,12 @@ from practice_client.relay.envelope import (
     document_type,
     open_item,
 )
-from practice_client.relay.inner import SEALED_BY_RELAY, SealedPartRejected, open_sealed_part
+from practice_client.relay.inner import (
+    SEALED_BY_RELAY,
+    SealedPartRejected,
+    legal_members,
+    open_sealed_part,
+)
 from practice_client.relay.keys import (
     KeyFileError,
     KeyRing,
@@ -736,6 +741,7 @@ class _Delivery:
             return failure
         # Protocol 1: whatever the signed document says, the relay sealed it.
         document["sealed_by"] = SEALED_BY_RELAY
+        document.update(legal_members(document, reminder=document.get("reminder") is True))
         return _Opened(item, document, item.id, BOOKING)
 
     def _stage_reject(

@@ -191,6 +191,9 @@ def demo_profile(now: datetime) -> dict[str, object]:
         ],
         "slots": slots,
         "accept_wishes": True,
+        # The practice's phone, the way to book without the internet that the form names.
+        "details": {"address": ["Musterstraße 1", "10115 Berlin"], "phone": "+49 30 1234567"},
+        "reminder_days": [1],
     }
 
 

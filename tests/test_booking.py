@@ -553,7 +553,12 @@ def test_empty_doctor_and_type_are_fine_where_not_listed() -> None:
 def test_document_holds_every_field_and_the_envelope() -> None:
     """The document has every booking field plus id, practice, kind, language and stamps."""
     document = valid(booking()).document(
-        booking_id="b1", practice="praxis-beispiel", submitted_at=NOW, consent_at=NOW, language="de"
+        booking_id="b1",
+        practice="praxis-beispiel",
+        submitted_at=NOW,
+        consent_at=NOW,
+        language="de",
+        legal_basis="contract",
     )
     assert set(document) == FIELD_NAMES | {
         "id",
@@ -562,6 +567,8 @@ def test_document_holds_every_field_and_the_envelope() -> None:
         "language",
         "submitted_at",
         "consent_at",
+        "legal_basis",
+        "reminder_consent_at",
     }
 
 
@@ -574,6 +581,7 @@ def test_document_values() -> None:
         submitted_at=submitted,
         consent_at=submitted - timedelta(seconds=1),
         language="en",
+        legal_basis="consent",
     )
     assert document == {
         "id": "b1",
@@ -596,13 +604,21 @@ def test_document_values() -> None:
         "consent": True,
         "submitted_at": "2026-06-01T08:00:05Z",
         "consent_at": "2026-06-01T08:00:04Z",
+        "legal_basis": "consent",
+        "reminder": False,
+        "reminder_consent_at": None,
     }
 
 
 def test_document_of_a_wish_without_end() -> None:
     """A wish without known end has end null in the document, and kind "wish"."""
     document = valid(booking(start=WISH_START), PLAIN).document(
-        booking_id="b1", practice="p", submitted_at=NOW, consent_at=NOW, language="de"
+        booking_id="b1",
+        practice="p",
+        submitted_at=NOW,
+        consent_at=NOW,
+        language="de",
+        legal_basis="contract",
     )
     assert document["end"] is None
     assert (document["kind"], document["language"]) == ("wish", "de")
@@ -617,7 +633,53 @@ def test_document_refuses_naive_stamps() -> None:
             submitted_at=NOW.replace(tzinfo=None),
             consent_at=NOW,
             language="de",
+            legal_basis="contract",
         )
+
+
+REMINDING = make_profile(reminder_days=[1])
+
+
+def test_document_records_the_reminder_consent_with_its_time() -> None:
+    """A ticked reminder box is in the document with the submission time (UTC) as its
+    consent's; the legal basis is the one the caller names (the practice's profile)."""
+    submitted = datetime(2026, 6, 1, 10, 0, 5, tzinfo=BERLIN)
+    document = valid(booking(reminder=True), REMINDING).document(
+        booking_id="b1",
+        practice="p",
+        submitted_at=submitted,
+        consent_at=submitted,
+        language="de",
+        legal_basis="contract",
+    )
+    assert document["reminder"] is True
+    assert document["reminder_consent_at"] == "2026-06-01T08:00:05Z"
+    assert document["legal_basis"] == "contract"
+
+
+@pytest.mark.parametrize(
+    ("value", "profile", "code"),
+    [
+        (True, PROFILE, "not_offered"),
+        ("yes", REMINDING, "not_boolean"),
+        (1, REMINDING, "not_boolean"),
+    ],
+)
+def test_reminder_refusals(value: object, profile: Profile, code: str) -> None:
+    """The reminder box ticked where the practice sends no reminders, or not a boolean."""
+    assert errors_of(booking(reminder=value), profile) == {"reminder": code}
+
+
+@pytest.mark.parametrize("value", [False, None, ABSENT])
+def test_reminder_unticked_is_no(value: object) -> None:
+    """Unticked, null or absent: no reminder, and the booking is valid."""
+    assert valid(booking(reminder=value), REMINDING).reminder is False
+
+
+def test_form_post_reminder_checkbox() -> None:
+    """The form posts "true" for a ticked reminder box and nothing for an unticked one."""
+    assert form_to_data(form(reminder="true"))["reminder"] is True
+    assert form_to_data(form())["reminder"] is False
 
 
 # Form posts ---------------------------------------------------------------------------------
@@ -658,6 +720,7 @@ def test_form_post_converts_to_typed_data() -> None:
         "doctor": DOCTOR_B,
         "email": "erika.mustermann@example.de",
         "consent": True,
+        "reminder": False,
     }
 
 

@@ -91,6 +91,10 @@ async def test_browser_sealed_slot_booking_reaches_the_inbox_bound_to_its_envelo
     assert envelope["slot"] == inner["slot"]
     assert envelope["doctor"] == slot["doctor"]
     assert envelope["email"] == inner["email"]
+    # The practice's basis (the default, the contract), signed; whether the patient asked
+    # for reminders only the blob says.
+    assert envelope["legal_basis"] == "contract"
+    assert "reminder" not in envelope
     assert not set(INNER_ONLY) - {"doctor", "appointment_type"} & set(envelope)
     opened = SealedBox(practice.private_key).decrypt(blob)
     length = int.from_bytes(opened[:4], "big")

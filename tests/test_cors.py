@@ -12,6 +12,7 @@ import pytest
 
 from relay.booking.fields import FIELD_NAMES, FIELDS, field
 from relay.i18n.catalogs import texts
+from relay.web import form
 from relay.web.cors import ALLOWED_HEADERS, MAX_AGE_SECONDS
 from relay.web.error_messages import ERROR_MESSAGES, error_message
 from relay.web.form import SECTIONS
@@ -286,10 +287,13 @@ async def test_form_texts_carry_the_forms_own_words(
         "We send the confirmation link to this address."
     )
     assert fields["email"]["autocomplete"] == "email"
-    assert fields["note"]["hint"] == texts(lang).gettext(
-        "At most %(max)s characters. Please write only what the practice needs to know in advance.",
-        max=1000,
+    assert fields["note"]["hint"] == texts(lang).gettext(form.NOTE_HINT, max=1000)
+    # The embedded form words the box per basis and the reminder's days itself.
+    assert body["texts"]["acknowledgement_label"] == texts(lang).gettext(
+        "I have read the privacy notice."
     )
+    assert body["days"]["7"] == texts(lang).ngettext("%(num)s day", "%(num)s days", 7)
+    assert fields["reminder"]["control"] == "checkbox"
     assert fields["gender"]["errors"]["required"] == error_message(
         "required", lang, field=field("gender")
     )

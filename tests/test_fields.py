@@ -42,6 +42,8 @@ SPEC_ORDER = (
     "email",
     "phone",
     "consent",
+    # Not in the SPEC: the opt-in to reminder mails (issue 19).
+    "reminder",
 )
 KINDS = {"text", "textarea", "date", "datetime", "email", "tel", "choice", "bool"}
 

@@ -296,8 +296,9 @@ async def test_no_time_chosen_asks_to_choose_a_time_not_to_fill_terminbeginn(
 async def test_radio_groups_and_consent_say_choose_and_name_the_control(
     relay: RunningRelay, practice: PracticeHandle
 ) -> None:
-    """Empty radio groups say "Bitte wählen Sie …"; the consent error is "Einwilligung"; each
-    link goes to the first radio of its group or to the checkbox."""
+    """Empty radio groups say "Bitte wählen Sie …"; the acknowledgement's error (the default
+    basis, the contract) names the privacy notice; each link goes to the first radio of its
+    group or to the checkbox."""
     profile = big_profile()
     async with aiohttp.ClientSession() as http:
         await put_profile(http, relay.url, practice.token, profile)
@@ -316,14 +317,17 @@ async def test_radio_groups_and_consent_say_choose_and_name_the_control(
     assert links["new_patient-yes"].startswith(
         "Ich bin zum ersten Mal in dieser Praxis: Bitte wählen Sie Ja oder Nein"
     )
-    assert links["field-consent"].startswith("Einwilligung: Ohne Ihre Einwilligung")
+    assert links["field-consent"] == (
+        "Datenschutzhinweise: Bitte bestätigen Sie, dass Sie die Datenschutzhinweise gelesen haben."
+    )
+    assert "Einwilligung" not in links["field-consent"]
     assert "Nachricht und Einwilligung:" not in " ".join(links.values())
     assert "Bitte füllen Sie dieses Feld aus" not in html
 
 
 async def test_english_wording(relay: RunningRelay, practice: PracticeHandle) -> None:
-    """The same in English: "Please choose …" and "Consent"."""
-    profile = big_profile()
+    """The same in English, for a practice on consent: "Please choose …" and "Consent"."""
+    profile = big_profile(legal_basis="consent")
     async with aiohttp.ClientSession() as http:
         await put_profile(http, relay.url, practice.token, profile)
         posted = slot_post(profile["slots"][0])
@@ -468,3 +472,118 @@ async def test_confirmation_page_shows_the_whole_appointment_in_the_patients_lan
     result_text = Page(result).text
     for expected in ("Appointment booked", "08:00–08:20", "What happens next", "+49 30 1234567"):
         assert expected in result_text, expected
+
+
+# The legal basis, the reminder box, the phone ---------------------------------------------
+
+
+def checkbox_label(html: str, name: str) -> str:
+    """The text of the label of checkbox `name`, whitespace collapsed."""
+    found = re.search(rf'<label for="field-{name}">(.*?)</label>', html, re.S)
+    assert found is not None, name
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", found.group(1))).strip()
+
+
+async def test_contract_basis_asks_for_an_acknowledgement_not_consent(
+    relay: RunningRelay, practice: PracticeHandle
+) -> None:
+    """Given the default basis (the contract), the required box acknowledges the privacy
+    notice, links to it and says nothing of consent; on consent it stays the consent."""
+    async with aiohttp.ClientSession() as http:
+        await put_profile(http, relay.url, practice.token, big_profile())
+        _, contract = await get_form(http, f"{relay.url}/p/{practice.slug}")
+        await put_profile(http, relay.url, practice.token, big_profile(legal_basis="consent"))
+        _, consent = await get_form(http, f"{relay.url}/p/{practice.slug}")
+    label = checkbox_label(contract, "consent")
+    assert label.startswith("Ich habe die Datenschutzhinweise gelesen. (Pflichtfeld)")
+    assert "willige" not in label
+    assert f'href="/p/{practice.slug}/privacy' in contract
+    assert Page(contract).by_id("field-consent").get("required") is not None
+    assert checkbox_label(consent, "consent").startswith("Ich willige ein")
+    assert "Art. 9 Abs. 2 lit. a DSGVO" in checkbox_label(consent, "consent")
+
+
+async def test_reminder_box_is_unticked_optional_and_says_when(
+    relay: RunningRelay, practice: PracticeHandle
+) -> None:
+    """With reminder_days the form offers a separate, unticked, optional reminder box whose
+    hint names the days and the opt-out; without, no box."""
+    async with aiohttp.ClientSession() as http:
+        await put_profile(http, relay.url, practice.token, big_profile())
+        _, none = await get_form(http, f"{relay.url}/p/{practice.slug}")
+        await put_profile(http, relay.url, practice.token, big_profile(reminder_days=[1]))
+        _, one = await get_form(http, f"{relay.url}/p/{practice.slug}")
+        await put_profile(http, relay.url, practice.token, big_profile(reminder_days=[1, 7]))
+        _, two = await get_form(http, f"{relay.url}/p/{practice.slug}", lang="en")
+    assert 'name="reminder"' not in none
+    box = Page(one).by_id("field-reminder")
+    assert box["type"] == "checkbox"
+    assert "checked" not in box
+    assert "required" not in box
+    assert checkbox_label(one, "reminder") == (
+        "Erinnern Sie mich per E-Mail vor dem Termin (freiwillig)"
+    )
+    hint = Page(one).by_id("hint-reminder")
+    assert hint is not None
+    assert "Wir senden die Erinnerung 1 Tag vor dem Termin." in Page(one).text
+    assert "in jeder Erinnerung abbestellen" in Page(one).text
+    # The practice takes wishes too: the hint says when a wish gets its reminder.
+    assert "sobald die Praxis die Zeit festgelegt hat" in Page(one).text
+    assert "We send reminders 7 days and 1 day before the appointment." in Page(two).text
+
+
+async def test_wishes_only_practice_offers_no_reminder(
+    relay: RunningRelay, practice: PracticeHandle
+) -> None:
+    """A practice that publishes no slots has no fixed time to remind of: no box."""
+    async with aiohttp.ClientSession() as http:
+        await put_profile(http, relay.url, practice.token, big_profile(slots=[], reminder_days=[1]))
+        _, html = await get_form(http, f"{relay.url}/p/{practice.slug}")
+    assert 'name="reminder"' not in html
+
+
+async def test_optional_fields_say_so_and_what_they_are_for(
+    relay: RunningRelay, practice: PracticeHandle
+) -> None:
+    """The note and the phone are marked optional; the note's hint says what it is for."""
+    async with aiohttp.ClientSession() as http:
+        await put_profile(http, relay.url, practice.token, big_profile())
+        _, html = await get_form(http, f"{relay.url}/p/{practice.slug}")
+    for name in ("note", "phone"):
+        found = re.search(rf'<label for="field-{name}">(.*?)</label>', html, re.S)
+        assert found is not None
+        assert "(freiwillig)" in found.group(1)
+    assert "Freiwillig: der Grund Ihres Besuchs" in Page(html).text
+    assert "Damit die Praxis Sie bei Rückfragen" in Page(html).text
+
+
+async def test_form_names_the_phone_to_book_without_the_internet(
+    relay: RunningRelay, practice: PracticeHandle
+) -> None:
+    """The practice's phone as a tel: link in "Sie können auch telefonisch buchen"; nothing
+    of the kind without a phone in the details."""
+    async with aiohttp.ClientSession() as http:
+        await put_profile(http, relay.url, practice.token, big_profile())
+        _, html = await get_form(http, f"{relay.url}/p/{practice.slug}")
+        await put_profile(
+            http, relay.url, practice.token, big_profile(details={"address": ["Musterstraße 1"]})
+        )
+        _, without = await get_form(http, f"{relay.url}/p/{practice.slug}")
+    line = re.search(r'<p class="by-phone" id="by-phone">(.*?)</p>', html, re.S)
+    assert line is not None
+    assert "Sie können auch telefonisch buchen:" in line.group(1)
+    assert '<a href="tel:+49301234567">' in line.group(1)
+    assert 'id="by-phone"' not in without
+    assert "telefonisch buchen" not in without
+
+
+async def test_reminder_ticked_where_not_offered_is_refused(
+    relay: RunningRelay, practice: PracticeHandle
+) -> None:
+    """A hand-made post ticking the reminder of a practice without reminders gets a 422."""
+    profile = big_profile()
+    async with aiohttp.ClientSession() as http:
+        await put_profile(http, relay.url, practice.token, profile)
+        posted = slot_post(profile["slots"][0], reminder="true")
+        status, _, _ = await post_form(http, f"{relay.url}/p/{practice.slug}", posted)
+    assert status == 422

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 
-from relay.booking.fields import FIELDS
+from relay.booking.fields import FIELDS, worded
 from relay.i18n.languages import LANGUAGES, SELF_NAMES
 from tests.conftest import PracticeHandle, RunningRelay, SmtpSink, link_in
 from tests.helpers import (
@@ -96,7 +96,9 @@ async def test_form_renders_every_field_and_the_slots_by_day(
             assert response.status == 200
             html = await response.text()
     page = Page(html)
-    for spec in FIELDS:
+    # Worded for the default basis (the contract); the reminder box only where the practice
+    # sends reminders (tests/test_form_wording.py).
+    for spec in (worded(f, "contract") for f in FIELDS if f.name != "reminder"):
         controls = page.named(spec.name)
         assert controls, f"no control for {spec.name}"
         assert spec.label["de"] in page.text or spec.label["de"] in html, spec.name
@@ -140,7 +142,7 @@ async def test_form_in_english_formats_days_the_english_way(
     start = slot_times()[0][0]
     assert f"{start:%A}, {start.day} {start:%B %Y}" in page.text
     assert '<html lang="en" dir="ltr">' in html
-    for spec in FIELDS:
+    for spec in (worded(f, "contract") for f in FIELDS if f.name != "reminder"):
         assert spec.label["en"] in page.text or spec.label["en"] in html
 
 

@@ -101,6 +101,11 @@ async def test_a_browser_sealed_booking_is_written_with_sealed_by_browser(
         consent_at=SUBMITTED_AT,
         confirmed_at=CONFIRMED_AT,
         sealed_by="browser",
+        # An envelope of a relay before legal bases: its form asked for consent; a blob
+        # before reminders asked for none.
+        legal_basis="consent",
+        reminder=False,
+        reminder_consent_at=None,
         # The envelope signs no status (a relay before it): a slot is booked, a wish not.
         status="proposed" if sealed.inner["kind"] == "wish" else "booked",
         sequence=0,
@@ -149,6 +154,64 @@ async def test_relay_sealed_and_browser_sealed_bookings_say_who_sealed_them(
     written = read(out / f"{wish.id}.json")
     assert written["sealed_by"] == "browser"
     assert (written["kind"], written["end"]) == ("wish", None)
+
+
+async def test_the_reminder_consent_and_the_legal_basis_reach_the_written_booking(
+    stand_in: StandInRelay, tmp_path: Path
+) -> None:
+    """Given a blob with `reminder: true` and an envelope signing `legal_basis`, {id}.json
+    has both, the reminder consent timed at the signed submission; a protocol-1 document
+    of an old relay without them reads as consent, no reminder."""
+    reminded = stand_in.item(inner_document(reminder=True), legal_basis="contract")
+    stand_in.add(reminded)
+    unticked = stand_in.item(wish_document(reminder=False), legal_basis="contract")
+    stand_in.add(unticked)
+    old = {
+        "id": "5b1e0000-0000-4000-8000-000000000002",
+        "practice": SLUG,
+        "kind": "wish",
+        "first_name": FIRST_NAME,
+        "start": "2026-12-01T09:00:00+01:00",
+        "submitted_at": SUBMITTED_AT,
+        "consent_at": SUBMITTED_AT,
+    }
+    sealed = seal_booking(old, signing_key=stand_in.signing_key, practice_key=stand_in.practice_key)
+    stand_in.items.append(
+        {"id": old["id"], "sealed": base64.b64encode(sealed).decode(), "confirmed_at": None}
+    )
+
+    assert await run(config(stand_in, tmp_path), once=True) == ExitCode.OK
+
+    out = tmp_path / "out"
+    written = read(out / f"{reminded.id}.json")
+    assert (written["legal_basis"], written["reminder"]) == ("contract", True)
+    assert written["reminder_consent_at"] == SUBMITTED_AT
+    (event,) = Calendar.from_ical((out / f"{reminded.id}.ics").read_bytes()).walk("VEVENT")
+    assert "Erinnerung per E-Mail: ja" in str(event["DESCRIPTION"])
+    assert "Rechtsgrundlage: Behandlungsvertrag" in str(event["DESCRIPTION"])
+    no = read(out / f"{unticked.id}.json")
+    assert (no["legal_basis"], no["reminder"], no["reminder_consent_at"]) == (
+        "contract",
+        False,
+        None,
+    )
+    legacy = read(out / f"{old['id']}.json")
+    assert (legacy["legal_basis"], legacy["reminder"], legacy["reminder_consent_at"]) == (
+        "consent",
+        False,
+        None,
+    )
+
+
+async def test_a_sealed_part_with_a_reminder_that_is_not_a_boolean_is_rejected(
+    stand_in: StandInRelay, tmp_path: Path
+) -> None:
+    """`reminder` is a booking rule's field: only true or false passes."""
+    bad = stand_in.item(inner_document(reminder="ja"))
+    stand_in.add(bad)
+    await run(config(stand_in, tmp_path), once=True)
+    record = read(tmp_path / "out" / f"{bad.id}.rejected.json")
+    assert "reminder is not true or false" in str(record["reason"])
 
 
 OTHER_KEY = KeyPair.generate().public_key

@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from relay.booking.fields import FIELD_NAMES, FIELDS
+from relay.booking.fields import FIELD_NAMES, FIELDS, worded
 from relay.errors import SettingsError
 from relay.i18n.catalogs import texts
 from relay.settings import OperatorSettings, Settings
@@ -50,7 +50,8 @@ async def test_privacy_page_lists_exactly_the_validators_fields(
     listed = re.findall(r'data-field="([^"]+)"', html)
     assert sorted(listed) == sorted(FIELD_NAMES)
     assert len(listed) == len(set(listed))
-    for spec in FIELDS:
+    # Worded for the default basis, the contract: the consent box an acknowledgement.
+    for spec in (worded(f, "contract") for f in FIELDS):
         block = html[html.index(f'data-field="{spec.name}"') :]
         block = block[: block.index("</div>")]
         assert spec.label[lang] in html_module.unescape(block)
@@ -124,6 +125,7 @@ OPERATOR = OperatorSettings(
 LEGAL_TEXT = {
     "de": {
         "consent": ["Art. 6 Abs. 1 lit. a", "Art. 9 Abs. 2 lit. a"],
+        "contract": ["Art. 6 Abs. 1 lit. b", "Art. 9 Abs. 2 lit. h", "§ 22", "BDSG"],
         "legitimate": ["Art. 6 Abs. 1 lit. f", "berechtigte Interesse"],
         "rights": [
             "Art. 15 DSGVO",
@@ -147,6 +149,7 @@ LEGAL_TEXT = {
     },
     "en": {
         "consent": ["Art. 6(1)(a)", "Art. 9(2)(a)"],
+        "contract": ["Art. 6(1)(b)", "Art. 9(2)(h)", "§ 22", "BDSG"],
         "legitimate": ["Art. 6(1)(f)", "legitimate interest"],
         "rights": [
             "Art. 15 GDPR",
@@ -235,14 +238,16 @@ async def test_practice_notice_states_every_art13_item(
         element(html, r'<span id="operator-officer">')
     )
     # Art. 13(1)(c): purposes and legal bases.
+    # The default basis, the contract (the Datenschutzkonferenz's of 2025), and not consent.
     booking_purpose = text_of(element(html, r'<div data-purpose="booking">'))
-    assert all(basis in booking_purpose for basis in expected["consent"])
+    assert all(basis in booking_purpose for basis in expected["contract"])
+    assert 'data-basis="consent"' not in html
     for purpose in ("logs", "rate"):
         text = text_of(element(html, rf'<div data-purpose="{purpose}">'))
         assert all(basis in text for basis in expected["legitimate"]), purpose
     # Art. 13(2)(a): each data class with its period, from the settings.
     rows = re.findall(r'data-retention="([^"]+)"', html)
-    assert rows == ["pending", "inbox", "cancel", "answer", "logs", "rate", "practice"]
+    assert rows == ["pending", "inbox", "cancel", "answer", "reminder", "logs", "rate", "practice"]
     for name in ("pending", "inbox", "cancel", "answer", "logs", "rate"):
         assert expected[name] in text_of(element(html, rf'<div data-retention="{name}">')), name
     # Art. 13(1)(e) recipients, 13(1)(f) no transfer outside the EU/EEA.
@@ -468,3 +473,93 @@ async def test_serve_warns_in_one_line_which_notice_settings_are_missing(
     assert warnings[0]["event"] == (
         "privacy notice incomplete: RELAY_OPERATOR_ADDRESS, RELAY_IMPRINT_URL not set"
     )
+
+
+async def basis_notice(
+    relay: RunningRelay, practice: PracticeHandle, lang: str, **profile: object
+) -> str:
+    async with aiohttp.ClientSession() as http:
+        await put_profile(http, relay.url, practice.token, {**profile_json(), **profile})
+    return await notice_html(relay, practice.slug, lang)
+
+
+@pytest.mark.parametrize("lang", ["de", "en"])
+async def test_practice_notice_on_consent_states_consent(
+    relay: RunningRelay, practice: PracticeHandle, lang: str
+) -> None:
+    """A practice on consent: the booking's basis is Art. 6(1)(a)/9(2)(a), the consent box
+    is listed as consent, and the withdrawal section speaks of withdrawing consent."""
+    html = await basis_notice(relay, practice, lang, legal_basis="consent")
+    expected = LEGAL_TEXT[lang]
+    booking_purpose = text_of(element(html, r'<div data-purpose="booking">'))
+    assert all(basis in booking_purpose for basis in expected["consent"])
+    assert not any(basis in booking_purpose for basis in expected["contract"])
+    consent_row = text_of(element(html, r'<div data-field="consent">'))
+    assert FIELDS[-2].label[lang] in consent_row
+    assert 'data-basis="contract"' not in html
+    assert 'data-basis="consent"' in html
+
+
+@pytest.mark.parametrize("lang", ["de", "en"])
+async def test_practice_notice_on_contract_lists_the_acknowledgement(
+    relay: RunningRelay, practice: PracticeHandle, lang: str
+) -> None:
+    """The default basis: the consent box is an acknowledgement, the basis the contract,
+    the withdrawal section the cancel link rather than withdrawing a consent."""
+    html = await basis_notice(relay, practice, lang)
+    consent_row = text_of(element(html, r'<div data-field="consent">'))
+    assert worded(FIELDS[-2], "contract").label[lang] in consent_row
+    assert all(basis in consent_row for basis in LEGAL_TEXT[lang]["contract"][:2])
+    withdrawal = text_of(element(html, r'<p data-basis="contract">'))
+    assert ("absagen" if lang == "de" else "cancel the appointment") in withdrawal
+
+
+@pytest.mark.parametrize("lang", ["de", "en"])
+async def test_general_notice_describes_both_bases(relay: RunningRelay, lang: str) -> None:
+    """/privacy names no practice, so it describes the contract and consent both."""
+    html = await privacy_html(relay, lang)
+    booking_purpose = text_of(element(html, r'<div data-purpose="booking">'))
+    assert 'data-basis="contract"' in html
+    assert 'data-basis="consent"' in html
+    page = text_of(html)
+    for basis in LEGAL_TEXT[lang]["contract"] + LEGAL_TEXT[lang]["consent"]:
+        assert basis in page, basis
+    assert booking_purpose
+
+
+REMINDER_TEXT = {
+    "de": {
+        "data": ["E-Mail-Adresse", "Praxis", "Datum", "Uhrzeit"],
+        "basis": ["Einwilligung", "Art. 6 Abs. 1 lit. a", "Art. 9 Abs. 2 lit. a", "widerrufen"],
+        "retention": ["bei der Praxis", "verschlüsselten Mail-Auftrag", "Nach dem Termin"],
+        "when": "Wir senden Erinnerungen 7 Tage und 1 Tag vor dem Termin.",
+        "none": "Diese Praxis versendet keine Erinnerungen.",
+    },
+    "en": {
+        "data": ["e-mail address", "practice", "date", "time"],
+        "basis": ["consent", "Art. 6(1)(a)", "Art. 9(2)(a)", "withdraw"],
+        "retention": ["kept by the practice", "encrypted mail job", "after the appointment"],
+        "when": "We send reminders 7 days and 1 day before the appointment.",
+        "none": "This practice sends no reminders.",
+    },
+}
+
+
+@pytest.mark.parametrize("lang", ["de", "en"])
+async def test_practice_notice_has_a_reminder_section(
+    relay: RunningRelay, practice: PracticeHandle, lang: str
+) -> None:
+    """The reminders: their data, purpose, basis (a consent of its own, withdrawn with the
+    link in every reminder), retention, and when this practice sends them."""
+    expected = REMINDER_TEXT[lang]
+    html = await basis_notice(relay, practice, lang, reminder_days=[7, 1])
+    section = text_of(element(html, r'<div data-purpose="reminder" id="reminders">'))
+    for phrase in expected["data"] + expected["basis"]:
+        assert phrase in section, phrase
+    retention = text_of(element(html, r'<div data-retention="reminder">'))
+    for phrase in expected["retention"]:
+        assert phrase in retention, phrase
+    assert expected["when"] in text_of(element(html, r'<dd id="reminder-when">'))
+    assert text_of(element(html, r'<p id="withdraw-reminder">'))
+    without = await basis_notice(relay, practice, lang)
+    assert expected["none"] in text_of(element(without, r'<dd id="reminder-when">'))

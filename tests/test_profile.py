@@ -605,3 +605,55 @@ def test_appointment_type_lookup() -> None:
     profile = parse_profile(spec_example(), now=NOW)
     assert profile.appointment_type("Erstgespräch") == AppointmentType("Erstgespräch", 20)
     assert profile.appointment_type("Massage") is None
+
+
+# The legal basis and the reminders ---------------------------------------------------------
+
+
+def test_legal_basis_defaults_to_the_contract_and_reminders_to_none() -> None:
+    """Without the keys: the DSK's basis (contract) and no reminders, so no reminder box."""
+    profile = parse_profile({"name": "Praxis"}, now=NOW)
+    assert profile.legal_basis == "contract"
+    assert profile.reminder_days == ()
+    assert not profile.offers_reminders
+
+
+def test_legal_basis_and_reminder_days_are_read() -> None:
+    """`consent` and two reminder days, kept largest first."""
+    data = {"name": "Praxis", "legal_basis": "consent", "reminder_days": [1, 7]}
+    profile = parse_profile(data, now=NOW)
+    assert (profile.legal_basis, profile.reminder_days) == ("consent", (7, 1))
+    assert profile.offers_reminders
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"legal_basis": "legitimate_interest"}, {"legal_basis": "invalid_choice"}),
+        ({"legal_basis": 1}, {"legal_basis": "not_string"}),
+        ({"reminder_days": 1}, {"reminder_days": "not_list"}),
+        ({"reminder_days": [7, 3, 1]}, {"reminder_days": "too_many"}),
+        ({"reminder_days": [0]}, {"reminder_days[0]": "out_of_range"}),
+        ({"reminder_days": [8]}, {"reminder_days[0]": "out_of_range"}),
+        ({"reminder_days": [1, 1]}, {"reminder_days[1]": "duplicate"}),
+        ({"reminder_days": [True]}, {"reminder_days[0]": "not_integer"}),
+        ({"reminder_days": ["1"]}, {"reminder_days[0]": "not_integer"}),
+    ],
+)
+def test_bad_legal_basis_or_reminder_days_are_refused(
+    changes: dict[str, object], expected: dict[str, str]
+) -> None:
+    """A 4xx per bad member, with its path."""
+    assert errors_of({"name": "Praxis", **changes}) == expected
+
+
+def test_legal_members_survive_storage_and_old_profiles_get_defaults() -> None:
+    """The round trip keeps them; a profile stored before them reads as contract, none."""
+    data = {"name": "Praxis", "legal_basis": "consent", "reminder_days": [7, 1]}
+    profile = parse_profile(data, now=NOW)
+    stored = profile_to_json(profile)
+    assert (stored["legal_basis"], stored["reminder_days"]) == ("consent", [7, 1])
+    assert profile_from_json(json.loads(json.dumps(stored))) == profile
+    del stored["legal_basis"], stored["reminder_days"]
+    old = profile_from_json(stored)
+    assert (old.legal_basis, old.reminder_days) == ("contract", ())

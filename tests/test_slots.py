@@ -191,6 +191,41 @@ def test_the_confirmation_mode_goes_from_the_rules_into_the_profile(tmp_path: Pa
     assert "answer_within_hours: must be a whole number of hours from 1 to 336" in message
 
 
+def test_the_legal_basis_and_reminders_go_from_the_rules_into_the_profile(
+    tmp_path: Path,
+) -> None:
+    """`legal_basis` and `[reminders] days_before` pass to the profile only when the file
+    names them; wrong values are one line each naming the key."""
+    plain = build_profile(SlotSource(write(tmp_path, "r.toml", RULES)), NOW).profile
+    assert "legal_basis" not in plain
+    assert "reminder_days" not in plain
+    named = (
+        RULES.replace(
+            'name = "Praxis Dr. Beispiel"',
+            'name = "Praxis Dr. Beispiel"\nlegal_basis = "consent"',
+            1,
+        )
+        + "\n[reminders]\ndays_before = [1, 7]\n"
+    )
+    built = build_profile(SlotSource(write(tmp_path, "a.toml", named)), NOW)
+    assert built.profile["legal_basis"] == "consent"
+    assert built.profile["reminder_days"] == [7, 1]
+    for days in ("[0]", "[1, 1]", "[7, 3, 1]", '["1"]'):
+        wrong = (
+            RULES.replace(
+                'name = "Praxis Dr. Beispiel"',
+                'name = "Praxis Dr. Beispiel"\nlegal_basis = "implied"',
+                1,
+            )
+            + f"\n[reminders]\ndays_before = {days}\n"
+        )
+        with pytest.raises(RulesError) as refused:
+            build_profile(SlotSource(write(tmp_path, "w.toml", wrong)), NOW)
+        message = str(refused.value)
+        assert 'legal_basis: must be one of "contract", "consent"' in message
+        assert "reminders.days_before: must be a list of at most 2 different days" in message
+
+
 SIX_WEEKS = """
 name = "Gemeinschaftspraxis am Markt"
 time_zone = "Europe/Berlin"

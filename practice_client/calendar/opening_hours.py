@@ -89,11 +89,19 @@ _TOP_KEYS = frozenset(
         "caldav",
         "confirmation",
         "answer_within_hours",
+        "legal_basis",
+        "reminders",
     }
 )
 # Whether confirming a slot books it or asks the practice (the relay's profile member).
 CONFIRMATIONS = ("direct", "by_practice")
 MAX_ANSWER_WITHIN_HOURS = 336
+# What bookings rest on (the relay's profile member `legal_basis`, docs/privacy.md).
+LEGAL_BASES = ("contract", "consent")
+# [reminders] days_before = [1] or [7, 1]: the relay's `reminder_days`.
+MAX_REMINDERS = 2
+MAX_REMINDER_DAYS = 7
+_REMINDER_KEYS = frozenset({"days_before"})
 _TYPE_KEYS = ("minutes", "note", "names", "notes")
 _DOCTOR_KEYS = frozenset({"name", "appointment_types", "hours", "breaks", "holidays"})
 # A range kept for some insurance types: { range = "08:00-10:00", insurance = [...] }.
@@ -191,6 +199,10 @@ class Rules:
     # None: not given (the profile leaves them out, as relays before them refuse the keys).
     confirmation: str | None = None
     answer_within_hours: int | None = None
+    # "contract" or "consent", and the days before an appointment reminders go out; None:
+    # not given (the profile leaves them out, as relays before them refuse the keys).
+    legal_basis: str | None = None
+    reminder_days: tuple[int, ...] | None = None
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -471,6 +483,12 @@ class _Reader:
                 hint=answer_within,
             )
             answer_within = None
+        legal_basis = data.get("legal_basis")
+        if legal_basis is not None and legal_basis not in LEGAL_BASES:
+            choices = ", ".join(f'"{choice}"' for choice in LEGAL_BASES)
+            self.problem("legal_basis", f"must be one of {choices}", hint=legal_basis)
+            legal_basis = None
+        reminder_days = self.reminders(data.get("reminders"))
         horizon = self.horizon(data.get("horizon_days", DEFAULT_HORIZON_DAYS))
         lead_time = self.lead_time(data.get("lead_time", DEFAULT_LEAD_TIME))
         holidays = self.day_ranges("holidays", data.get("holidays", []))
@@ -508,7 +526,35 @@ class _Reader:
             calendar_write=calendar_write,
             confirmation=None if confirmation is None else str(confirmation),
             answer_within_hours=None if answer_within is None else int(answer_within),
+            legal_basis=None if legal_basis is None else str(legal_basis),
+            reminder_days=reminder_days,
         )
+
+    def reminders(self, value: object) -> tuple[int, ...] | None:
+        """[reminders] days_before = [7, 1]: up to two distinct days from 1 to 7; None
+        when the table is absent or wrong (the problem is recorded)."""
+        if value is None:
+            return None
+        if not isinstance(value, Mapping):
+            self.problem("reminders", "must be a table such as [reminders] days_before = [1]")
+            return None
+        for key in value:
+            if key not in _REMINDER_KEYS:
+                self.problem(f"reminders.{key}", "unknown key (known: days_before)")
+        days = value.get("days_before", [])
+        if (
+            not isinstance(days, list)
+            or len(days) > MAX_REMINDERS
+            or not all(type(day) is int and 1 <= day <= MAX_REMINDER_DAYS for day in days)
+            or len(set(days)) != len(days)
+        ):
+            self.problem(
+                "reminders.days_before",
+                f"must be a list of at most {MAX_REMINDERS} different days from 1 to "
+                f"{MAX_REMINDER_DAYS}, such as [1] or [7, 1]",
+            )
+            return None
+        return tuple(sorted(days, reverse=True))
 
     def text(self, key: str, value: object, max_length: int, *, after: int = 0) -> str | None:
         if value is None:

@@ -145,6 +145,10 @@ def profile_json(rules: Rules, slots: Sequence[Candidate]) -> dict[str, object]:
         profile["confirmation"] = rules.confirmation
     if rules.answer_within_hours is not None:
         profile["answer_within_hours"] = rules.answer_within_hours
+    if rules.legal_basis is not None:
+        profile["legal_basis"] = rules.legal_basis
+    if rules.reminder_days is not None:
+        profile["reminder_days"] = list(rules.reminder_days)
     if rules.details is not None:
         profile["details"] = dict(rules.details)
     # Only when the file names it: a relay that does not know the key refuses the profile.

@@ -42,6 +42,10 @@ _INSURANCES = {"statutory": "gesetzlich", "private": "privat", "self_pay": "Selb
 _KINDS = {"slot": "freier Termin aus dem Kalender", "wish": "Wunschtermin des Patienten"}
 # Who sealed the booking: the patient's browser (protocol 2) or the relay.
 _SEALED_BY = {"browser": "im Browser des Patienten", "relay": "vom Relay"}
+_LEGAL_BASES = {
+    "contract": "Behandlungsvertrag (Art. 6 Abs. 1 lit. b, Art. 9 Abs. 2 lit. h DSGVO, § 22 BDSG)",
+    "consent": "Einwilligung (Art. 6 Abs. 1 lit. a, Art. 9 Abs. 2 lit. a DSGVO)",
+}
 
 # (field, label) in the order staff read them; SUMMARY already holds type and name.
 _DETAILS = (
@@ -59,6 +63,9 @@ _DETAILS = (
     ("submitted_at", "Angefragt"),
     ("confirmed_at", "Bestätigt"),
     ("consent_at", "Einwilligung"),
+    ("legal_basis", "Rechtsgrundlage"),
+    ("reminder", "Erinnerung per E-Mail"),
+    ("reminder_consent_at", "Einwilligung in die Erinnerung"),
     ("cancelled_at", "Abgesagt"),
     ("sealed_by", "Verschlüsselt"),
 )
@@ -251,6 +258,8 @@ def _shown(field: str, value: object) -> str:
         return german_name(text)
     if field == "sealed_by":
         return _SEALED_BY.get(text, text)
+    if field == "legal_basis":
+        return _LEGAL_BASES.get(text, text)
     if field == "birth_date":
         try:
             return date.fromisoformat(text).strftime("%d.%m.%Y")

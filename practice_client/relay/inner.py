@@ -33,6 +33,10 @@ from practice_client.relay.envelope import (
 )
 from practice_client.relay.keys import KeyRing
 
+# What a booking's processing rests on (relay/practice/profile.py LEGAL_BASES); a
+# document without it comes from a relay whose form asked for consent.
+LEGAL_BASES = ("contract", "consent")
+LEGACY_LEGAL_BASIS = "consent"
 # Who sealed a written booking: `sealed_by` in {id}.json.
 SEALED_BY_BROWSER = "browser"
 SEALED_BY_RELAY = "relay"
@@ -190,11 +194,28 @@ def _checked(
         submitted_at=envelope.get("submitted_at"),
         consent_at=envelope.get("consent_at"),
         sealed_by=SEALED_BY_BROWSER,
+        **legal_members(envelope, reminder=fields.get("reminder") is True),
     )
     if envelope.get("status") is not None:
         # Signed by the relay, checked by envelope.py: booked or proposed.
         booking["status"] = envelope["status"]
     return booking
+
+
+def legal_members(document: Mapping[str, object], *, reminder: bool) -> dict[str, object]:
+    """`legal_basis`, `reminder` and `reminder_consent_at` for {id}.json.
+
+    The basis is the relay's signed word (the practice's profile when the booking was
+    made); documents from relays before it were made on the consent the form asked for.
+    The reminder consent was given with the booking, so its time is the signed
+    `submitted_at`. Documents from before reminders asked for none.
+    """
+    basis = document.get("legal_basis")
+    return {
+        "legal_basis": basis if basis in LEGAL_BASES else LEGACY_LEGAL_BASIS,
+        "reminder": reminder,
+        "reminder_consent_at": document.get("submitted_at") if reminder else None,
+    }
 
 
 def _differs(name: str) -> None:

@@ -30,7 +30,7 @@ from relay.crypto.sealing import PAD_MAX, SEALED_BOX_OVERHEAD, is_sealed_size, k
 from relay.crypto.tickets import Tickets
 from relay.errors import ValidationFailed
 from relay.practice.insurance import INSURANCES
-from relay.practice.profile import Profile, Slot
+from relay.practice.profile import LegalBasis, Profile, Slot
 from relay.rules.values import ErrorCode, InvalidValueError, check, parse_aware_datetime, utc_iso
 
 # What a protocol-2 submission may carry: the clear fields, the slot, the sealed part.
@@ -74,9 +74,12 @@ class SealedRequest:
         return None if self.slot is None else self.slot.appointment_type
 
     def envelope(
-        self, *, practice: str, submitted_at: datetime, language: str
+        self, *, practice: str, submitted_at: datetime, language: str, legal_basis: LegalBasis
     ) -> dict[str, object]:
-        """The outer document the relay signs and seals to the practice beside the blob."""
+        """The outer document the relay signs and seals to the practice beside the blob.
+
+        `legal_basis` is the practice's profile's. Whether the patient asked for reminders
+        only the blob says (`reminder`): the relay never learns it."""
         moment = utc_iso(submitted_at)
         # Only for a slot kept for some insurance types, whose insurance came in the clear:
         # the practice client refuses a sealed part naming another.
@@ -98,6 +101,7 @@ class SealedRequest:
             "consent": True,
             "submitted_at": moment,
             "consent_at": moment,
+            "legal_basis": legal_basis,
             "key_id": self.key_id,
             "blob_sha256": hashlib.sha256(self.blob).hexdigest(),
             "blob_length": len(self.blob),

@@ -15,6 +15,7 @@ from typing import Literal
 
 from relay.i18n.catalogs import Message
 from relay.practice.insurance import INSURANCES
+from relay.practice.profile import LegalBasis
 
 FieldKind = Literal["text", "textarea", "date", "datetime", "email", "tel", "choice", "bool"]
 
@@ -117,9 +118,11 @@ FIELDS: tuple[Field, ...] = (
         required=False,
         max_length=1000,
         label=Message("Note to the practice"),
+        # Optional, as the Datenschutzkonferenz asks of every field about symptoms.
         purpose=Message(
-            "So you can tell the practice what it should know to plan the appointment. "
-            "Optional; please write only what the practice needs to know in advance."
+            "Optional: so you can tell the practice what it should know to plan the "
+            "appointment, such as the reason for your visit. Please write only what the "
+            "practice needs to know in advance."
         ),
     ),
     Field(
@@ -204,6 +207,29 @@ FIELDS: tuple[Field, ...] = (
             "We may process details about your health only with your explicit consent."
         ),
     ),
+    # Its own consent, never bundled with the booking's (the Berlin commissioner's 2022
+    # report): unticked by default, and only where the practice sends reminders.
+    Field(
+        name="reminder",
+        kind="bool",
+        required=False,
+        label=Message("Remind me by e-mail before the appointment"),
+        purpose=Message(
+            "Optional, only where the practice sends reminders: so you get an e-mail "
+            "reminder with the practice, the date, the time and the address. This is a "
+            "consent of its own (Art. 6(1)(a) and Art. 9(2)(a) GDPR); you can withdraw it "
+            "at any time with the link in every reminder."
+        ),
+    ),
+)
+# The consent field where the booking rests on the contract (the default, after the
+# Datenschutzkonferenz's paper of 16 June 2025): booking needs no consent, so the box
+# acknowledges the privacy notice instead. Same name on the wire, for compatibility.
+ACKNOWLEDGEMENT_LABEL = Message("I have read the privacy notice.")
+ACKNOWLEDGEMENT_PURPOSE = Message(
+    "So the practice knows that you were told how your details are processed. Booking "
+    "needs no consent: your details are processed to arrange and provide your treatment "
+    "(Art. 6(1)(b) and Art. 9(2)(h) GDPR with § 22 BDSG)."
 )
 
 FIELD_NAMES: frozenset[str] = frozenset(f.name for f in FIELDS)
@@ -214,3 +240,13 @@ _BY_NAME: Mapping[str, Field] = MappingProxyType({f.name: f for f in FIELDS})
 def field(name: str) -> Field:
     """The field called `name`; KeyError for a name not in FIELDS."""
     return _BY_NAME[name]
+
+
+def worded(spec: Field, legal_basis: LegalBasis) -> Field:
+    """The field as a practice on `legal_basis` shows it: on the contract, the consent box
+    is an acknowledgement of the privacy notice."""
+    if spec.name == "consent" and legal_basis == "contract":
+        return dataclasses.replace(
+            spec, label=ACKNOWLEDGEMENT_LABEL, purpose=ACKNOWLEDGEMENT_PURPOSE
+        )
+    return spec

@@ -35,6 +35,8 @@ SEALED_ONLY: tuple[str, ...] = (
     "doctor",
     "appointment_type",
     "phone",
+    # Whether the patient asked for reminders: the relay never learns it (protocol 2).
+    "reminder",
 )
 # What the relay still reads beside the blob (the e-mail address for the link, consent,
 # and the time: a slot id or a wish's frame); the inner document repeats them, bound.

@@ -266,7 +266,7 @@ class RelayService:
             practice, profile = cached.practice, cached.profile
             status = arrival_status(request, profile)
             sealed, blob = self._seal(
-                request, booking_id, slug, practice, now=now, lang=lang, status=status
+                request, booking_id, slug, practice, profile, now=now, lang=lang, status=status
             )
             booking = NewBooking(
                 booking_id,
@@ -343,6 +343,7 @@ class RelayService:
         booking_id: str,
         slug: str,
         practice: Practice,
+        profile: Profile,
         *,
         now: datetime,
         lang: str,
@@ -353,7 +354,12 @@ class RelayService:
         if isinstance(request, SealedRequest):
             envelope = self.envelopes.seal(
                 {
-                    **request.envelope(practice=slug, submitted_at=now, language=lang),
+                    **request.envelope(
+                        practice=slug,
+                        submitted_at=now,
+                        language=lang,
+                        legal_basis=profile.legal_basis,
+                    ),
                     "status": status,
                 },
                 signing_key=self.signing_key,
@@ -366,6 +372,7 @@ class RelayService:
             submitted_at=now,
             consent_at=now,
             language=lang,
+            legal_basis=profile.legal_basis,
         )
         document["status"] = status
         sealed = seal_booking(

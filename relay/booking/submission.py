@@ -12,7 +12,13 @@ from typing import Literal
 
 from relay.booking.fields import FIELD_NAMES, FIELDS, Field, field
 from relay.errors import ValidationFailed
-from relay.practice.profile import MAX_ENTRY_NAME_LENGTH, MAX_SLOT_LENGTH, Profile, Slot
+from relay.practice.profile import (
+    MAX_ENTRY_NAME_LENGTH,
+    MAX_SLOT_LENGTH,
+    LegalBasis,
+    Profile,
+    Slot,
+)
 from relay.rules.contact import email_problem, phone_problem
 from relay.rules.values import (
     ErrorCode,
@@ -33,7 +39,7 @@ MAX_WISH_AHEAD = timedelta(days=365)
 # Sent by the booking form but not booking data ("nav": a slot picker button).
 _FORM_ONLY = frozenset({"lang", "csrf", "nav"})
 # A browser posts nothing at all for an unticked checkbox.
-_CHECKBOXES = frozenset({"consent"})
+_CHECKBOXES = frozenset({"consent", "reminder"})
 _FORM_TRUE = frozenset({"true", "on", "yes", "1"})
 _FORM_FALSE = frozenset({"false", "off", "no", "0"})
 
@@ -62,6 +68,8 @@ class BookingRequest:
     consent: bool
     # The published slot this booking takes; None for a wish.
     slot: Slot | None
+    # The patient asked for reminder mails: a consent of its own, given at submission.
+    reminder: bool = False
 
     @property
     def kind(self) -> BookingKind:
@@ -76,11 +84,13 @@ class BookingRequest:
         submitted_at: datetime,
         consent_at: datetime,
         language: str,
+        legal_basis: LegalBasis,
     ) -> dict[str, object]:
         """The booking as the practice receives it (JSON-ready).
 
         `language` is the one the patient used (one of relay.i18n.languages.LANGUAGES), so
-        the practice can answer in it.
+        the practice can answer in it; `legal_basis` the practice's profile's, which the
+        form and the notice stated.
         """
         return {
             "id": booking_id,
@@ -103,6 +113,9 @@ class BookingRequest:
             "consent": self.consent,
             "submitted_at": utc_iso(submitted_at),
             "consent_at": utc_iso(consent_at),
+            "legal_basis": legal_basis,
+            "reminder": self.reminder,
+            "reminder_consent_at": utc_iso(submitted_at) if self.reminder else None,
         }
 
 
@@ -141,6 +154,12 @@ def validate_booking(
     email = check(errors, "email", email_address, data.get("email"))
     phone = check(errors, "phone", _phone, data.get("phone"))
     consent = check(errors, "consent", consent_given, data.get("consent"))
+    reminder = check(
+        errors,
+        "reminder",
+        functools.partial(reminder_wanted, profile=profile),
+        data.get("reminder"),
+    )
     doctor = check(
         errors, "doctor", functools.partial(_offered, offered=profile.doctors), data.get("doctor")
     )
@@ -224,6 +243,7 @@ def validate_booking(
         phone=phone,
         consent=consent,
         slot=slot,
+        reminder=reminder is True,
     )
 
 
@@ -366,6 +386,18 @@ def consent_given(value: object) -> bool:
     if not isinstance(value, bool):
         raise InvalidValueError("not_boolean")
     return value
+
+
+def reminder_wanted(value: object, *, profile: Profile) -> bool:
+    """The reminder box: optional, unticked means no; ticked only where the practice sends
+    reminders. (For a wish it applies once the practice fixes the time.)"""
+    if value is None or value is False:
+        return False
+    if not isinstance(value, bool):
+        raise InvalidValueError("not_boolean")
+    if not profile.offers_reminders:
+        raise InvalidValueError("not_offered")
+    return True
 
 
 def _max_length(name: str) -> int:

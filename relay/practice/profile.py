@@ -74,6 +74,8 @@ _PROFILE_KEYS = frozenset(
         "sealing",
         "confirmation",
         "answer_within_hours",
+        "legal_basis",
+        "reminder_days",
     }
 )
 # Whether confirming a published slot books it ("direct") or asks the practice, which
@@ -89,6 +91,17 @@ MAX_ANSWER_WITHIN_HOURS = 336
 # browser where JavaScript runs, the relay otherwise), "browser" (never the relay).
 Sealing = Literal["relay", "either", "browser"]
 SEALINGS: tuple[Sealing, ...] = ("relay", "either", "browser")
+# What a booking's processing rests on (docs/privacy.md). "contract" follows the
+# Datenschutzkonferenz's paper on online booking (16 June 2025): Art. 6(1)(b) and 9(2)(h)
+# GDPR with § 22 BDSG, no consent needed, the form's box an acknowledgement of the
+# privacy notice. "consent": Art. 6(1)(a) and 9(2)(a) GDPR, for a practice that wants it.
+LegalBasis = Literal["contract", "consent"]
+LEGAL_BASES: tuple[LegalBasis, ...] = ("contract", "consent")
+DEFAULT_LEGAL_BASIS: LegalBasis = "contract"
+# Days before the appointment a reminder mail goes out, at most two (Doctolib's 7 and 1);
+# none: the practice sends no reminders and the form offers none.
+MAX_REMINDERS = 2
+MAX_REMINDER_DAYS = 7
 _TYPE_KEYS = frozenset({"name", "minutes", "note", "names", "notes"})
 # A type's note to patients ("Bitte Versichertenkarte und Überweisung mitbringen").
 MAX_TYPE_NOTE_LENGTH = 300
@@ -168,6 +181,14 @@ class Profile:
     language: str = DEFAULT_LANGUAGE
     confirmation: Confirmation = "direct"
     answer_within_hours: int = DEFAULT_ANSWER_WITHIN_HOURS
+    legal_basis: LegalBasis = DEFAULT_LEGAL_BASIS
+    # Distinct, largest first ((7, 1)); () when the practice sends no reminders.
+    reminder_days: tuple[int, ...] = ()
+
+    @property
+    def offers_reminders(self) -> bool:
+        """Whether the form offers the reminder box (a consent of its own)."""
+        return bool(self.reminder_days)
 
     @property
     def browser_sealing(self) -> bool:
@@ -259,6 +280,13 @@ def parse_profile(data: object, *, now: datetime) -> Profile:
         _answer_within_hours,
         _or_default(data, "answer_within_hours", DEFAULT_ANSWER_WITHIN_HOURS),
     )
+    legal_basis = check(
+        errors,
+        "legal_basis",
+        _legal_basis,
+        _or_default(data, "legal_basis", DEFAULT_LEGAL_BASIS),
+    )
+    reminder_days = _reminder_days(errors, _or_default(data, "reminder_days", []))
     slots = _slots(
         errors,
         _or_default(data, "slots", []),
@@ -276,6 +304,7 @@ def parse_profile(data: object, *, now: datetime) -> Profile:
         or sealing is None
         or confirmation is None
         or answer_within_hours is None
+        or legal_basis is None
     ):
         raise ValidationFailed(errors)
     return Profile(
@@ -292,7 +321,40 @@ def parse_profile(data: object, *, now: datetime) -> Profile:
         language=language,
         confirmation=confirmation,
         answer_within_hours=answer_within_hours,
+        legal_basis=legal_basis,
+        reminder_days=reminder_days,
     )
+
+
+def _legal_basis(value: object) -> LegalBasis:
+    if not isinstance(value, str):
+        raise InvalidValueError("not_string")
+    for basis in LEGAL_BASES:
+        if value == basis:
+            return basis
+    raise InvalidValueError("invalid_choice")
+
+
+def _reminder_day(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidValueError("not_integer")
+    if not 1 <= value <= MAX_REMINDER_DAYS:
+        raise InvalidValueError("out_of_range")
+    return value
+
+
+def _reminder_days(errors: dict[str, ErrorCode], value: object) -> tuple[int, ...]:
+    days: list[int] = []
+    for index, item in enumerate(_entries(errors, "reminder_days", value, MAX_REMINDERS)):
+        path = f"reminder_days[{index}]"
+        day = check(errors, path, _reminder_day, item)
+        if day is None:
+            continue
+        if day in days:
+            errors[path] = "duplicate"
+            continue
+        days.append(day)
+    return tuple(sorted(days, reverse=True))
 
 
 def _confirmation(value: object) -> Confirmation:
@@ -623,6 +685,8 @@ def profile_to_json(profile: Profile) -> dict[str, object]:
         "sealing": profile.sealing,
         "confirmation": profile.confirmation,
         "answer_within_hours": profile.answer_within_hours,
+        "legal_basis": profile.legal_basis,
+        "reminder_days": list(profile.reminder_days),
     }
 
 
@@ -652,6 +716,12 @@ def profile_from_json(data: object) -> Profile:
         confirmation=_confirmation(stored.get("confirmation", "direct")),
         answer_within_hours=_answer_within_hours(
             stored.get("answer_within_hours", DEFAULT_ANSWER_WITHIN_HOURS)
+        ),
+        # Profiles stored before the legal basis was a choice get the default, which the
+        # form and notices state from then on; before reminders, none are sent.
+        legal_basis=_legal_basis(stored.get("legal_basis", DEFAULT_LEGAL_BASIS)),
+        reminder_days=tuple(
+            _reminder_day(day) for day in _stored_list(stored.get("reminder_days", []))
         ),
     )
 

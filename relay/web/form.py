@@ -11,10 +11,10 @@ from dataclasses import dataclass, replace
 from dataclasses import field as member
 from datetime import datetime
 
-from relay.booking.fields import FIELD_NAMES, FIELDS, Field, field
+from relay.booking.fields import FIELD_NAMES, FIELDS, Field, field, worded
 from relay.booking.rules_file import SEALED_ONLY
 from relay.i18n.catalogs import N_, texts
-from relay.practice.profile import Profile, Slot
+from relay.practice.profile import LegalBasis, Profile, Slot
 from relay.web.error_messages import error_message
 from relay.web.picker import PickerState, PickerView, find_slot
 from relay.web.picker import build as build_picker
@@ -25,7 +25,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("appointment", ("doctor", "appointment_type", "start", "end")),
     ("person", ("first_name", "last_name", "birth_date", "gender", "insurance", "new_patient")),
     ("contact", ("email", "phone")),
-    ("final", ("note", "consent")),
+    ("final", ("note", "consent", "reminder")),
 )
 # A practice that keeps slots for some insurance types asks for the insurance first, in
 # the appointment section: the times the picker shows depend on it.
@@ -42,14 +42,35 @@ SHORT_LABEL = 60
 # The slot picker posts this instead of `start` (see relay.booking.form_to_data).
 SLOT = "slot"
 # Bool fields posted as a checkbox; every other bool field is a yes/no question.
-CHECKBOXES = frozenset({"consent"})
+CHECKBOXES = frozenset({"consent", "reminder"})
 # The hint beside a field (also the embedded form's: relay/web/form_texts.py).
 HINTS = {
     "email": N_("We send the confirmation link to this address."),
-    "phone": N_("For example +49 30 1234567."),
+    "phone": N_(
+        "So the practice can reach you quickly with questions or changes. For example "
+        "+49 30 1234567."
+    ),
     "birth_date": N_("For example 23/04/1980."),
     "end": N_("Only if you want a particular end time."),
 }
+# The note's hint: optional, what it is for (the Datenschutzkonferenz asks that fields
+# about symptoms be optional), and its bound.
+NOTE_HINT = N_(
+    "Optional: the reason for your visit or what the practice should know to plan the "
+    "appointment. Please write only what the practice needs to know in advance. At most "
+    "%(max)s characters."
+)
+# The consent box's message where the booking rests on the contract: an acknowledgement.
+ACKNOWLEDGE_REQUIRED = N_("Please confirm that you have read the privacy notice.")
+# The reminder box's hint: when, and that every reminder can switch them off.
+REMINDER_ONE = N_("We send the reminder %(days)s before the appointment.")
+REMINDER_TWO = N_("We send reminders %(first)s and %(second)s before the appointment.")
+REMINDER_OFF = N_("You can switch the reminders off from every reminder.")
+REMINDER_WISH = N_(
+    "For a preferred time, the reminder applies once the practice has fixed the time."
+)
+# The booking without the internet (the Datenschutzkonferenz asks that one exist).
+BY_PHONE = N_("You can also book by phone: %(phone)s")
 # The insurance's hint where it filters the free times.
 INSURANCE_FILTER_HINT = N_("The free times shown below are those for your insurance.")
 # The heading of each section of SECTIONS.
@@ -60,7 +81,7 @@ SECTION_TITLES = {
     "final": N_("Note and consent"),
 }
 # The error summary names a field whose label is a sentence (consent) by a short word.
-SUMMARY_LABELS = {"consent": N_("Consent")}
+SUMMARY_LABELS = {"consent": N_("Consent"), "reminder": N_("Reminder")}
 # What a browser-sealed post carries beside the clear fields (relay/booking/browser_sealed.py).
 _SEALED_PART = frozenset({"sealed", "key_id", "ticket"})
 _INPUT_TYPES = {"text": "text", "date": "date", "datetime": "datetime-local", "email": "email"}
@@ -95,6 +116,11 @@ class Control:
     marker: str | None = None
     # A list's empty first option ("Please choose", "Any doctor").
     empty: str = ""
+    # An optional field the patient fills in (the note, the phone, the reminder box): the
+    # form says it is optional.
+    optional: bool = False
+    # What the error summary calls it where its label is a sentence (the consent box).
+    summary_label: str | None = None
     # Only the sealed inner document carries it where the browser seals (protocol 2): the
     # form's script takes its name away, so the plain form cannot send it.
     sealed: bool = False
@@ -207,8 +233,15 @@ def build(
         values=values,
         chosen=find_slot(values.get(SLOT, ""), free_slots),
         insurance_filter=state.insurance if profile.limits_insurance else None,
+        legal_basis=profile.legal_basis,
     )
-    by_name = {f.name: _control(f, profile, context, errors) for f in FIELDS}
+    by_name = {
+        f.name: _control(worded(f, profile.legal_basis), profile, context, errors)
+        for f in FIELDS
+        # Only where the practice sends reminders, and only where a fixed time can be
+        # chosen: a wish alone has none to remind of.
+        if f.name != "reminder" or (profile.offers_reminders and picker is not None)
+    }
 
     sections: list[Section] = []
     placed: set[str] = set()
@@ -251,6 +284,7 @@ class _Context:
     # Where the practice keeps slots for some insurance types: the picker's insurance
     # ("" before one is chosen), which the insurance field shows chosen. None elsewhere.
     insurance_filter: str | None = None
+    legal_basis: LegalBasis = "contract"
 
 
 def _control(
@@ -271,17 +305,22 @@ def _control(
         max_length=spec.max_length,
         input_type=_INPUT_TYPES.get(spec.kind, spec.kind),
         sealed=spec.name in SEALED_ONLY,
+        optional=spec.name in ("note", "phone", "reminder"),
     )
     if spec.name == "note":
         return replace(
-            base,
-            kind="textarea",
-            hint=texts(lang).gettext(
-                "At most %(max)s characters. Please write only what the practice needs "
-                "to know in advance.",
-                max=spec.max_length,
-            ),
+            base, kind="textarea", hint=texts(lang).gettext(NOTE_HINT, max=spec.max_length)
         )
+    if spec.name == "reminder":
+        return replace(
+            base,
+            kind="checkbox",
+            hint=reminder_hint(profile, lang, wishes=context.accept_wishes),
+        )
+    if spec.name == "consent":
+        # The acknowledgement's error names the notice, the consent's the consent.
+        short = "Privacy notice" if context.legal_basis == "contract" else SUMMARY_LABELS[spec.name]
+        base = replace(base, summary_label=texts(lang).gettext(short))
     if spec.required_when_offered:
         return _offered_list(spec, profile, context, base)
     if spec.name == "insurance" and context.insurance_filter is not None:
@@ -315,6 +354,28 @@ def _control(
     if spec.kind == "textarea":
         return replace(base, kind="textarea")
     return base
+
+
+def days_before(lang: str, days: int) -> str:
+    """ "1 Tag", "7 Tage": how long before the appointment a reminder goes out."""
+    return texts(lang).ngettext("%(num)s day", "%(num)s days", days)
+
+
+def reminder_hint(profile: Profile, lang: str, *, wishes: bool) -> str:
+    """When the reminders go out (profile.reminder_days, largest first), that every one can
+    switch them off, and with `wishes` that a wished time gets them once it is fixed."""
+    t = texts(lang)
+    days = profile.reminder_days
+    if len(days) == 1:
+        when = t.gettext(REMINDER_ONE, days=days_before(lang, days[0]))
+    else:
+        when = t.gettext(
+            REMINDER_TWO, first=days_before(lang, days[0]), second=days_before(lang, days[1])
+        )
+    parts = [when, t.gettext(REMINDER_OFF)]
+    if wishes:
+        parts.append(t.gettext(REMINDER_WISH))
+    return " ".join(parts)
 
 
 def _offered_list(spec: Field, profile: Profile, context: _Context, base: Control) -> Control:
@@ -375,6 +436,8 @@ def _message(errors: Mapping[str, str], name: str, context: _Context) -> str | N
     lang = context.lang
     spec = field(name) if name in FIELD_NAMES else None
     chosen = context.chosen
+    if name == "consent" and code == "must_accept" and context.legal_basis == "contract":
+        return texts(lang).gettext(ACKNOWLEDGE_REQUIRED)
     if name == "start" and code == "required":
         if context.wish:
             return texts(lang).gettext(
@@ -427,6 +490,8 @@ def _summary(
         elif name in ("start", "end"):
             wish = texts(lang).gettext("Preferred time")
             label = wish if name == "start" else f"{wish}: {control.label}"
+        elif control.summary_label is not None:
+            label = control.summary_label
         elif len(control.label) > SHORT_LABEL:
             # A sentence-long label (consent) would bury the message: name the checkbox.
             label = texts(lang).gettext(SUMMARY_LABELS[name])

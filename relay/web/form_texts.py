@@ -22,10 +22,11 @@ import re
 import orjson
 from aiohttp import web
 
-from relay.booking.fields import FIELDS, Field
+from relay.booking.fields import ACKNOWLEDGEMENT_LABEL, FIELDS, Field
 from relay.errors import ValidationFailed
 from relay.i18n.catalogs import N_, texts
 from relay.i18n.languages import BABEL_LOCALES, LANGUAGES, direction
+from relay.practice.profile import MAX_REMINDER_DAYS
 from relay.web import form
 from relay.web.appkeys import SERVICE
 from relay.web.error_messages import ERROR_MESSAGES, error_message
@@ -137,6 +138,15 @@ TEXTS: dict[str, str] = {
     ),
     "embed_fallback_text": N_("The appointment form cannot be shown here."),
     "embed_fallback_link": N_("Request an appointment in Terminrelay's form"),
+    # The consent box on the contract, the default legal basis (relay/booking/fields.py).
+    "acknowledgement_label": ACKNOWLEDGEMENT_LABEL.msgid,
+    "acknowledge_required": form.ACKNOWLEDGE_REQUIRED,
+    # The reminder box's hint, with `days` below for the numbers of days.
+    "reminder_one": form.REMINDER_ONE,
+    "reminder_two": form.REMINDER_TWO,
+    "reminder_off": form.REMINDER_OFF,
+    "reminder_wish": form.REMINDER_WISH,
+    "by_phone": form.BY_PHONE,
     "embed_sent_lead": N_(
         "We have sent an email to the address you gave. Please open the link in it by %(expires)s."
     ),
@@ -191,6 +201,10 @@ def build(lang: str) -> dict[str, object]:
         # One message per validation code, for this field or that (a bound filled in by
         # the field's own entry where a field has one).
         "errors": {code: error_message(code, lang) for code in ERROR_MESSAGES},
+        # "1 Tag", "7 Tage": each language's plural, for the reminder box's hint.
+        "days": {
+            str(days): form.days_before(lang, days) for days in range(1, MAX_REMINDER_DAYS + 1)
+        },
     }
 
 
@@ -238,10 +252,6 @@ def _control(spec: Field) -> str:
 
 def _hint(spec: Field, lang: str) -> str | None:
     if spec.name == "note":
-        return texts(lang).gettext(
-            "At most %(max)s characters. Please write only what the practice needs "
-            "to know in advance.",
-            max=spec.max_length,
-        )
+        return texts(lang).gettext(form.NOTE_HINT, max=spec.max_length)
     hint = form.HINTS.get(spec.name)
     return None if hint is None else texts(lang).gettext(hint)

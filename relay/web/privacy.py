@@ -17,12 +17,14 @@ from urllib.parse import quote
 from aiohttp import web
 
 from relay.booking.answers import ANSWER_MAIL_TTL
-from relay.booking.fields import FIELDS
+from relay.booking.fields import FIELDS, worded
 from relay.i18n.catalogs import texts
 from relay.practice.details import PracticeDetails
+from relay.practice.profile import DEFAULT_LEGAL_BASIS, LegalBasis, Profile
 from relay.rules.contact import tel_url
 from relay.settings import OperatorSettings, Settings
 from relay.web.appkeys import SERVICE, SETTINGS
+from relay.web.form import reminder_hint
 from relay.web.language import request_language
 from relay.web.pages import render
 
@@ -35,10 +37,13 @@ class CollectedField:
     required: str
 
 
-def collected_fields(lang: str) -> list[CollectedField]:
-    """Every booking field with why it is collected and whether it must be given."""
+def collected_fields(
+    lang: str, legal_basis: LegalBasis = DEFAULT_LEGAL_BASIS
+) -> list[CollectedField]:
+    """Every booking field with why it is collected and whether it must be given, worded
+    as a practice on `legal_basis` shows them (the consent box an acknowledgement or not)."""
     rows = []
-    for spec in FIELDS:
+    for spec in (worded(f, legal_basis) for f in FIELDS):
         if spec.required_when_offered:
             required = texts(lang).gettext("when the practice offers a choice")
         else:
@@ -95,6 +100,11 @@ class Notice:
     mail_recipient: str
     third_country_transfer: str | None
     authorities: list[Authority]
+    # The practice's legal basis; None on the general page, which describes both.
+    legal_basis: LegalBasis | None = None
+    # The practice's reminders: when they go out, or None where it sends none. Always
+    # None on the general page.
+    reminders: str | None = None
 
 
 def duration_minutes(lang: str, seconds: int) -> str:
@@ -161,6 +171,18 @@ def retention(lang: str, settings: Settings) -> list[Retention]:
             ),
         ),
         Retention(
+            "reminder",
+            t.gettext(
+                "For reminders you asked for: your email address, the practice, and the "
+                "date and time of the appointment"
+            ),
+            t.gettext(
+                "kept by the practice until the reminder is sent; the relay keeps only an "
+                "encrypted mail job while sending it. Nothing is kept after the appointment, "
+                "and nothing once you cancel or switch the reminders off."
+            ),
+        ),
+        Retention(
             "logs",
             t.gettext(
                 "Server logs: time, the address called as a pattern (without links and form "
@@ -213,9 +235,14 @@ def _operator_card(operator: OperatorSettings) -> ContactCard | None:
 
 
 def build_notice(
-    lang: str, settings: Settings, practice_name: str | None, details: PracticeDetails | None
+    lang: str,
+    settings: Settings,
+    practice_name: str | None,
+    details: PracticeDetails | None,
+    profile: Profile | None = None,
 ) -> Notice:
-    """The notice for one practice, or with `practice_name` None the general one."""
+    """The notice for one practice (its `profile` says the legal basis and the reminders),
+    or with `practice_name` None the general one."""
     operator = settings.operator
     operator_card = _operator_card(operator)
     controller = officer = None
@@ -268,11 +295,19 @@ def build_notice(
         operator=operator_card,
         operator_officer=operator.data_protection_officer,
         imprint_url=operator.imprint_url,
-        fields=collected_fields(lang),
+        fields=collected_fields(
+            lang, DEFAULT_LEGAL_BASIS if profile is None else profile.legal_basis
+        ),
         retention=retention(lang, settings),
         mail_recipient=mail_recipient,
         third_country_transfer=operator.third_country_transfer,
         authorities=authorities,
+        legal_basis=None if profile is None else profile.legal_basis,
+        reminders=(
+            reminder_hint(profile, lang, wishes=profile.accept_wishes)
+            if profile is not None and profile.offers_reminders
+            else None
+        ),
     )
 
 
@@ -292,7 +327,9 @@ async def practice_notice(request: web.Request) -> web.Response:
     """`/p/{practice}/privacy`: one practice's notice; 404 for a practice not registered."""
     lang = request_language(request)
     public = await request.app[SERVICE].profile(request.match_info["practice"])
-    notice = build_notice(lang, request.app[SETTINGS], public.practice.name, public.profile.details)
+    notice = build_notice(
+        lang, request.app[SETTINGS], public.practice.name, public.profile.details, public.profile
+    )
     return render(
         request,
         "privacy.html",

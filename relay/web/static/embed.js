@@ -311,7 +311,7 @@
     this.original = setup.original;
     this.profile = setup.profile;
     this.rules = setup.rules;
-    this.words = setup.words;
+    this.words = worded(setup.words, setup.profile);
     this.pinnedKey = setup.pinnedKey;
     this.level = setup.level;
     this.prefix = "terminrelay-" + (++boxes) + "-";
@@ -332,6 +332,31 @@
   }
 
   var form = EmbeddedForm.prototype;
+
+  /* The words as this practice's profile has them (relay/web/form.py does the same): on the
+     contract, the default legal basis, the consent box acknowledges the privacy notice;
+     the reminder box's hint says when the practice sends reminders. */
+  function worded(words, profile) {
+    var texts = words.texts;
+    var fields = Object.assign({}, words.fields);
+    if (profile.legal_basis !== "consent") {
+      fields.consent = Object.assign({}, fields.consent, {
+        label: texts.acknowledgement_label,
+        summary_label: texts.privacy_title,
+        errors: { must_accept: texts.acknowledge_required }
+      });
+    }
+    var days = profile.reminder_days || [];
+    if (days.length && fields.reminder) {
+      var when = days.length === 1
+        ? fill(texts.reminder_one, { days: words.days[days[0]] })
+        : fill(texts.reminder_two, { first: words.days[days[0]], second: words.days[days[1]] });
+      var hint = [when, texts.reminder_off];
+      if (profile.accept_wishes) hint.push(texts.reminder_wish);
+      fields.reminder = Object.assign({}, fields.reminder, { hint: hint.join(" ") });
+    }
+    return Object.assign({}, words, { fields: fields });
+  }
 
   form.t = function (key, values) {
     var text = this.words.texts[key];
@@ -380,6 +405,8 @@
       box.setAttribute("data-terminrelay-state", "closed");
       return;
     }
+    var phone = (this.profile.details || {}).phone;
+    if (phone) root.appendChild(this.byPhone(phone));
     root.appendChild(el("p", { "class": "terminrelay-note", text: this.t("form_required_note") }));
     this.summary = el("div", {
       "class": "terminrelay-error-summary", role: "alert", tabindex: "-1", hidden: true,
@@ -428,8 +455,20 @@
     box.setAttribute("data-terminrelay-state", "ready");
   };
 
+  /* "You can also book by phone: …", the number a tel: link: the way to book without the
+     internet (the Datenschutzkonferenz asks that one exist). */
+  form.byPhone = function (phone) {
+    var parts = this.t("by_phone").split("{phone}");
+    var line = el("p", { "class": "terminrelay-by-phone" });
+    line.appendChild(document.createTextNode(parts[0]));
+    line.appendChild(el("a", { href: "tel:" + phone.replace(/[^0-9+]/g, ""), dir: "ltr", text: phone }));
+    line.appendChild(document.createTextNode(parts.slice(1).join("{phone}")));
+    return line;
+  };
+
   /* A field's node, or null where the form shows nothing for it. */
   form.control = function (name) {
+    if (name === "reminder" && !((this.profile.reminder_days || []).length && this.hasSlots())) return null;
     if (name === "start") return this.timeControls();
     if (name === "end") return null;  /* a slot's own; a wish's from the type's length */
     if (name === "doctor" || name === "appointment_type") return this.offeredList(name);
@@ -460,6 +499,7 @@
   form.labelFor = function (name, target, required) {
     var label = el("label", { "for": target, text: this.field(name).label });
     if (required) label.appendChild(this.marker(this.t("required")));
+    else if (name === "note" || name === "phone") label.appendChild(this.marker(this.t("optional")));
     return label;
   };
 
@@ -526,9 +566,10 @@
   form.checkbox = function (name) {
     var spec = this.field(name);
     var id = this.id("field-" + name);
-    var input = el("input", { type: "checkbox", id: id, name: name, value: "true", required: true });
+    var required = name === "consent";
+    var input = el("input", { type: "checkbox", id: id, name: name, value: "true", required: required });
     var label = el("label", { "for": id, text: spec.label });
-    label.appendChild(this.marker(this.t("required")));
+    label.appendChild(this.marker(this.t(required ? "required" : "optional")));
     if (name === "consent") {
       label.appendChild(document.createTextNode(" "));
       label.appendChild(el("a", {
@@ -752,6 +793,8 @@
         checked = checkBirthDate(raw, rules, today);
       } else if (name === "consent") {
         checked = raw ? [true, null] : [null, "must_accept"];
+      } else if (name === "reminder") {
+        checked = [raw === true, null];
       } else if (rule.kind === "bool") {
         checked = raw ? [raw === "true", null] : [null, "required"];
       } else if (rule.kind === "choice") {
@@ -981,7 +1024,9 @@
       new_patient: values.new_patient,
       email: values.email,
       phone: values.phone || null,
-      consent: true
+      consent: true,
+      // Its own consent; the relay never learns it (docs/protocol.md).
+      reminder: values.reminder === true
     };
     if (time.slot) {
       var slot = time.slot;

@@ -62,6 +62,7 @@
       })[0];
       return checked ? checked.value : "";
     }
+    if (first.type === "checkbox") return first.checked ? "true" : "false";
     return first.value;
   }
 
@@ -197,6 +198,9 @@
         result = phone(raw, rule, rules);
       } else if (rule.kind === "choice" && rule.choices) {
         result = choice(raw, rule);
+      } else if (rule.kind === "bool" && !rule.required) {
+        // The reminder box: unticked, or not offered at all, is no.
+        result = { value: raw === "true" };
       } else if (rule.kind === "bool") {
         result = raw === "true" ? { value: true } : raw === "false" ? { value: false } : { error: "required" };
       } else {
@@ -479,6 +483,8 @@
                 email: emailField ? emailField.value.trim() : "",
                 phone: values.phone,
                 consent: true,
+                // Its own consent; only the practice learns it (docs/protocol.md).
+                reminder: values.reminder === true,
               };
               var sealed = window.TerminrelaySeal.sealDocument(config.public_key, inner);
               var sent = body(form, values, sealed, { key_id: config.key_id, ticket: ticket.ticket });
