@@ -18,6 +18,7 @@ from aiohttp import web
 
 from relay.booking.answers import ANSWER_MAIL_TTL
 from relay.booking.fields import FIELDS, worded
+from relay.booking.reminders import REMINDER_MAIL_TTL
 from relay.i18n.catalogs import texts
 from relay.practice.details import PracticeDetails
 from relay.practice.profile import DEFAULT_LEGAL_BASIS, LegalBasis, Profile
@@ -177,9 +178,13 @@ def retention(lang: str, settings: Settings) -> list[Retention]:
                 "date and time of the appointment"
             ),
             t.gettext(
-                "kept by the practice until the reminder is sent; the relay keeps only an "
-                "encrypted mail job while sending it. Nothing is kept after the appointment, "
-                "and nothing once you cancel or switch the reminders off."
+                "kept by the practice, whose software asks us to send the reminder when it "
+                "is due; we keep the mail, encrypted, only until it is sent (at most "
+                "%(duration)s), and until the appointment starts only a mark, under a code "
+                "that names no one, that it was sent or that you switched reminders off. "
+                "Nothing is kept after the appointment, and a reminder not yet sent is "
+                "deleted when you cancel or switch the reminders off.",
+                duration=duration_minutes(lang, REMINDER_MAIL_TTL),
             ),
         ),
         Retention(
