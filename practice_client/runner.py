@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from practice_client.handover.caldav_write import CalendarSync, CalendarWriter
+from practice_client.handover.changes import RescheduleMismatch
 from practice_client.handover.files import DirectoryBusyError, DurableBatch, FileAccess
 from practice_client.handover.hooks import Hook
 from practice_client.handover.moments import iso_time
@@ -35,6 +36,7 @@ from practice_client.relay.envelope import (
     CANCELLATION,
     ENVELOPE,
     NOTICES,
+    RESCHEDULE,
     EnvelopeError,
     document_type,
     open_item,
@@ -417,7 +419,7 @@ class _Delivery:
         log.info(
             "summary: %d written, %d cancelled, %d refused, %d already there, "
             "%s in flight elsewhere, %d not written, %d hook failures, %d rejected, "
-            "%d replies",
+            "%d replies, %d rescheduled",
             counts.written,
             counts.cancelled,
             len(self.refused),
@@ -427,6 +429,7 @@ class _Delivery:
             self.hook_failures,
             counts.rejected,
             counts.replies,
+            counts.rescheduled,
         )
 
     async def _call(
@@ -618,6 +621,7 @@ class _Delivery:
                 {
                     "cancellation": "the cancellation of ",
                     "reply": "the patient's reply about ",
+                    RESCHEDULE: "the move of ",
                     REJECTED: "the rejection of ",
                 }.get(event, ""),
                 booking_id,
@@ -631,13 +635,19 @@ class _Delivery:
     def _stage_notice(
         self, batch: DurableBatch, item: InboxItem, notice: dict[str, object]
     ) -> _Staged | None:
-        """Stage a patient's notice (a cancellation, a reply to a proposal) about a booking;
-        None if it cannot be applied. Its hook event is the notice's type."""
+        """Stage a patient's notice (a cancellation, a reply to a proposal, a move to
+        another slot) about a booking; None if it cannot be applied. Its hook event is the
+        notice's type."""
         booking_id, event = str(notice["booking_id"]), str(notice["type"])
         what = f"the {event} of booking"
         try:
             outcome = self.sink.stage_notice(batch, notice)
             booking = self.sink.read_booking(booking_id) if outcome.startswith("applied") else {}
+        except RescheduleMismatch as mismatch:
+            # Signed by the relay yet contradicting the booking: refused like any item that
+            # breaks the protocol, so that it stays in the inbox for staff to look at.
+            self._refuse(item.id, str(mismatch))
+            return None
         except (OSError, ValueError) as error:
             self.write_failures += 1
             reason = explain_os_error(error, "write") if isinstance(error, OSError) else error
@@ -666,6 +676,12 @@ class _Delivery:
         if notice["type"] == CANCELLATION:
             self.counts.cancelled += 1
             done, shown = "cancelled by the patient", appointment_time(booking)
+        elif notice["type"] == RESCHEDULE:
+            self.counts.rescheduled += 1
+            previous = {"start": booking.get("previous_start"), "end": booking.get("previous_end")}
+            moved_from = appointment_time(previous)
+            done = f"moved by the patient ({booking.get('status')}) from {moved_from}"
+            shown = appointment_time(booking)
         else:
             self.counts.replies += 1
             accepted = notice["reply"] == "accept"
@@ -676,6 +692,8 @@ class _Delivery:
     def _report_kept(self, booking_id: str, notice: dict[str, object]) -> None:
         if notice["type"] == CANCELLATION:
             self.counts.cancelled += 1
+        elif notice["type"] == RESCHEDULE:
+            self.counts.rescheduled += 1
         else:
             self.counts.replies += 1
         log.info(
@@ -889,6 +907,7 @@ class _Counts:
     written: int = 0
     cancelled: int = 0  # cancellations by patients, applied or kept for their booking
     replies: int = 0  # patients' replies to proposals, applied or kept
+    rescheduled: int = 0  # patients' moves to another slot, applied or kept
     already_there: int = 0
     rejected: int = 0  # browser-sealed bookings written as {id}.rejected.json
 
