@@ -60,6 +60,7 @@ from practice_client.relay.retry import (
     until_stopped,
 )
 from practice_client.relay.transparency import check_form_page
+from practice_client.reminding import Reminders
 
 T = TypeVar("T")
 # What an opened item asks of the sink: a booking to write, a cancellation to apply, or a
@@ -115,6 +116,10 @@ class RunConfig:
     require_sealing: bool = False
     # The practice's CalDAV calendar (formats hold "caldav"): written beside delivery.
     calendar: CalendarWriter | None = None
+    # The practice's reminder days (`[reminders] days_before` of --rules); None: the
+    # relay's profile says (reminding.py). False `reminders`: none are asked for.
+    reminder_days: tuple[int, ...] | None = None
+    reminders: bool = True
 
 
 @dataclass(frozen=True)
@@ -208,10 +213,26 @@ async def _run(config: RunConfig, *, once: bool, stop: asyncio.Event) -> int:
         async with RelayClient(config.relay_url, config.token) as relay:
             delivery = _Delivery(config, relay, sink, slug, ring, once=once, stop=stop)
             delivery.calendar = calendar
+            if config.reminders:
+                delivery.reminders = Reminders(
+                    relay,
+                    config.out_dir,
+                    slug,
+                    days=config.reminder_days,
+                    access=config.access,
+                    retry=config.retry,
+                )
             try:
-                return await delivery.loop()
+                code = await delivery.loop()
+                if once and delivery.reminders is not None:
+                    # After the relay's keys were checked and the inbox drained: what was
+                    # moved or cancelled just now is not reminded of.
+                    await delivery.reminders.send_once()
+                return code
             finally:
                 await delivery.stop_page_checks()
+                if delivery.reminders is not None:
+                    await delivery.reminders.stop()
                 if calendar is not None:
                     # --once: what was written goes to the calendar before the exit; a
                     # calendar that cannot be written changes no exit code.
@@ -266,6 +287,7 @@ class _Delivery:
         self.in_flight: int | None = None  # as of the last inbox answer
         self._key_file_stamp = _stamp(config.key_file)
         self.calendar: CalendarSync | None = None
+        self.reminders: Reminders | None = None
 
     async def loop(self) -> int:
         """Poll, open and stage a batch while the one before is made durable.
@@ -283,6 +305,8 @@ class _Delivery:
             while True:
                 relay_key = await self._call(self._check_relay)
                 await self._start_page_checks()
+                if self.reminders is not None and not self.once:
+                    self.reminders.start()  # once the relay is known to be ours
                 wait = 0 if self.once else self.config.wait
                 started = time.monotonic()
                 log.debug("polling the inbox (wait %d s)", wait)
@@ -582,6 +606,8 @@ class _Delivery:
             failed = {step.booking_id: sync_error for step in staged}
         if self.calendar is not None:
             self.calendar.wake()  # the versions just made durable
+        if self.reminders is not None:
+            self.reminders.wake()  # a new booking, a move, a cancellation
         delivered = []
         for step in staged:
             failure = failed.get(step.booking_id)
