@@ -130,7 +130,6 @@ class Reminders:
                 continue
             due = due_now(booking, days, state, now=now)
             if due is not None:
-                state = state.for_start(due.start)
                 await self._ask(booking_id, booking, due, state)
                 write_state(path, state, self.access)
                 self.asked += 1
@@ -151,7 +150,7 @@ class Reminders:
             log.warning(
                 "booking %s names no e-mail address; reminder %d not sent", booking_id, due.number
             )
-            state.record(due.number, "no_email", at=now)
+            state.record(due, "no_email", at=now)
             return
         language = booking.get("language")
         body: dict[str, object] = {
@@ -165,7 +164,7 @@ class Reminders:
             answer = await self.relay.remind(booking_id, body)
         except RelayRequestError as error:
             outcome = _refusal(error)
-            state.record(due.number, outcome, at=now)
+            state.record(due, outcome, at=now)
             log.info(
                 "reminder %d of booking %s not sent: the relay answered %d (%s)",
                 due.number,
@@ -176,7 +175,7 @@ class Reminders:
             return
         status = answer.get("status")
         outcome = status if status in _QUEUED else "queued"
-        state.record(due.number, str(outcome), at=now)
+        state.record(due, str(outcome), at=now)
         log.info(
             "reminder %d of booking %s %s for the appointment at %s",
             due.number,

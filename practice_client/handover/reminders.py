@@ -59,6 +59,14 @@ def checked_days(value: object) -> tuple[int, ...] | None:
     return days if len(set(days)) == len(days) else None
 
 
+@dataclass(frozen=True)
+class Due:
+    """A reminder to ask for now: its number and the start it is for."""
+
+    number: int
+    start: str
+
+
 @dataclass
 class ReminderState:
     """What `{id}.reminders.json` holds: the start the reminders were for, each number's
@@ -75,8 +83,14 @@ class ReminderState:
             return self
         return ReminderState(start=start, stopped=self.stopped)
 
-    def record(self, number: int, outcome: str, *, at: datetime) -> None:
-        self.outcomes[str(number)] = {"outcome": outcome, "at": at.astimezone(UTC).strftime(_UTC)}
+    def record(self, due: Due, outcome: str, *, at: datetime) -> None:
+        """What came of reminder `due`; a state of another start begins afresh."""
+        if self.start != due.start:
+            self.start, self.outcomes = due.start, {}
+        self.outcomes[str(due.number)] = {
+            "outcome": outcome,
+            "at": at.astimezone(UTC).strftime(_UTC),
+        }
         if outcome == OPTED_OUT:
             self.stopped = OPTED_OUT
 
@@ -120,14 +134,6 @@ def read_state(path: Path) -> ReminderState:
 def write_state(path: Path, state: ReminderState, access: FileAccess) -> None:
     """Durably, atomically: a crash leaves the old state or the new one."""
     write_atomically(path, state.to_json(), mode=access.mode, group=access.group)
-
-
-@dataclass(frozen=True)
-class Due:
-    """A reminder to ask for now: its number and the start it is for."""
-
-    number: int
-    start: str
 
 
 def wants_reminders(booking: Mapping[str, object]) -> bool:
