@@ -494,7 +494,7 @@ def _answer(args: argparse.Namespace) -> int:
 
 def _reminder_days(source: SlotSource | None) -> tuple[int, ...] | None:
     """The rules' reminder days (`[reminders] days_before`), or None: then the relay's
-    profile names them (practice_client/reminding.py). Read by name, so rules from before
+    profile names them (practice_client/relay/reminding.py). Read by name, so rules from before
     reminders (no such member) fall back to the profile."""
     if source is None:
         return None

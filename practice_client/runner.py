@@ -52,6 +52,7 @@ from practice_client.relay.keys import (
     read_pinned_relay_key,
     relay_key_path,
 )
+from practice_client.relay.reminding import Reminders
 from practice_client.relay.retry import (
     RelayUnreachableError,
     RetryPolicy,
@@ -60,7 +61,6 @@ from practice_client.relay.retry import (
     until_stopped,
 )
 from practice_client.relay.transparency import check_form_page
-from practice_client.reminding import Reminders
 
 T = TypeVar("T")
 # What an opened item asks of the sink: a booking to write, a cancellation to apply, or a

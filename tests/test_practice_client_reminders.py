@@ -24,7 +24,7 @@ from practice_client.handover.reminders import (
     write_state,
 )
 from practice_client.relay.api import RelayClient
-from practice_client.reminding import Reminders
+from practice_client.relay.reminding import Reminders
 from practice_client.runner import RunConfig, run
 from tests.conftest import PracticeHandle, RunningRelay, SmtpSink
 from tests.helpers import profile_json, put_profile

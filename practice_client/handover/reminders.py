@@ -3,7 +3,7 @@
 
 The relay keeps no reminder data (docs/protocol.md, "Reminders"): the practice client,
 which holds the booking anyway, asks the relay to mail the reminder when it is due
-(practice_client/reminding.py). This module decides, without a clock of its own or any
+(practice_client/relay/reminding.py). This module decides, without a clock of its own or any
 HTTP:
 
 - which bookings get reminders: `"reminder": true` (consent given on the form; missing

@@ -141,7 +141,7 @@ class RelayClient:
         )
 
     async def remind(self, booking_id: str, body: Mapping[str, object]) -> dict[str, Any]:
-        """Ask the relay to mail a reminder now (practice_client/reminding.py); the relay's
+        """Ask the relay to mail a reminder now (practice_client/relay/reminding.py); the relay's
         200 answer, RelayRequestError for 404, 409 and 422."""
         return await self._request(
             "POST", f"/api/v1/bookings/{booking_id}/remind", payload=dict(body)
