@@ -32,6 +32,7 @@ from practice_client.handover.options import (
     handover,
     read_token_file,
 )
+from practice_client.handover.reminders import checked_days
 from practice_client.handover.sink import CALENDAR_FORMAT, DEFAULT_FORMATS
 from practice_client.i18n import gettext as _
 from practice_client.i18n import translate_argparse
@@ -454,6 +455,7 @@ def _run(args: argparse.Namespace) -> int:
         page_check_every=PAGE_CHECK_EVERY,
         require_sealing=_requires_browser_sealing(source),
         calendar=None if target is None else CalendarWriter(target, args.out),
+        reminder_days=_reminder_days(source),
     )
     if source is not None:
         return asyncio.run(
@@ -488,6 +490,19 @@ def _answer(args: argparse.Namespace) -> int:
         appointment_type=args.appointment_type,
     )
     return asyncio.run(answering.answer(settings, given))
+
+
+def _reminder_days(source: SlotSource | None) -> tuple[int, ...] | None:
+    """The rules' reminder days (`[reminders] days_before`), or None: then the relay's
+    profile names them (practice_client/relay/reminding.py). Read by name, so rules from before
+    reminders (no such member) fall back to the profile."""
+    if source is None:
+        return None
+    try:
+        rules = load_rules(source.rules_file)
+    except RulesError:
+        return None  # publishing names the file's problems
+    return checked_days(getattr(rules, "reminder_days", None))
 
 
 def _requires_browser_sealing(source: SlotSource | None) -> bool:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from practice_client.handover.caldav_write import CalendarSync, CalendarWriter
+from practice_client.handover.changes import RescheduleMismatch
 from practice_client.handover.files import DirectoryBusyError, DurableBatch, FileAccess
 from practice_client.handover.hooks import Hook
 from practice_client.handover.moments import iso_time
@@ -35,6 +36,7 @@ from practice_client.relay.envelope import (
     CANCELLATION,
     ENVELOPE,
     NOTICES,
+    RESCHEDULE,
     EnvelopeError,
     document_type,
     open_item,
@@ -55,6 +57,7 @@ from practice_client.relay.keys import (
     read_pinned_relay_key,
     relay_key_path,
 )
+from practice_client.relay.reminding import Reminders
 from practice_client.relay.retry import (
     RelayUnreachableError,
     RetryPolicy,
@@ -118,6 +121,10 @@ class RunConfig:
     require_sealing: bool = False
     # The practice's CalDAV calendar (formats hold "caldav"): written beside delivery.
     calendar: CalendarWriter | None = None
+    # The practice's reminder days (`[reminders] days_before` of --rules); None: the
+    # relay's profile says (reminding.py). False `reminders`: none are asked for.
+    reminder_days: tuple[int, ...] | None = None
+    reminders: bool = True
 
 
 @dataclass(frozen=True)
@@ -211,10 +218,26 @@ async def _run(config: RunConfig, *, once: bool, stop: asyncio.Event) -> int:
         async with RelayClient(config.relay_url, config.token) as relay:
             delivery = _Delivery(config, relay, sink, slug, ring, once=once, stop=stop)
             delivery.calendar = calendar
+            if config.reminders:
+                delivery.reminders = Reminders(
+                    relay,
+                    config.out_dir,
+                    slug,
+                    days=config.reminder_days,
+                    access=config.access,
+                    retry=config.retry,
+                )
             try:
-                return await delivery.loop()
+                code = await delivery.loop()
+                if once and delivery.reminders is not None:
+                    # After the relay's keys were checked and the inbox drained: what was
+                    # moved or cancelled just now is not reminded of.
+                    await delivery.reminders.send_once()
+                return code
             finally:
                 await delivery.stop_page_checks()
+                if delivery.reminders is not None:
+                    await delivery.reminders.stop()
                 if calendar is not None:
                     # --once: what was written goes to the calendar before the exit; a
                     # calendar that cannot be written changes no exit code.
@@ -269,6 +292,7 @@ class _Delivery:
         self.in_flight: int | None = None  # as of the last inbox answer
         self._key_file_stamp = _stamp(config.key_file)
         self.calendar: CalendarSync | None = None
+        self.reminders: Reminders | None = None
 
     async def loop(self) -> int:
         """Poll, open and stage a batch while the one before is made durable.
@@ -286,6 +310,8 @@ class _Delivery:
             while True:
                 relay_key = await self._call(self._check_relay)
                 await self._start_page_checks()
+                if self.reminders is not None and not self.once:
+                    self.reminders.start()  # once the relay is known to be ours
                 wait = 0 if self.once else self.config.wait
                 started = time.monotonic()
                 log.debug("polling the inbox (wait %d s)", wait)
@@ -422,7 +448,7 @@ class _Delivery:
         log.info(
             "summary: %d written, %d cancelled, %d refused, %d already there, "
             "%s in flight elsewhere, %d not written, %d hook failures, %d rejected, "
-            "%d replies",
+            "%d replies, %d rescheduled",
             counts.written,
             counts.cancelled,
             len(self.refused),
@@ -432,6 +458,7 @@ class _Delivery:
             self.hook_failures,
             counts.rejected,
             counts.replies,
+            counts.rescheduled,
         )
 
     async def _call(
@@ -584,6 +611,8 @@ class _Delivery:
             failed = {step.booking_id: sync_error for step in staged}
         if self.calendar is not None:
             self.calendar.wake()  # the versions just made durable
+        if self.reminders is not None:
+            self.reminders.wake()  # a new booking, a move, a cancellation
         delivered = []
         for step in staged:
             failure = failed.get(step.booking_id)
@@ -623,6 +652,7 @@ class _Delivery:
                 {
                     "cancellation": "the cancellation of ",
                     "reply": "the patient's reply about ",
+                    RESCHEDULE: "the move of ",
                     REJECTED: "the rejection of ",
                 }.get(event, ""),
                 booking_id,
@@ -636,13 +666,19 @@ class _Delivery:
     def _stage_notice(
         self, batch: DurableBatch, item: InboxItem, notice: dict[str, object]
     ) -> _Staged | None:
-        """Stage a patient's notice (a cancellation, a reply to a proposal) about a booking;
-        None if it cannot be applied. Its hook event is the notice's type."""
+        """Stage a patient's notice (a cancellation, a reply to a proposal, a move to
+        another slot) about a booking; None if it cannot be applied. Its hook event is the
+        notice's type."""
         booking_id, event = str(notice["booking_id"]), str(notice["type"])
         what = f"the {event} of booking"
         try:
             outcome = self.sink.stage_notice(batch, notice)
             booking = self.sink.read_booking(booking_id) if outcome.startswith("applied") else {}
+        except RescheduleMismatch as mismatch:
+            # Signed by the relay yet contradicting the booking: refused like any item that
+            # breaks the protocol, so that it stays in the inbox for staff to look at.
+            self._refuse(item.id, str(mismatch))
+            return None
         except (OSError, ValueError) as error:
             self.write_failures += 1
             reason = explain_os_error(error, "write") if isinstance(error, OSError) else error
@@ -671,6 +707,12 @@ class _Delivery:
         if notice["type"] == CANCELLATION:
             self.counts.cancelled += 1
             done, shown = "cancelled by the patient", appointment_time(booking)
+        elif notice["type"] == RESCHEDULE:
+            self.counts.rescheduled += 1
+            previous = {"start": booking.get("previous_start"), "end": booking.get("previous_end")}
+            moved_from = appointment_time(previous)
+            done = f"moved by the patient ({booking.get('status')}) from {moved_from}"
+            shown = appointment_time(booking)
         else:
             self.counts.replies += 1
             accepted = notice["reply"] == "accept"
@@ -681,6 +723,8 @@ class _Delivery:
     def _report_kept(self, booking_id: str, notice: dict[str, object]) -> None:
         if notice["type"] == CANCELLATION:
             self.counts.cancelled += 1
+        elif notice["type"] == RESCHEDULE:
+            self.counts.rescheduled += 1
         else:
             self.counts.replies += 1
         log.info(
@@ -895,6 +939,7 @@ class _Counts:
     written: int = 0
     cancelled: int = 0  # cancellations by patients, applied or kept for their booking
     replies: int = 0  # patients' replies to proposals, applied or kept
+    rescheduled: int = 0  # patients' moves to another slot, applied or kept
     already_there: int = 0
     rejected: int = 0  # browser-sealed bookings written as {id}.rejected.json
 

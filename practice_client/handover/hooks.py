@@ -5,7 +5,8 @@ Its environment is minimal on purpose: the client's own environment holds the pr
 token, and nothing of a booking may reach a process table or a crash dump through an
 environment variable. It gets PATH (and SYSTEMROOT on Windows, without which Windows
 programs fail), TERMINRELAY_BOOKING_ID and TERMINRELAY_EVENT (`booking`; `cancellation`
-when a patient cancelled, with the booking's files, now marked cancelled; `rejected` when
+when a patient cancelled, with the booking's files, now marked cancelled; `reply` and
+`reschedule` when the patient answered a proposal or moved the booking; `rejected` when
 a browser-sealed booking's sealed part was refused, with `{id}.rejected.json` only).
 
 Its output is read (so it cannot block on a full pipe) but never logged: a script may

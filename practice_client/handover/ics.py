@@ -82,6 +82,10 @@ _NOT_IN_DESCRIPTION = frozenset(
         "sequence",
         "answer",
         "reply",
+        "rescheduled_at",
+        "previous_start",
+        "previous_end",
+        "reschedule_id",
     }
 )
 # Before the summary, so a list of events tells at once what no longer stands.
@@ -220,7 +224,7 @@ def _description(booking: Mapping[str, object]) -> str:
 
 
 def _changes(booking: Mapping[str, object]) -> list[str]:
-    """The practice's answer and the patient's reply, for staff."""
+    """The practice's answer, the patient's reply and move, for staff."""
     lines = []
     answer = booking.get("answer")
     if isinstance(answer, Mapping):
@@ -240,6 +244,11 @@ def _changes(booking: Mapping[str, object]) -> list[str]:
         lines.append(
             f"Antwort der Patientin / des Patienten: {_REPLIES.get(given, given)}, "
             f"{reply.get('replied_at')}"
+        )
+    if booking.get("rescheduled_at"):
+        lines.append(
+            f"Verlegt von der Patientin / vom Patienten: von {booking.get('previous_start')} "
+            f"auf {booking.get('start')}, {booking['rescheduled_at']}"
         )
     return lines
 

@@ -12,8 +12,9 @@ the practice's answer) rewrites the booking's files in place: the .json's `statu
 what changed, the .ics STATUS and SEQUENCE, the FHIR status; again .json last, so it
 says what changed only once the others do. Delivery is at least once and in no fixed
 order, so a notice may come before its booking: it is then kept as
-`{booking id}.cancellation.json` or `{booking id}.reply.json` (no patient data: the ids,
-the times, the reply) and applied when the booking arrives.
+`{booking id}.cancellation.json`, `{booking id}.reply.json` or
+`{booking id}.reschedule.json` (no patient data: the ids, the times, the reply, the new
+slot; of several moves the latest) and applied when the booking arrives.
 
 With `--format …,caldav` every version also leaves `{id}.caldav-pending` beside the
 files, in the same batch before the .json: caldav_write.py puts the event into the
@@ -46,8 +47,11 @@ from practice_client.handover.changes import (
     CANCELLATION,
     NOTICE_TYPES,
     REPLY,
+    RESCHEDULE,
+    RescheduleMismatch,
     applied_before,
     kept_record,
+    newer_reschedule,
     with_notice,
 )
 from practice_client.handover.fhir import render_bundle
@@ -77,7 +81,11 @@ DEFAULT_FORMATS = ("json", "ics")
 _SUFFIXES = {"json": ".json", "ics": ".ics", "fhir": ".fhir.json"}
 # A notice that came before its booking, until the booking arrives.
 KEPT_CANCELLATION_SUFFIX = ".cancellation.json"
-KEPT_SUFFIXES = {CANCELLATION: KEPT_CANCELLATION_SUFFIX, REPLY: ".reply.json"}
+KEPT_SUFFIXES = {
+    CANCELLATION: KEPT_CANCELLATION_SUFFIX,
+    REPLY: ".reply.json",
+    RESCHEDULE: ".reschedule.json",
+}
 # `--format …,caldav`: the booking's last version has still to reach the calendar.
 CALENDAR_FORMAT = "caldav"
 CALENDAR_MARKER_SUFFIX = ".caldav-pending"
@@ -230,7 +238,13 @@ class BookingSink:
         }
         for notice in kept:
             if not applied_before(document, notice):
-                document = with_notice(document, notice)
+                try:
+                    document = with_notice(document, notice)
+                except RescheduleMismatch as mismatch:
+                    # Acknowledged when it was kept; refused now, with one line for staff.
+                    log.error(  # noqa: TRY400 - one line, never a traceback
+                        "REFUSED %s; booking %s is written unmoved", mismatch, booking_id
+                    )
         batch.add(
             booking_id,
             self._rendered(booking_id, document),  # json last
@@ -241,7 +255,8 @@ class BookingSink:
 
     def stage_notice(self, batch: DurableBatch, notice: Mapping[str, object]) -> NoticeOutcome:
         """Stage a notice (envelope-checked) in `batch`: its booking's files rewritten, or
-        the notice kept until the booking arrives."""
+        the notice kept until the booking arrives. RescheduleMismatch (a ValueError) for a
+        reschedule naming another doctor or type than the booking."""
         booking_id = str(notice["booking_id"])
         json_path = self._files(booking_id)["json"]
         if json_path.exists():
@@ -251,7 +266,9 @@ class BookingSink:
             self.stage_rewrite(batch, with_notice(booking, notice))
             return "applied"
         kept = self._kept_path(booking_id, str(notice["type"]))
-        if kept.exists():
+        if kept.exists() and (
+            notice["type"] != RESCHEDULE or not newer_reschedule(notice, _read_json(kept))
+        ):
             return "kept_before"
         batch.add(booking_id, [(kept, _json_bytes(kept_record(notice)))])
         return "kept"
@@ -316,7 +333,7 @@ class BookingSink:
 
     def kept_notices(self, booking_id: str) -> list[dict[str, object]]:
         """The notices kept for a booking not yet written, in the order to apply them: a
-        reply, then a cancellation (which ends the booking whatever came before)."""
+        reply, a move, then a cancellation (which ends the booking whatever came before)."""
         kept = []
         for kind in NOTICE_TYPES:
             path = self._kept_path(booking_id, kind)

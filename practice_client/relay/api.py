@@ -140,6 +140,17 @@ class RelayClient:
             "POST", f"/api/v1/bookings/{booking_id}/answer", payload=dict(body)
         )
 
+    async def remind(self, booking_id: str, body: Mapping[str, object]) -> dict[str, Any]:
+        """Ask the relay to mail a reminder now (practice_client/relay/reminding.py); the relay's
+        200 answer, RelayRequestError for 404, 409 and 422."""
+        return await self._request(
+            "POST", f"/api/v1/bookings/{booking_id}/remind", payload=dict(body)
+        )
+
+    async def practice_profile(self, slug: str) -> dict[str, Any]:
+        """The practice's public profile as the relay serves it to patients."""
+        return await self._request("GET", f"/api/v1/practices/{slug}", auth=False)
+
     async def put_profile(self, profile: Mapping[str, object]) -> dict[str, Any]:
         """Publishes the profile gzip-compressed (a calendar's JSON shrinks about tenfold);
         a relay that takes no compressed bodies (415) gets it plain. The answer is a

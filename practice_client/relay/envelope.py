@@ -37,8 +37,9 @@ _EPHEMERAL_KEY_BYTES = 32
 BOOKING = "booking"
 CANCELLATION = "cancellation"
 REPLY = "reply"
+RESCHEDULE = "reschedule"
 ENVELOPE = "envelope"
-NOTICES = (CANCELLATION, REPLY)
+NOTICES = (CANCELLATION, REPLY, RESCHEDULE)
 # The protocol an envelope's `protocol` names; another one is from a newer relay.
 ENVELOPE_PROTOCOL = 2
 
@@ -101,6 +102,8 @@ def open_item(
         _check_cancellation(document)
     elif kind == REPLY:
         _check_reply(document)
+    elif kind == RESCHEDULE:
+        _check_reschedule(document)
     elif kind == ENVELOPE:
         _check_envelope(document)
     if kind in (BOOKING, ENVELOPE):
@@ -109,10 +112,10 @@ def open_item(
 
 
 def document_type(document: dict[str, object]) -> str:
-    """`booking`, `cancellation`, `reply` or `envelope` (of protocol 2); EnvelopeError for
-    any other."""
+    """`booking`, `cancellation`, `reply`, `reschedule` or `envelope` (of protocol 2);
+    EnvelopeError for any other."""
     kind = document.get("type", BOOKING)
-    if kind not in (BOOKING, CANCELLATION, REPLY, ENVELOPE):
+    if kind not in (BOOKING, *NOTICES, ENVELOPE):
         shown = repr(kind)[:40] if isinstance(kind, str) else type(kind).__name__
         raise EnvelopeError(f"unknown document type {shown}")
     if kind == ENVELOPE:
@@ -162,6 +165,31 @@ def _check_reply(document: dict[str, object]) -> None:
         document[name] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _check_reschedule(document: dict[str, object]) -> None:
+    """A patient's move of a booking to another slot: whose, the new slot and its times
+    (with their offset, re-rendered), its status, when (re-rendered in UTC); the doctor
+    and type it names, compared with the booking's when it is applied (changes.py)."""
+    booking_id = document.get("booking_id")
+    if not isinstance(booking_id, str) or not usable_booking_id(booking_id):
+        raise EnvelopeError("reschedule without a usable booking id")
+    _entry(document, "slot", required=True, max_length=_MAX_SLOT_LENGTH, what="reschedule")
+    for name in ("doctor", "appointment_type"):
+        _entry(document, name, required=False, max_length=_MAX_ENTRY_LENGTH, what="reschedule")
+    start, end = strict_datetime(document.get("start")), strict_datetime(document.get("end"))
+    if start is None or end is None:
+        raise EnvelopeError("reschedule without a valid start and end")
+    if end <= start:
+        raise EnvelopeError("reschedule whose end is not after its start")
+    if document.get("status") not in ARRIVING:
+        raise EnvelopeError("reschedule without a status a booking may arrive with")
+    rescheduled_at = parse_timestamp(document.get("rescheduled_at"))
+    if rescheduled_at is None:
+        raise EnvelopeError("reschedule without a valid rescheduled_at")
+    # Re-rendered, never copied: the relay's text reaches files and calendars.
+    document["start"], document["end"] = start.isoformat(), end.isoformat()
+    document["rescheduled_at"] = rescheduled_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _check_envelope(envelope: dict[str, object]) -> None:
     """The envelope's shape (docs/protocol.md, "The envelope"), so that what it names can
     be compared with the inner part and written to {id}.rejected.json as it is.
@@ -209,17 +237,25 @@ def _check_envelope(envelope: dict[str, object]) -> None:
         raise EnvelopeError("envelope without a valid blob_length")
 
 
-def _entry(envelope: dict[str, object], name: str, *, required: bool, max_length: int) -> None:
-    """A one-line text of the envelope: the slot, the doctor, the appointment type."""
+def _entry(
+    envelope: dict[str, object],
+    name: str,
+    *,
+    required: bool,
+    max_length: int,
+    what: str = "envelope",
+) -> None:
+    """A one-line text of the envelope (or of a reschedule): the slot, the doctor, the
+    appointment type."""
     value = envelope.get(name)
     if value is None and not required:
         return
     if not isinstance(value, str) or not value or len(value) > max_length:
-        raise EnvelopeError(f"envelope without a valid {name}")
+        raise EnvelopeError(f"{what} without a valid {name}")
     try:
         load_rules().text_problem(name, value)
     except RuleBroken as broken:
-        raise EnvelopeError(f"envelope: {broken}") from None
+        raise EnvelopeError(f"{what}: {broken}") from None
 
 
 def _decode_base64(sealed: str) -> bytes:
