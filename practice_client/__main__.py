@@ -502,7 +502,7 @@ def _reminder_days(source: SlotSource | None) -> tuple[int, ...] | None:
         rules = load_rules(source.rules_file)
     except RulesError:
         return None  # publishing names the file's problems
-    return checked_days(getattr(rules, "reminder_days", None))
+    return checked_days(rules.reminder_days)
 
 
 def _requires_browser_sealing(source: SlotSource | None) -> bool:

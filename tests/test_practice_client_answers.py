@@ -204,10 +204,12 @@ async def book_confirm_and_drain(
     *,
     lang: str = "en",
     hook: str | None = None,
+    **changes: Any,
 ) -> tuple[dict[str, Any], str]:
-    """A patient books the first slot in `lang` and confirms; the client writes it. The
-    booking as written and the patient's link from the confirmation result page."""
-    request = booking_json()
+    """A patient books the first slot in `lang` (with `changes`) and confirms; the client
+    writes it. The booking as written and the patient's link from the confirmation result
+    page."""
+    request = booking_json(**changes)
     async with http.post(
         f"{relay.url}/api/v1/practices/{practice.slug}/bookings",
         params={"lang": lang},

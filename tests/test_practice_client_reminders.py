@@ -1,6 +1,6 @@
 """Reminders on the practice client's side: when each is due (handover/reminders.py, no
 clock: `now` is given), what `{id}.reminders.json` records, and `run --once` asking a real
-relay for the one due (skipped only while the relay has no remind route)."""
+relay for the one due."""
 
 from __future__ import annotations
 
@@ -171,31 +171,23 @@ def test_an_unreadable_state_file_is_an_error_not_a_second_reminder(tmp_path: Pa
 # --- against a real relay ----------------------------------------------------------------
 
 
-async def relay_has_route(relay: RunningRelay) -> bool:
-    return any(
-        getattr(route.resource, "canonical", "") == "/api/v1/bookings/{booking_id}/remind"
-        for route in relay.app.router.routes()
-    )
-
-
 async def test_run_once_asks_the_relay_for_the_due_reminder_and_records_it(
     relay: RunningRelay, practice: PracticeHandle, smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:
     """Given a booked slot that wants reminders, its reminder due now; when `run --once`
     runs, then the relay is asked (it answers queued or refuses), the outcome lands in
     {id}.reminders.json, and a second run asks nothing again."""
-    if not await relay_has_route(relay):
-        pytest.skip("the relay has no POST /api/v1/bookings/{id}/remind yet")
     out_dir = tmp_path / "out"
     async with aiohttp.ClientSession() as http:
-        await put_profile(http, relay.url, practice.token, profile_json())
-        written, _ = await book_confirm_and_drain(http, relay, practice, smtp_sink, out_dir)
+        await put_profile(http, relay.url, practice.token, {**profile_json(), "reminder_days": [1]})
+        written, _ = await book_confirm_and_drain(
+            http, relay, practice, smtp_sink, out_dir, reminder=True
+        )
+    # The appointment is two days ahead, so with one day before the reminder is due in a
+    # day: a clock a day on makes it due now.
     document = json.loads((out_dir / f"{written['id']}.json").read_text())
-    # The booking form's reminder checkbox lands in parallel: consent set here, and the
-    # appointment two days ahead, so with one day before the reminder is due in a day;
-    # a clock a day on makes it due now.
-    document.update(reminder=True, reminder_consent_at=document["submitted_at"])
-    (out_dir / f"{written['id']}.json").write_text(json.dumps(document))
+    assert document["reminder"] is True
+    assert document["reminder_consent_at"] == document["submitted_at"]
     start = datetime.fromisoformat(document["start"])
     smtp_sink.clear()
     async with RelayClient(relay.url, practice.token) as client:
@@ -226,12 +218,12 @@ async def test_run_once_records_the_relays_refusal_of_an_unknown_booking(
     relay: RunningRelay, practice: PracticeHandle, tmp_path: Path
 ) -> None:
     """Given a booking the relay does not know, wanting a reminder due now (the days from
-    the relay's profile, [1] when it names none); when `run --once` runs, then the relay's
+    the relay's profile); when `run --once` runs, then the relay's
     404 is recorded as not_found, and the next run asks nothing again."""
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     async with aiohttp.ClientSession() as http:
-        await put_profile(http, relay.url, practice.token, profile_json())
+        await put_profile(http, relay.url, practice.token, {**profile_json(), "reminder_days": [1]})
     now = datetime.now(UTC)
     document = wanting(
         practice=practice.slug,

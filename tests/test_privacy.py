@@ -531,14 +531,22 @@ REMINDER_TEXT = {
     "de": {
         "data": ["E-Mail-Adresse", "Praxis", "Datum", "Uhrzeit"],
         "basis": ["Einwilligung", "Art. 6 Abs. 1 lit. a", "Art. 9 Abs. 2 lit. a", "widerrufen"],
-        "retention": ["bei der Praxis", "verschlüsselt nur, bis sie gesendet ist", "Nach dem Termin"],
+        "retention": [
+            "bei der Praxis",
+            "verschlüsselt nur, bis sie gesendet ist",
+            "Nach dem Termin",
+        ],
         "when": "Wir senden Erinnerungen 7 Tage und 1 Tag vor dem Termin.",
         "none": "Diese Praxis versendet keine Erinnerungen.",
     },
     "en": {
         "data": ["e-mail address", "practice", "date", "time"],
         "basis": ["consent", "Art. 6(1)(a)", "Art. 9(2)(a)", "withdraw"],
-        "retention": ["kept by the practice", "encrypted, only until it is sent", "after the appointment"],
+        "retention": [
+            "kept by the practice",
+            "encrypted, only until it is sent",
+            "after the appointment",
+        ],
         "when": "We send reminders 7 days and 1 day before the appointment.",
         "none": "This practice sends no reminders.",
     },
