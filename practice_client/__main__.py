@@ -326,6 +326,12 @@ def _wait_seconds(text: str) -> int:
 
 def _complete_from_environment(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Fill options left out from PRACTICE_* variables; usage error if still missing."""
+    if os.environ.get(_ENV["token"]) and os.environ.get(_ENV["token_file"]):
+        # Which one would win is a guess: a stale token left beside a new file, or the reverse.
+        parser.error(
+            _("%(token)s and %(token_file)s both give the token: set one")
+            % {"token": _ENV["token"], "token_file": _ENV["token_file"]}
+        )
     _token_from_file(parser, args, credentials=False)  # --token-file beats PRACTICE_TOKEN
     overruled = _overruled_by_command_line(args)
     for name, variable in _ENV.items():

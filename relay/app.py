@@ -249,6 +249,17 @@ async def _housekeeping(app: web.Application, stop: asyncio.Event) -> None:
                     for slug, s in stats.items()
                 }
             )
+            # Read both before setting either: a scrape sees one round's values.
+            relay_rate, practice_rates = await store.flood_rates(
+                slugs, now_ms=int(now.timestamp() * 1000)
+            )
+            memory = await store.memory_use()
+            settings = app[SETTINGS]
+            metrics.set_redis_memory(memory)
+            metrics.set_flood(
+                relay_rate / settings.flood_relay,
+                {slug: rate / settings.flood_practice for slug, rate in practice_rates.items()},
+            )
         except Exception:  # Redis may be away for a while; try again next round
             metrics.redis_errors.inc()
             log.exception("housekeeping failed")

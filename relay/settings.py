@@ -1,6 +1,9 @@
 """Settings, read once from RELAY_* variables into a frozen dataclass.
 
 Every error names the variable, so a bad deployment fails at start with one clear line.
+Each secret (SECRET_SETTINGS) may instead come from a file named by the same variable with
+`_FILE` appended (Docker and Kubernetes secrets, systemd credentials); giving both is an
+error naming both.
 """
 
 from __future__ import annotations
@@ -22,6 +25,16 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MAIL_WORKER_MODES = ("INLINE", "OFF")
 EVENT_LOOPS = ("AUTO", "ASYNCIO", "UVLOOP")
 POW_MODES = ("AUTO", "ALWAYS", "OFF")
+# Settings that also read from `{name}_FILE`: the keys, and the URLs that carry passwords.
+SECRET_SETTINGS = (
+    "RELAY_SIGNING_KEY",
+    "RELAY_DATA_KEYS",
+    "RELAY_SMTP_URL",
+    "RELAY_REDIS_URL",
+    "RELAY_METRICS_TOKEN",
+)
+# A secret file is a key, a token or a URL: anything larger is the wrong file.
+MAX_SECRET_FILE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -202,6 +215,12 @@ class _Reader:
 
     def optional(self, name: str) -> str | None:
         value = self._env.get(name, "").strip()
+        if name in SECRET_SETTINGS:
+            path = self._env.get(f"{name}_FILE", "").strip()
+            if path and value:
+                raise SettingsError(f"{name} and {name}_FILE: give one of them, not both")
+            if path:
+                return _read_secret(f"{name}_FILE", path)
         return value or None
 
     def required(self, name: str) -> str:
@@ -326,8 +345,11 @@ class _Reader:
         return _decode_key(name, self.required(name))
 
     def data_keys(self) -> tuple[bytes, ...]:
-        raw = self.required("RELAY_DATA_KEYS")
-        return tuple(_decode_key("RELAY_DATA_KEYS", part) for part in raw.split(",") if part)
+        # A file may hold one key a line as well as the comma-separated list.
+        raw = self.required("RELAY_DATA_KEYS").replace("\n", ",")
+        return tuple(
+            _decode_key("RELAY_DATA_KEYS", part) for part in raw.split(",") if part.strip()
+        )
 
     def networks(self, name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         raw = self.optional(name) or ""
@@ -339,6 +361,25 @@ class _Reader:
             )
         except ValueError as error:
             raise SettingsError(f"{name}: {error}") from None
+
+
+def _read_secret(name: str, path: str) -> str:
+    """The text of a secret file, without its trailing newline; SettingsError names `name`
+    and the path (never the content)."""
+    try:
+        with open(path, "rb") as file:
+            raw = file.read(MAX_SECRET_FILE_BYTES + 1)
+    except OSError as error:
+        raise SettingsError(f"{name}: cannot read {path}: {error.strerror}") from None
+    if len(raw) > MAX_SECRET_FILE_BYTES:
+        raise SettingsError(f"{name}: {path} is larger than {MAX_SECRET_FILE_BYTES} bytes")
+    try:
+        text = raw.decode().rstrip("\r\n").strip()
+    except UnicodeDecodeError:
+        raise SettingsError(f"{name}: {path} is not UTF-8 text") from None
+    if not text:
+        raise SettingsError(f"{name}: {path} is empty")
+    return text
 
 
 def _decode_key(name: str, text: str) -> bytes:

@@ -115,3 +115,18 @@ async def _get_json(
         assert response.status == 200
         body: dict[str, list[object]] = await response.json()
         return body
+
+
+async def test_housekeeping_gauges_work_on_a_cluster(
+    redis_cluster: LocalCluster, relay_factory: RelayFactory
+) -> None:
+    """On a cluster the flood gauges (one MGET under the limits' hash tag) and the Redis
+    memory gauges (INFO memory of every master) are set without a Redis error."""
+    relay = await relay_factory(redis_url=redis_cluster.url, housekeeping_interval=0.2)
+    await relay.add_practice("praxis-gauge")
+
+    body = await relay.metrics_show(b'terminrelay_practice_flood_pressure{practice="praxis-gauge"}')
+
+    assert b'terminrelay_practice_flood_pressure{practice="praxis-gauge"} 0.0' in body
+    assert b"terminrelay_redis_errors_total 0.0" in body
+    assert b"terminrelay_redis_evicting 0.0" in body

@@ -324,11 +324,31 @@ def test_dev_profile_holds_mail_catcher_and_practice_client() -> None:
     assert client["profiles"] == ["dev"]
     assert client["entrypoint"] in (["practice-client"], "practice-client")
     assert command_text(client) == (
-        "run --relay http://relay:8080 --token ${PRACTICE_TOKEN}"
+        "run --relay http://relay:8080 --token-file /run/secrets/practice_token"
         " --key-file /keys/practice.key --out /bookings"
     )
     mounts = {str(volume).split(":")[1] for volume in client["volumes"]}
     assert {"/keys", "/bookings"} <= mounts
+
+
+def test_secrets_are_files_not_variables() -> None:
+    """The signing key, the data keys and the practice token come from compose secrets:
+    the relay reads them through *_FILE, the client through --token-file, and no secret
+    value is interpolated into the file."""
+    declared = compose()["secrets"]
+    assert {name: spec["file"] for name, spec in declared.items()} == {
+        "signing_key": "./secrets/signing_key",
+        "data_keys": "./secrets/data_keys",
+        "practice_token": "./secrets/practice_token",
+    }
+    relay, client = service("relay"), service("practice-client")
+    assert set(relay["secrets"]) == {"signing_key", "data_keys"}
+    assert relay["environment"]["RELAY_SIGNING_KEY_FILE"] == "/run/secrets/signing_key"
+    assert relay["environment"]["RELAY_DATA_KEYS_FILE"] == "/run/secrets/data_keys"
+    assert client["secrets"] == ["practice_token"]
+    text = (ROOT / "docker-compose.yml").read_text()
+    for name in ("RELAY_SIGNING_KEY", "RELAY_DATA_KEYS", "PRACTICE_TOKEN"):
+        assert "${" + name not in text, name
 
 
 def test_practice_client_uses_the_relay_image() -> None:

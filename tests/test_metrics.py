@@ -22,6 +22,10 @@ DECLARED_LABELS = {
     "terminrelay_limit_hits": {"kind"},
     "terminrelay_pow_challenges": {"event"},
     "terminrelay_pow_difficulty": set(),
+    "terminrelay_flood_pressure": set(),
+    "terminrelay_practice_flood_pressure": {"practice"},
+    "terminrelay_redis_memory_used_ratio": set(),
+    "terminrelay_redis_evicting": set(),
 }
 # Labels Prometheus itself adds to samples: histogram buckets carry `le`.
 SAMPLE_LABELS = {"le"}
@@ -50,6 +54,8 @@ def exercise(metrics: Metrics) -> None:
     metrics.redis_errors.inc()
     metrics.long_polls.inc()
     metrics.set_inbox_stats({"praxis-a": (2, 3, 41.5)})
+    metrics.set_flood(0.5, {"praxis-a": 1.5})
+    metrics.set_redis_memory([(10, 100, "noeviction")])
 
 
 def test_two_instances_do_not_clash() -> None:

@@ -193,3 +193,33 @@ async def test_run_hands_over_as_the_environment_says(
     assert sorted(call["args"]) == sorted(str(path) for path in files)
     assert call["env"]["TERMINRELAY_BOOKING_ID"] == booking_id
     assert practice.token not in json.dumps(call["env"])
+
+
+def test_a_token_and_a_token_file_in_the_environment_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """PRACTICE_TOKEN and PRACTICE_TOKEN_FILE together: a usage error naming both."""
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    monkeypatch.setenv("PRACTICE_TOKEN", TOKEN)
+    monkeypatch.setenv("PRACTICE_TOKEN_FILE", str(token_file))
+
+    assert main(["check", "--relay", "http://127.0.0.1:9", "--key-file", "k", "--out", "o"]) == 1
+
+    error = capsys.readouterr().err
+    assert "PRACTICE_TOKEN and PRACTICE_TOKEN_FILE both give the token: set one" in error
+    assert "Traceback" not in error
+
+
+def test_the_token_file_variable_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """PRACTICE_TOKEN_FILE alone names the file the token is read from (a missing one is
+    a usage error naming it)."""
+    missing = tmp_path / "no-such-token"
+    monkeypatch.delenv("PRACTICE_TOKEN", raising=False)
+    monkeypatch.setenv("PRACTICE_TOKEN_FILE", str(missing))
+
+    assert main(["check", "--relay", "http://127.0.0.1:9", "--key-file", "k", "--out", "o"]) == 1
+
+    assert f"cannot read token file {missing}" in capsys.readouterr().err

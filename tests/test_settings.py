@@ -6,6 +6,7 @@ import base64
 import secrets
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -107,4 +108,100 @@ def test_relay_serve_with_a_bad_setting_prints_one_line_and_exits() -> None:
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "relay: RELAY_PENDING_TTL: 7200 is outside 1..3600"
+    ]
+
+
+SECRETS = ("RELAY_SIGNING_KEY", "RELAY_DATA_KEYS", "RELAY_SMTP_URL", "RELAY_REDIS_URL")
+
+
+@pytest.mark.parametrize("name", SECRETS)
+def test_each_secret_reads_from_its_file(name: str, tmp_path: Path) -> None:
+    """A secret given as `{name}_FILE` (a Docker secret, say) is read from the file, its
+    trailing newline stripped, and gives the same settings as the variable."""
+    env = valid_env()
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(env[name] + "\n")
+    from_file = {**env, f"{name}_FILE": str(secret_file)}
+    del from_file[name]
+
+    assert Settings.from_env(from_file) == Settings.from_env(env)
+
+
+def test_metrics_token_reads_from_its_file(tmp_path: Path) -> None:
+    """RELAY_METRICS_TOKEN_FILE gives the token without the file's trailing newline."""
+    token_file = tmp_path / "metrics-token"
+    token_file.write_text("s3cret-token\r\n")
+
+    settings = Settings.from_env({**valid_env(), "RELAY_METRICS_TOKEN_FILE": str(token_file)})
+
+    assert settings.metrics_token == "s3cret-token"
+
+
+def test_data_keys_file_may_hold_one_key_a_line(tmp_path: Path) -> None:
+    """A data keys file with one key a line gives the keys in their order, as commas do."""
+    env = valid_env()
+    first, second = env.pop("RELAY_DATA_KEYS").split(",")
+    keys_file = tmp_path / "data-keys"
+    keys_file.write_text(f"{first}\n{second}\n")
+
+    settings = Settings.from_env({**env, "RELAY_DATA_KEYS_FILE": str(keys_file)})
+
+    assert settings.data_keys == (base64.b64decode(first), base64.b64decode(second))
+
+
+@pytest.mark.parametrize("name", [*SECRETS, "RELAY_METRICS_TOKEN"])
+def test_a_secret_and_its_file_together_are_refused(name: str, tmp_path: Path) -> None:
+    """Both `{name}` and `{name}_FILE` is an error naming both: which one would win is a
+    guess the relay does not make."""
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("anything\n")
+    env = {**valid_env(), name: "inline", f"{name}_FILE": str(secret_file)}
+
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env(env)
+
+    assert str(raised.value) == f"{name} and {name}_FILE: give one of them, not both"
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [(None, "cannot read"), (b"\n", "is empty"), (b"\xff\xfe", "not UTF-8")],
+)
+def test_a_bad_secret_file_is_named_without_its_content(
+    content: bytes | None, fragment: str, tmp_path: Path
+) -> None:
+    """A missing, empty or binary secret file names the variable and the path."""
+    secret_file = tmp_path / "signing-key"
+    if content is not None:
+        secret_file.write_bytes(content)
+    env = {**valid_env(), "RELAY_SIGNING_KEY_FILE": str(secret_file)}
+    del env["RELAY_SIGNING_KEY"]
+
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env(env)
+
+    assert str(raised.value).startswith(f"RELAY_SIGNING_KEY_FILE: {secret_file}") or str(
+        raised.value
+    ).startswith(f"RELAY_SIGNING_KEY_FILE: cannot read {secret_file}")
+    assert fragment in str(raised.value)
+
+
+def test_relay_serve_with_a_secret_and_its_file_prints_one_line(tmp_path: Path) -> None:
+    """`relay serve` given both RELAY_SIGNING_KEY and RELAY_SIGNING_KEY_FILE stops with
+    one line naming both, no traceback, exit 2."""
+    key_file = tmp_path / "signing-key"
+    key_file.write_text(key() + "\n")
+    env = subprocess_env(**{**valid_env(), "RELAY_SIGNING_KEY_FILE": str(key_file)})
+    result = subprocess.run(
+        [sys.executable, "-m", "relay", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "relay: RELAY_SIGNING_KEY and RELAY_SIGNING_KEY_FILE: give one of them, not both"
     ]

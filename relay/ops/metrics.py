@@ -14,6 +14,13 @@
 | `terminrelay_pow_challenges_total` | counter | `event` | proof-of-work challenges `issued` and `solved` (a valid solution admitted a submission) |
 | `terminrelay_pow_difficulty` | gauge | none | maxnumber of the latest challenge this process issued: rises with the flood |
 | `terminrelay_mail_queue_oldest_age_seconds` | gauge | none | how long the oldest due confirmation mail has waited (since submit, or since its retry came due); 0 when none is due. Refreshed every second by the mail worker, or by `relay serve` with `RELAY_MAIL_WORKER=off`. Rising means patients wait for their link |
+| `terminrelay_flood_pressure` | gauge | none | submissions to the whole relay in the last minute over `RELAY_FLOOD_RELAY`; from 1 on, the relay is in flood mode and every submission needs a proof of work |
+| `terminrelay_practice_flood_pressure` | gauge | `practice` | the same for one practice, over `RELAY_FLOOD_PRACTICE` |
+| `terminrelay_redis_memory_used_ratio` | gauge | none | `used_memory` over `maxmemory` of the fullest Redis node (0 without `maxmemory`): at 1 a `noeviction` Redis refuses writes |
+| `terminrelay_redis_evicting` | gauge | none | 1 when a Redis node's `maxmemory-policy` is not `noeviction`: full, it would silently delete keys, bookings among them |
+
+The flood and Redis memory gauges are refreshed with the per-practice gauges, every 15 s by
+`relay serve`.
 
 Labels hold no personal data and no tokens: only route templates, HTTP method and status,
 the booking step or mail outcome, and the practice slug. The per-practice gauges are
@@ -22,7 +29,7 @@ refreshed by the app with `set_inbox_stats`; the counters count in this process 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
@@ -140,6 +147,27 @@ class Metrics:
             "maxnumber of the latest proof-of-work challenge issued.",
             registry=self.registry,
         )
+        self.flood_pressure = Gauge(
+            "terminrelay_flood_pressure",
+            "Relay-wide submissions in the last minute over the flood threshold.",
+            registry=self.registry,
+        )
+        self.practice_flood_pressure = Gauge(
+            "terminrelay_practice_flood_pressure",
+            "A practice's submissions in the last minute over its flood threshold.",
+            ["practice"],
+            registry=self.registry,
+        )
+        self.redis_memory_ratio = Gauge(
+            "terminrelay_redis_memory_used_ratio",
+            "used_memory over maxmemory of the fullest Redis node; 0 without maxmemory.",
+            registry=self.registry,
+        )
+        self.redis_evicting = Gauge(
+            "terminrelay_redis_evicting",
+            "1 when a Redis node's maxmemory-policy is not noeviction.",
+            registry=self.registry,
+        )
         # Touch every fixed label value so each series shows 0 from the first scrape:
         # rate() and alerts see a series that exists before its first event.
         for event in BOOKING_EVENTS:
@@ -151,6 +179,7 @@ class Metrics:
         for pow_event in POW_EVENTS:
             self.pow_challenges.labels(event=pow_event)
         self._practices: set[str] = set()
+        self._flood_practices: set[str] = set()
 
     def set_inbox_stats(self, stats: Mapping[str, tuple[int, int, float | None]]) -> None:
         """Set the per-practice gauges from {slug: (pending, inbox depth, oldest age)}.
@@ -168,6 +197,22 @@ class Metrics:
                 0.0 if oldest_age is None else oldest_age
             )
         self._practices = set(stats)
+
+    def set_flood(self, relay: float, practices: Mapping[str, float]) -> None:
+        """Set the flood gauges from the pressures, relay-wide and {slug: pressure}."""
+        self.flood_pressure.set(relay)
+        for practice in self._flood_practices - practices.keys():
+            self.practice_flood_pressure.remove(practice)
+        for practice, pressure in practices.items():
+            self.practice_flood_pressure.labels(practice=practice).set(pressure)
+        self._flood_practices = set(practices)
+
+    def set_redis_memory(self, nodes: Sequence[tuple[int, int, str]]) -> None:
+        """Set the Redis memory gauges from (used_memory, maxmemory, policy) per node."""
+        self.redis_memory_ratio.set(
+            max((used / limit for used, limit, _ in nodes if limit > 0), default=0.0)
+        )
+        self.redis_evicting.set(float(any(policy != "noeviction" for *_, policy in nodes)))
 
     def render(self) -> tuple[bytes, str]:
         """Return the exposition body and its content type.

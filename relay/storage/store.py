@@ -981,6 +981,43 @@ class Store:
             )
         return stats
 
+    async def flood_rates(
+        self, slugs: Sequence[str], *, now_ms: int
+    ) -> tuple[float, dict[str, float]]:
+        """Submissions in the last minute, relay-wide and per practice, weighted as the
+        limits weigh them (lua/include/limit_state.lua): for the flood gauges. One MGET,
+        as every flood counter lives under the limits' hash tag."""
+        bucket, into_bucket = divmod(now_ms, FLOOD_BUCKET_MS)
+        kept = 1 - into_bucket / FLOOD_BUCKET_MS
+        names: list[str | None] = [None, *slugs]
+        keys = [
+            key for name in names for key in (flood_key(bucket, name), flood_key(bucket - 1, name))
+        ]
+        values = await self.redis.mget(keys)
+        rates = [
+            int(values[2 * index] or 0) + int(values[2 * index + 1] or 0) * kept
+            for index in range(len(names))
+        ]
+        return rates[0], dict(zip(slugs, rates[1:], strict=True))
+
+    async def memory_use(self) -> list[tuple[int, int, str]]:
+        """(used_memory, maxmemory, maxmemory_policy) of every node that takes writes, from
+        INFO memory: for the gauges that warn before Redis refuses writes or evicts."""
+        if self.one_node:
+            replies = [await self.redis.info("memory")]
+        else:
+            answer = await self.redis.info("memory", target_nodes=RedisCluster.PRIMARIES)
+            # One node answers with its dict, several with {node name: dict}.
+            replies = [answer] if "used_memory" in answer else list(answer.values())
+        return [
+            (
+                int(reply.get("used_memory", 0)),
+                int(reply.get("maxmemory", 0)),
+                str(reply.get("maxmemory_policy", "noeviction")),
+            )
+            for reply in replies
+        ]
+
     async def slot_holder(self, practice: str, slot_id: str) -> str | None:
         """The id of the pending booking holding a slot; None if free or taken."""
         holder = await self.redis.get(hold_key(practice, slot_id))
