@@ -46,6 +46,9 @@ BOOKING_EVENTS = (
     "answer_cancel",
     "reply_accept",
     "reply_decline",
+    # A patient holding a new time, and moving the booking there (relay/booking/moves.py).
+    "move_hold",
+    "moved",
 )
 LIMIT_KINDS = (
     "network",
