@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 
 from relay.crypto.sealing import DataCipher
 from relay.i18n.languages import DEFAULT_LANGUAGE, known
+from relay.mail.move_links import MOVE_PARAM, seal_appointment, summary_appointment
 from relay.storage.store import MailJob
 
 # Suffix of the second mail's queue entry and job key: `m:{id}.h` beside `m:{id}` (the
@@ -67,7 +68,7 @@ def open_job(cipher: DataCipher, job: MailJob, *, public_url: str) -> dict[str, 
         if "token" in values:
             values["link"] = with_language(f"{public_url}/c/{values.pop('token')}", lang)
         # An answer's links (relay/booking/answers.py) open in the mail's language too.
-        for name in ("link", "book_again") if values.get("kind") == "answer" else ():
+        for name in ("link", "book_again", "move_link") if values.get("kind") == "answer" else ():
             if values.get(name):
                 values[name] = with_language(str(values[name]), lang)
         return values
@@ -81,6 +82,11 @@ def open_job(cipher: DataCipher, job: MailJob, *, public_url: str) -> dict[str, 
     lang = known(str(summary.get("lang") or DEFAULT_LANGUAGE))
     # No link once the appointment has begun: there is no cancel record then.
     link = str(opened.get("link") or "") if until else ""
+    # "Choose another time": the appointment sealed into the link, for a published slot.
+    move_link = ""
+    if link and not is_wish(summary):
+        param = seal_appointment(cipher, job.practice, summary_appointment(booking_id, summary))
+        move_link = with_language(f"{link}/move?{MOVE_PARAM}={param}", lang)
     return {
         "kind": "handed",
         "status": str(summary.get("status") or ""),
@@ -88,6 +94,7 @@ def open_job(cipher: DataCipher, job: MailJob, *, public_url: str) -> dict[str, 
         "lang": lang,
         "practice_name": str(summary["practice_name"]),
         "link": with_language(link, lang) if link else "",
+        "move_link": move_link,
         "start": str(summary["start"]),
         "end": str(summary.get("end") or ""),
         "time_zone": str(summary["time_zone"]),
