@@ -132,6 +132,8 @@ def test_fixed_labels_start_at_zero() -> None:
         "answer_cancel",
         "reply_accept",
         "reply_decline",
+        "move_hold",
+        "moved",
     }
     assert set(MAIL_OUTCOMES) == {"sent", "failed", "retried"}
 
