@@ -422,3 +422,64 @@ async def test_the_mails_offer_another_time(
         assert status == 200
         accepted = plain(await mail_to(smtp_sink, booking["email"], "hat Ihren Termin bestätigt"))
         assert re.search(r"/x/[A-Za-z0-9._~-]+/move\?m=[A-Za-z0-9_-]+&lang=de", accepted)
+
+
+async def test_where_times_are_kept_for_an_insurance_the_picker_asks_for_it(
+    relay: RunningRelay, practice: PracticeHandle, smtp_sink: SmtpSink
+) -> None:
+    """A practice keeping times for some insurance types: the move picker asks how the
+    patient is insured first, shows the fitting times, and refuses a time kept for
+    another insurance."""
+    profile = profile_json()
+    profile["slots"][1]["insurance"] = ["private"]
+    profile["slots"][2]["insurance"] = ["statutory"]
+    async with aiohttp.ClientSession() as http:
+        await put_profile(http, relay.url, practice.token, profile)
+        _, booking_id, page = await confirmed_request(http, relay, practice, smtp_sink)
+        cancel_path, param = move_link(page)
+        async with http.get(f"{relay.url}{cancel_path}/move", params={"m": param}) as shown:
+            text = await shown.text()
+        assert 'name="insurance"' in text
+        assert f'value="{slot_value(1)}"' not in text
+        async with http.post(
+            f"{relay.url}{cancel_path}/move?lang=de",
+            data={"nav": "go", "insurance": "statutory", "m": param},
+        ) as shown:
+            text = await shown.text()
+        assert f'value="{slot_value(2)}"' in text
+        assert f'value="{slot_value(1)}"' not in text
+        async with http.post(
+            f"{relay.url}{cancel_path}/move?lang=de&insurance=statutory",
+            data={"slot": slot_value(1), "m": param, "insurance": "statutory"},
+            allow_redirects=False,
+        ) as refused:
+            assert refused.status == 409
+        assert (await record(relay, practice.slug, "x"))[0] == f"{booking_id}:{slot_id(0)}"
+        async with http.post(
+            f"{relay.url}{cancel_path}/move?lang=de&insurance=statutory",
+            data={"slot": slot_value(2), "m": param, "insurance": "statutory"},
+            allow_redirects=False,
+        ) as held:
+            assert held.status == 303
+
+
+async def test_move_posts_from_another_site_are_refused(
+    relay: RunningRelay, practice: PracticeHandle, smtp_sink: SmtpSink
+) -> None:
+    """Holding and confirming are same-origin posts: another site's form gets 403 and
+    nothing is held or moved."""
+    async with aiohttp.ClientSession() as http:
+        await put_profile(http, relay.url, practice.token, profile_json())
+        _, booking_id, page = await confirmed_request(http, relay, practice, smtp_sink)
+        cancel_path, param = move_link(page)
+        foreign = {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}
+        for path, slot in (("/move", slot_value(1)), ("/move/confirm", slot_id(1))):
+            async with http.post(
+                f"{relay.url}{cancel_path}{path}",
+                data={"slot": slot, "m": param},
+                headers=foreign,
+                allow_redirects=False,
+            ) as response:
+                assert response.status == 403
+        assert slot_times()[1][0].isoformat() in await free_starts(http, relay, practice.slug)
+        assert (await record(relay, practice.slug, "x"))[0] == f"{booking_id}:{slot_id(0)}"

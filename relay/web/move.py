@@ -16,18 +16,21 @@ token, so it is `no-store` (the middleware's default) and never compressed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
+from relay.booking.fields import FIELDS
 from relay.booking.moves import Held, Movable, Moves, linked_appointment
 from relay.errors import MoveRefused, TokenGone
 from relay.i18n.catalogs import N_, texts
 from relay.mail.move_links import MOVE_PARAM, LinkedAppointment
+from relay.practice.insurance import INSURANCES
 from relay.practice.localtime import format_datetime
-from relay.practice.profile import Profile
+from relay.practice.profile import Profile, Slot
 from relay.web import picker
 from relay.web.appkeys import SERVICE, SETTINGS
 from relay.web.appointment import Appointment, appointment, practice_card
@@ -113,7 +116,12 @@ async def move_post(request: web.Request) -> web.Response:
     lang = language(request)
     try:
         booking = await moves.movable(token)
-        _, free = await moves.free_slots(booking.practice)
+        cached, free_slots = await moves.free_slots(booking.practice)
+        free: Sequence[Slot] = free_slots
+        if cached.profile.limits_insurance:
+            # Only the times kept for the insurance the patient chose, as the picker shows.
+            insurance = form.get("insurance") or request.query.get("insurance", "")
+            free = free_slots.for_insurance(insurance) if insurance in INSURANCES else ()
         slot = picker.find_slot(form.get("slot", ""), free)
         if slot is None:
             if not form.get("slot"):
@@ -284,6 +292,9 @@ async def _picker_page(
         ),
         back_url=f"/x/{quote(token)}?{_query(param if linked else '', lang)}",
         card=practice_card(profile.name, profile, lang),
+        # Where the practice keeps times for some insurance types: the patient's, as the
+        # booking form asks it (the relay does not know it after confirming).
+        insurance=_insurance_choices(state.insurance, lang) if view.filters_insurance else None,
     )
 
 
@@ -341,6 +352,13 @@ async def _refused(request: web.Request, why: str, status: int) -> web.Response:
         practice_name=None,
         card=None,
     )
+
+
+def _insurance_choices(chosen: str, lang: str) -> tuple[str, list[tuple[str, str, bool]]]:
+    field = next(field for field in FIELDS if field.name == "insurance")
+    return field.label[lang], [
+        (value, field.choice_labels[value][lang], value == chosen) for value in field.choices
+    ]
 
 
 async def _form(request: web.Request) -> dict[str, str]:
