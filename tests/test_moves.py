@@ -284,6 +284,9 @@ async def test_a_time_the_practice_does_not_publish_is_refused(
         soon_start, soon_end = slot_times(days_ahead=1)[0]
         soon = f"{soon_start.isoformat()}|{DOCTORS[0]}"
         assert (await hold(http, relay, cancel_path, param, soon)).status == 409
+        # A value that names no time at all is bad input, not a taken time.
+        assert (await hold(http, relay, cancel_path, param, "soon|nobody")).status == 422
+        assert (await confirm(http, relay, cancel_path, param, ""))[0] == 422
         soon_id = Slot(soon_start, soon_end, DOCTORS[0], TYPE).id
         status, _, _ = await confirm(http, relay, cancel_path, param, soon_id)
         assert status == 409

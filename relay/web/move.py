@@ -31,6 +31,7 @@ from relay.mail.move_links import MOVE_PARAM, LinkedAppointment
 from relay.practice.insurance import INSURANCES
 from relay.practice.localtime import format_datetime
 from relay.practice.profile import Profile, Slot
+from relay.rules.values import InvalidValueError, parse_aware_datetime
 from relay.web import picker
 from relay.web.appkeys import SERVICE, SETTINGS
 from relay.web.appointment import Appointment, appointment, practice_card
@@ -101,7 +102,7 @@ async def move_offer(request: web.Request, token: str, profile: Profile | None) 
 
 async def move_page(request: web.Request) -> web.Response:
     """The picker in move mode."""
-    return await _picker_page(request, await _form(request) if request.method == "POST" else {})
+    return await _picker_page(request, {})
 
 
 async def move_post(request: web.Request) -> web.Response:
@@ -124,7 +125,7 @@ async def move_post(request: web.Request) -> web.Response:
             free = free_slots.for_insurance(insurance) if insurance in INSURANCES else ()
         slot = picker.find_slot(form.get("slot", ""), free)
         if slot is None:
-            if not form.get("slot"):
+            if not _names_a_time(form.get("slot", "")):
                 return await _picker_page(request, form, 422, error=N_("Please choose a time."))
             return await _picker_page(request, form, 409, taken=True)
         held = await moves.hold(token, slot)
@@ -168,8 +169,10 @@ async def confirm_post(request: web.Request) -> web.Response:
     form = await _form(request)
     token = request.match_info["token"]
     moves = request.app[SERVICE].moves
+    if not form.get("slot"):
+        return await _picker_page(request, form, 422, error=N_("Please choose a time."))
     try:
-        moved = await moves.move(token, form.get("slot", ""))
+        moved = await moves.move(token, form["slot"])
     except TokenGone:
         return await _refused(request, "gone", 410)
     except MoveRefused as refused:
@@ -359,6 +362,15 @@ def _insurance_choices(chosen: str, lang: str) -> tuple[str, list[tuple[str, str
     return field.label[lang], [
         (value, field.choice_labels[value][lang], value == chosen) for value in field.choices
     ]
+
+
+def _names_a_time(value: str) -> bool:
+    """Whether a posted slot value is "{start}|{doctor}" at all (else 422, not "taken")."""
+    try:
+        parse_aware_datetime(value.partition("|")[0])
+    except InvalidValueError:
+        return False
+    return True
 
 
 async def _form(request: web.Request) -> dict[str, str]:
