@@ -30,6 +30,7 @@ from relay.web import (
     cors,
     form_texts,
     middleware,
+    move,
     openapi,
     ops,
     pages,
@@ -103,6 +104,7 @@ def create_app(settings: Settings) -> web.Application:
     privacy.setup(app)
     cancel.setup(app)
     reminders.setup(app)
+    move.setup(app)
     app[ERROR_PAGE] = pages.error_page
     return app
 

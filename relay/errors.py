@@ -92,3 +92,13 @@ class TokenGone(RelayError):
 
 class DecryptionFailed(RelayError):
     """Data at rest did not decrypt under any configured key (one opaque error, like Fernet)."""
+
+
+class MoveRefused(RelayError):
+    """This booking cannot be moved by its link: `why` is "wish" (a requested time, not a
+    published slot), "pending" (the practice proposed a time; the patient answers that
+    first) or "final" (cancelled or declined)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why

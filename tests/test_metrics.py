@@ -140,6 +140,8 @@ def test_fixed_labels_start_at_zero() -> None:
         "reply_decline",
         "reminder_queued",
         "reminder_opt_out",
+        "move_hold",
+        "moved",
     }
     assert set(MAIL_OUTCOMES) == {"sent", "failed", "retried"}
 

@@ -85,6 +85,8 @@ _PER_BOOKING = [
     (re.compile(r"/c/[A-Za-z0-9_.-]+"), "/c/TOKEN"),
     (re.compile(r"/x/[A-Za-z0-9_.=-]+"), "/x/CANCEL"),
     (re.compile(r"/calendar/[A-Za-z0-9_-]+\.ics"), "/calendar/LINK.ics"),
+    # The appointment sealed into "choose another time" (relay/mail/move_links.py).
+    (re.compile(r"\?m=[A-Za-z0-9_-]+"), "?m=APPOINTMENT"),
     (re.compile(r'name="resend" value="[^"]*"'), 'name="resend" value="TOKEN"'),
     (re.compile(r'<p class="lead">[^<]*</p>'), '<p class="lead">LEAD</p>'),
     (re.compile(r"\b\d\d:\d\d\b"), "HH:MM"),

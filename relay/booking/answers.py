@@ -37,6 +37,7 @@ from relay.errors import AnswerRefused, BookingNotFound, TokenGone, ValidationFa
 from relay.i18n.languages import DEFAULT_LANGUAGE, LANGUAGES
 from relay.mail.compose import REASONS
 from relay.mail.jobs import mail_job_context
+from relay.mail.move_links import MOVE_PARAM, LinkedAppointment, seal_appointment
 from relay.ops.metrics import Metrics
 from relay.practice.cache import PracticeCache
 from relay.practice.profile import MAX_ENTRY_NAME_LENGTH, Profile, Slot
@@ -231,6 +232,7 @@ class Answers:
                     practice_name=cached.profile.name,
                     time_zone=cached.profile.time_zone,
                     cancel_token=cancel_token,
+                    move_param=self._move_param(slug, booking_id, current.slot, answer),
                 ),
                 mail_job_id=f"{booking_id}.a{mails}",
                 mail_ttl=ANSWER_MAIL_TTL,
@@ -450,6 +452,20 @@ class Answers:
             booking_id = slot = ""
         return _Current(state, booking_id, slot, record)
 
+    def _move_param(self, slug: str, booking_id: str, slot: str, answer: PracticeAnswer) -> str:
+        """The appointment an accepted booking's move link carries ('' for none)."""
+        if answer.answer != "accept" or not slot:
+            return ""
+        appointment = LinkedAppointment(
+            booking_id=booking_id,
+            slot=slot,
+            doctor=answer.doctor,
+            appointment_type=None,
+            start=answer.start.isoformat() if answer.start else "",
+            end=answer.end.isoformat() if answer.end else "",
+        )
+        return seal_appointment(self.cipher, slug, appointment)
+
     def _answer_mail(
         self,
         slug: str,
@@ -460,6 +476,7 @@ class Answers:
         practice_name: str,
         time_zone: str,
         cancel_token: str,
+        move_param: str = "",
     ) -> bytes:
         """The answer's mail job: what relay/mail/compose.py needs, nothing of the booking
         but its time."""
@@ -480,6 +497,10 @@ class Answers:
             # Accept or choose another time (a proposal), cancel (booked): the patient's link.
             "link": f"{base}/x/{cancel_token}" if answer.answer in ("accept", "propose") else "",
             "book_again": f"{base}/p/{slug}" if answer.answer in ("decline", "cancel") else "",
+            # Accepted, on a published slot: "choose another time" (relay/booking/moves.py).
+            "move_link": f"{base}/x/{cancel_token}/move?{MOVE_PARAM}={move_param}"
+            if move_param
+            else "",
         }
         return self.cipher.encrypt_json(job, context=mail_job_context(slug, job_id))
 

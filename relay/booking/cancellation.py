@@ -38,6 +38,7 @@ from relay.crypto import tokens
 from relay.crypto.sealing import DataCipher
 from relay.errors import DecryptionFailed, TokenGone
 from relay.mail.jobs import cancel_link_context, is_wish
+from relay.mail.move_links import MOVE_PARAM, seal_appointment, summary_appointment
 from relay.ops.metrics import Metrics
 from relay.settings import Settings
 from relay.storage.store import AfterConfirm, Store
@@ -76,6 +77,8 @@ class ConfirmedLinks:
 
     cancel_path: str | None
     calendar_path: str | None
+    # "Choose another time" (relay/booking/moves.py): a published slot's booking only.
+    move_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -178,21 +181,36 @@ class Cancellations:
         now = self.now()
         until = self.cancel_until(summary, now)
         cancel_url = f"{self.settings.public_url}{cancel_path}" if until is not None else ""
+        calendar_path = self.calendar_path(parts[0], booking_id, summary, cancel_url)
+        shown_cancel = cancel_path if until is not None else None
+        move_path = None
+        if until is not None and not is_wish(summary):
+            move_path = (
+                f"{cancel_path}/move?{MOVE_PARAM}={self._move_param(parts[0], booking_id, summary)}"
+            )
+        return ConfirmedLinks(shown_cancel, calendar_path, move_path)
+
+    def calendar_path(
+        self, practice: str, booking_id: str, summary: Mapping[str, object], cancel_url: str
+    ) -> str:
+        """A calendar link for the appointment (the summary's fields), valid for a day."""
         entry = {field: summary.get(field) for field in _CALENDAR_FIELDS}
         entry["kind"] = "wish" if is_wish(summary) else "slot"
         sealed = self.cipher.encrypt_json(
             {
-                "practice": parts[0],
+                "practice": practice,
                 "uid": calendar_uid(booking_id),
                 "appointment": entry,
                 "cancel_url": cancel_url,
-                "expires": int(now.timestamp()) + CALENDAR_LINK_SECONDS,
+                "expires": int(self._clock()) + CALENDAR_LINK_SECONDS,
             },
             context=calendar_context(),
         )
         blob = base64.urlsafe_b64encode(sealed).rstrip(b"=").decode()
-        shown_cancel = cancel_path if until is not None else None
-        return ConfirmedLinks(shown_cancel, f"{CALENDAR_PATH}{blob}.ics")
+        return f"{CALENDAR_PATH}{blob}.ics"
+
+    def _move_param(self, practice: str, booking_id: str, summary: Mapping[str, object]) -> str:
+        return seal_appointment(self.cipher, practice, summary_appointment(booking_id, summary))
 
     def calendar_entry(self, blob: str) -> CalendarEntry:
         """The appointment a calendar link carries; TokenGone if it is not the relay's

@@ -28,6 +28,7 @@ from relay.booking.answers import Answers
 from relay.booking.browser_sealed import SealedRequest, is_browser_sealed, validate_sealed
 from relay.booking.cancellation import Cancellations
 from relay.booking.reminders import Reminders
+from relay.booking.moves import Moves
 from relay.booking.submission import BookingRequest, validate_booking
 from relay.crypto import tokens
 from relay.crypto.sealing import (
@@ -188,6 +189,17 @@ class RelayService:
                 self._token(slug, booking_id, email)
             ),
             mail_queued=mail_queued,
+            clock=clock,
+        )
+        # Moving a booking to another slot in one step (relay/booking/moves.py).
+        self.moves = Moves(
+            settings=settings,
+            store=store,
+            cipher=cipher,
+            signing_key=signing_key,
+            metrics=metrics,
+            wakeups=wakeups,
+            practices=self.practices,
             clock=clock,
         )
 

@@ -42,6 +42,8 @@ _EXPIRES = "\0expires\0"
 # The second mail's, after confirming (relay/booking/cancellation.py).
 _TIME = "\0time\0"
 _UNTIL = "\0until\0"
+# "Choose another time" (relay/booking/moves.py), in the second mail.
+_MOVE = "\0move\0"
 
 # The German line atop a mail in another language, for the practice or a relative the
 # patient shows it to; `language` is the mail's language named in German (CLDR's
@@ -191,6 +193,7 @@ class ConfirmationMail:
             to=str(job["to"]),
             practice_name=str(job["practice_name"]),
             link=str(job.get("link") or ""),
+            move_link=str(job.get("move_link") or ""),
             time=_appointment_text(start, end, zone, lang, wish=wish),
             until=self._expiry(until, str(job["time_zone"]), lang) if until else "",
             lang=lang,
@@ -207,6 +210,7 @@ class ConfirmationMail:
         until: str,
         lang: str,
         booked: bool = False,
+        move_link: str = "",
     ) -> Mail:
         """The mail after confirming: booked, or handed to the practice to answer; when;
         and the cancel link (none once the appointment has begun). No doctor, no type of
@@ -214,8 +218,8 @@ class ConfirmationMail:
         if _breaks_header(to):
             raise ValueError("a line break in the recipient address")
         lang = known(lang)
-        values = {_LINK: link, _TIME: time, _UNTIL: until}
-        parts = self._handed_parts(practice_name, lang, bool(link), booked)
+        values = {_LINK: link, _TIME: time, _UNTIL: until, _MOVE: move_link}
+        parts = self._handed_parts(practice_name, lang, bool(link), booked, bool(move_link))
         return self._assemble(to, lang, parts, values)
 
     def build_answer(self, job: Mapping[str, object], lang: str) -> Mail:
@@ -238,6 +242,7 @@ class ConfirmationMail:
             "clock": clock,
             "reason": texts(lang).gettext(reason) if reason else "",
             "link": str(job.get("link") or ""),
+            "move_link": str(job.get("move_link") or ""),
             "book_again": str(job.get("book_again") or ""),
         }
         subject_text = texts(lang).gettext(_ANSWER_SUBJECTS[answer], practice=practice_name)
@@ -332,12 +337,14 @@ class ConfirmationMail:
         )
 
     def _render_handed(
-        self, practice_name: str, lang: str, with_link: bool, booked: bool
+        self, practice_name: str, lang: str, with_link: bool, booked: bool, with_move: bool = False
     ) -> _PracticeParts:
         practice_name = one_line(practice_name)
         values: dict[str, object] = {
             "booked": booked,
             "with_link": with_link,
+            "with_move": with_move,
+            "move": _MOVE,
             "link": _LINK,
             "time": _TIME,
             "until": _UNTIL,

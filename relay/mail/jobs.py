@@ -26,13 +26,14 @@ from datetime import UTC, datetime
 
 from relay.crypto.sealing import DataCipher
 from relay.i18n.languages import DEFAULT_LANGUAGE, known
+from relay.mail.move_links import MOVE_PARAM, seal_appointment, summary_appointment
 from relay.storage.store import MailJob
 
 # Suffix of the second mail's queue entry and job key: `m:{id}.h` beside `m:{id}` (the
 # confirm script writes the same suffix).
 HANDED_MAIL_SUFFIX = ".h"
 # The links of a format-0 job, per kind, that get the mail's language.
-_LINKS = {"answer": ("link", "book_again"), "reminder": ("link", "stop")}
+_LINKS = {"answer": ("link", "book_again", "move_link"), "reminder": ("link", "stop")}
 
 
 def mail_job_context(practice: str, job_id: str) -> bytes:
@@ -84,6 +85,11 @@ def open_job(cipher: DataCipher, job: MailJob, *, public_url: str) -> dict[str, 
     lang = known(str(summary.get("lang") or DEFAULT_LANGUAGE))
     # No link once the appointment has begun: there is no cancel record then.
     link = str(opened.get("link") or "") if until else ""
+    # "Choose another time": the appointment sealed into the link, for a published slot.
+    move_link = ""
+    if link and not is_wish(summary):
+        param = seal_appointment(cipher, job.practice, summary_appointment(booking_id, summary))
+        move_link = with_language(f"{link}/move?{MOVE_PARAM}={param}", lang)
     return {
         "kind": "handed",
         "status": str(summary.get("status") or ""),
@@ -91,6 +97,7 @@ def open_job(cipher: DataCipher, job: MailJob, *, public_url: str) -> dict[str, 
         "lang": lang,
         "practice_name": str(summary["practice_name"]),
         "link": with_language(link, lang) if link else "",
+        "move_link": move_link,
         "start": str(summary["start"]),
         "end": str(summary.get("end") or ""),
         "time_zone": str(summary["time_zone"]),

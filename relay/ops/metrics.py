@@ -57,6 +57,9 @@ BOOKING_EVENTS = (
     # (relay/booking/reminders.py).
     "reminder_queued",
     "reminder_opt_out",
+    # A patient holding a new time, and moving the booking there (relay/booking/moves.py).
+    "move_hold",
+    "moved",
 )
 LIMIT_KINDS = (
     "network",

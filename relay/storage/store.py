@@ -132,6 +132,19 @@ def reminder_sent_key(practice: str, token_hash: str, number: int, start_ms: int
     return f"{name}:{number}:{start_ms}"
 
 
+def move_key(practice: str, token_hash: str) -> str:
+    # Beside the cancel record, under the same hash, while a patient moving the booking
+    # holds a new time (relay/booking/moves.py): `{slot id}:{hold end, ms}`, expiring with
+    # the hold. Public profile data only.
+    return cancel_key(practice, token_hash).replace(":x:", ":v:", 1)
+
+
+def move_claim(booking_id: str) -> str:
+    # A slot's claim (hold_key) while a booking's patient holds it to move there: names the
+    # booking, so its own hold is told apart from another booking's.
+    return "move:" + booking_id
+
+
 # Abuse limits (relay/abuse/limits.py) live outside every practice's slot, under one hash tag of
 # their own, so that one script sees a network's, a recipient's and the flood's counts at
 # once. On Redis Cluster that is a second slot beside the practice's: one more round trip
@@ -535,6 +548,25 @@ class ReminderStep:
     mail_ttl: int
 
 
+@dataclass(frozen=True)
+class MoveStep:
+    """What Store.move writes, if the records are still `read`: see lua/move.lua."""
+
+    read: AnswerState
+    booking_id: str
+    slot: str
+    slot_until_ms: int
+    release: str
+    cancel_record: str
+    ends_ms: int
+    answer_record: str
+    notice_id: str
+    notice: bytes
+    notice_at: str
+    inbox_ttl: int
+    now_ms: int
+
+
 # The Lua scripts, one file each under relay/storage/lua/, read once at import. Each file
 # starts with its contract: KEYS and ARGV, what it returns and why it is retry-safe.
 # Fragments under lua/include/ define a local function that some scripts share; the script
@@ -601,6 +633,8 @@ class Store:
     _answer = _Script(_lua("include/holds.lua", "include/reminders.lua", "answer.lua"))
     _remind = _Script(_lua("remind.lua"))
     _opt_out = _Script(_lua("include/reminders.lua", "opt_out.lua"))
+    _move_hold = _Script(_lua("include/holds.lua", "move_hold.lua"))
+    _move = _Script(_lua("include/holds.lua", "move.lua"))
 
     def __init__(self, redis: Any) -> None:
         self.redis = redis
@@ -882,6 +916,81 @@ class Store:
 
     async def opted_out_of_reminders(self, practice: str, token_hash: str) -> bool:
         return bool(await self.redis.exists(opt_out_key(practice, token_hash)))
+
+    # Moving a confirmed booking to another slot (relay/booking/moves.py)
+
+    async def move_record(self, practice: str, token_hash: str) -> tuple[str, int] | None:
+        """The held new slot's id and the hold's end (ms), None when nothing is held."""
+        found = await self.redis.get(move_key(practice, token_hash))
+        if found is None:
+            return None
+        slot, _, until = found.decode().partition(":")
+        return slot, int(until or 0)
+
+    async def move_hold(
+        self,
+        practice: str,
+        token_hash: str,
+        *,
+        read: AnswerState,
+        booking_id: str,
+        slot: str,
+        until_ms: int,
+    ) -> Literal["held", "raced", "taken"]:
+        """Holds `slot` for this booking's move until `until_ms` (lua/move_hold.lua)."""
+        result = await self._move_hold(
+            self.redis,
+            [cancel_key(practice, token_hash), move_key(practice, token_hash)],
+            [practice_prefix(practice), read.cancel_record, slot, until_ms, move_claim(booking_id)],
+        )
+        outcome = result[0].decode()
+        if outcome not in ("held", "raced", "taken"):
+            raise ValueError(f"move_hold.lua answered {outcome!r}")
+        return cast(Literal["held", "raced", "taken"], outcome)
+
+    async def move(
+        self, practice: str, token_hash: str, step: MoveStep
+    ) -> Literal["moved", "raced", "taken"]:
+        """Moves the booking to its held slot, if the records are still as read
+        (lua/move.lua): one reschedule notice, the reminders dropped."""
+        keys = [
+            cancel_key(practice, token_hash),
+            answer_key(practice, token_hash),
+            move_key(practice, token_hash),
+            inbox_key(practice),
+            arrivals_key(practice),
+            item_key(practice, step.notice_id),
+            mail_queue_key(practice),
+            mail_job_key(practice, f"{step.booking_id}.r1"),
+            mail_job_key(practice, f"{step.booking_id}.r2"),
+        ]
+        result = await self._move(
+            self.redis,
+            keys,
+            [
+                practice_prefix(practice),
+                step.now_ms,
+                step.read.cancel_record,
+                step.read.answer_record,
+                step.slot,
+                move_claim(step.booking_id),
+                step.slot_until_ms,
+                step.release,
+                step.cancel_record,
+                step.ends_ms,
+                step.answer_record,
+                step.notice,
+                step.notice_at,
+                step.inbox_ttl,
+                wake_channel(practice),
+                practice,
+                step.booking_id,
+            ],
+        )
+        outcome = result[0].decode()
+        if outcome not in ("moved", "raced", "taken"):
+            raise ValueError(f"move.lua answered {outcome!r}")
+        return cast(Literal["moved", "raced", "taken"], outcome)
 
     async def withdraw(self, practice: str, token_hash: str) -> tuple[Outcome, str | None]:
         result = await self._withdraw(

@@ -29,6 +29,7 @@ from relay.web.appointment import practice_card
 from relay.web.bodies import read_form
 from relay.web.language import request_language as language
 from relay.web.middleware import CLIENT_NETWORK, REQUEST_ID
+from relay.web.move import move_offer
 from relay.web.origin import is_cross_site_post
 from relay.web.pages import cross_site_page, render
 
@@ -110,6 +111,9 @@ async def cancel_page(request: web.Request) -> web.Response:
         "pending": N_("The practice proposes another time"),
     }
     name = profile.name if profile else view.practice
+    # Booked or waiting: which appointment (when the link names it) and "choose another
+    # time" (relay/web/move.py).
+    offer = await move_offer(request, token, profile) if view.status != "pending" else None
     return render(
         request,
         "cancel.html",
@@ -120,6 +124,7 @@ async def cancel_page(request: web.Request) -> web.Response:
         proposed=format_datetime(view.start, zone, lang) if view.start else None,
         action=f"{quote(request.path)}?lang={lang}",
         card=practice_card(name, profile, lang) if profile else None,
+        offer=offer,
     )
 
 

@@ -682,6 +682,7 @@ async def _result_page(
         "type_note_lang": shown.type_note_lang if shown else None,
         "cancel_path": links.cancel_path,
         "calendar_path": links.calendar_path,
+        "move_path": links.move_path,
     }
 
     def build(hole: Hole) -> str:
@@ -712,7 +713,7 @@ async def _result_page(
             practice_name=held_name,
             appointment=held,
             card=practice_card(held_name, profile, lang) if profile and held_name else None,
-            links=ConfirmedLinks(hole("cancel_path"), hole("calendar_path")),
+            links=ConfirmedLinks(hole("cancel_path"), hole("calendar_path"), hole("move_path")),
         )
 
     key = (
