@@ -27,8 +27,8 @@ from relay.abuse.limits import Limits
 from relay.booking.answers import Answers
 from relay.booking.browser_sealed import SealedRequest, is_browser_sealed, validate_sealed
 from relay.booking.cancellation import Cancellations
-from relay.booking.reminders import Reminders
 from relay.booking.moves import Moves
+from relay.booking.reminders import Reminders
 from relay.booking.submission import BookingRequest, validate_booking
 from relay.crypto import tokens
 from relay.crypto.sealing import (
