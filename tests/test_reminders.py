@@ -61,6 +61,8 @@ def reminder_body(booking: dict[str, Any], slot: int = 0, **changes: Any) -> dic
         "start": start.isoformat(),
         "end": end.isoformat(),
         "number": 1,
+        "doctor": DOCTORS[0],
+        "appointment_type": "Erstgespräch",
         **changes,
     }
 
@@ -122,6 +124,12 @@ async def test_a_reminder_names_practice_time_and_address_and_is_sent_once(
         assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         for secret in (DOCTORS[0], "Erstgespräch", booking["first_name"], booking["last_name"]):
             assert secret not in mail.as_string()
+        # "Choose another time" opens the picker for this appointment, named there.
+        move = re.search(r"https?://\S+/x/[A-Za-z0-9._~-]+/move\?m=[A-Za-z0-9_-]+&lang=tr", text)
+        assert move is not None
+        async with http.get(move[0]) as picker:
+            assert picker.status == 200
+            assert DOCTORS[0] in await picker.text()
         # Once the relay settled it, no second mail was queued for the second request.
         await wait_until_async(
             lambda: _no_keys(relay, practice.slug, "m"), "the reminder's job settled"
@@ -159,9 +167,9 @@ async def test_a_reminder_is_refused_for_what_is_not_a_booked_appointment(
         )
         assert (status, set(body["errors"])) == (422, {"start"})
         status, body = await remind(
-            http, relay, practice, booking_id, {**reminder_body(booking), "doctor": DOCTORS[0]}
+            http, relay, practice, booking_id, {**reminder_body(booking), "slot": "x"}
         )
-        assert (status, set(body["errors"])) == (422, {"doctor"})
+        assert (status, set(body["errors"])) == (422, {"slot"})
         # Without the practice's token: 401.
         async with http.post(
             f"{relay.url}/api/v1/bookings/{booking_id}/remind", json=reminder_body(booking)
@@ -199,7 +207,7 @@ async def test_opting_out_and_cancelling_delete_a_queued_reminder(
         assert len(await keys_of(relay, practice.slug, "m")) == 2
 
         (booking, booking_id, page) = booked[0]
-        link = re.search(r'href="(/x/[^"?]+)', page)
+        link = re.search(r'href="(/x/[^"?/]+)[?"]', page)
         assert link is not None
         stop = f"{relay.url}{link[1]}/reminders"
         # Opening the link changes nothing (mail scanners prefetch links) ...
@@ -222,7 +230,7 @@ async def test_opting_out_and_cancelling_delete_a_queued_reminder(
 
         # The second patient cancels: its queued reminder goes too.
         (booking, booking_id, page) = booked[1]
-        link = re.search(r'href="(/x/[^"?]+)', page)
+        link = re.search(r'href="(/x/[^"?/]+)[?"]', page)
         assert link is not None
         async with http.post(f"{relay.url}{link[1]}", data={"action": "cancel"}) as cancelled:
             assert cancelled.status == 200
@@ -254,7 +262,7 @@ async def test_nothing_of_a_booking_outlasts_its_appointment(
         booking, booking_id, page = await _confirmed_at(http, relay, practice, smtp_sink, start)
         body = {"email": booking["email"], "start": start.isoformat(), "end": end.isoformat()}
         assert (await remind(http, relay, practice, booking_id, body))[0] == 200
-        link = re.search(r'href="(/x/[^"?]+)', page)
+        link = re.search(r'href="(/x/[^"?/]+)[?"]', page)
         assert link is not None
         async with http.post(f"{relay.url}{link[1]}/reminders", data={}) as stopped:
             assert stopped.status == 200

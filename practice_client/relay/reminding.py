@@ -160,6 +160,11 @@ class Reminders:
             "end": booking.get("end"),
             "number": due.number,
         }
+        # For the reminder's "choose another time" link, sealed by the relay into the link:
+        # the mail itself never names them.
+        for member in ("doctor", "appointment_type"):
+            if isinstance(booking.get(member), str):
+                body[member] = booking[member]
         try:
             answer = await self.relay.remind(booking_id, body)
         except RelayRequestError as error:

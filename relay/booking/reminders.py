@@ -32,10 +32,17 @@ from relay.crypto.sealing import DataCipher
 from relay.errors import AnswerRefused, BookingNotFound, TokenGone, ValidationFailed
 from relay.i18n.languages import DEFAULT_LANGUAGE, LANGUAGES
 from relay.mail.jobs import mail_job_context
+from relay.mail.move_links import MOVE_PARAM, LinkedAppointment, seal_appointment
 from relay.ops.metrics import Metrics
 from relay.practice.cache import PracticeCache
-from relay.practice.profile import Profile
-from relay.rules.values import ErrorCode, InvalidValueError, check, parse_aware_datetime
+from relay.practice.profile import MAX_ENTRY_NAME_LENGTH, Profile
+from relay.rules.values import (
+    ErrorCode,
+    InvalidValueError,
+    check,
+    clean_text,
+    parse_aware_datetime,
+)
 from relay.settings import Settings
 from relay.storage.store import ReminderStep, Store
 
@@ -46,7 +53,7 @@ REMINDER_MAIL_TTL = 3600
 # The patient's page that stops the reminders (relay/web/reminders.py), after the cancel
 # link's path.
 OPT_OUT_SUFFIX = "/reminders"
-_KEYS = frozenset({"email", "lang", "start", "end", "number"})
+_KEYS = frozenset({"email", "lang", "start", "end", "number", "doctor", "appointment_type"})
 
 Reminded = Literal["queued", "already"]
 
@@ -60,6 +67,9 @@ class ReminderRequest:
     start: datetime
     end: datetime | None
     number: int
+    # The booking's, for the "choose another time" link only (sealed into it).
+    doctor: str | None = None
+    appointment_type: str | None = None
 
 
 def parse_reminder(data: object) -> ReminderRequest:
@@ -72,11 +82,13 @@ def parse_reminder(data: object) -> ReminderRequest:
     start = check(errors, "start", parse_aware_datetime, data.get("start"))
     end = check(errors, "end", _optional_time, data.get("end"))
     number = check(errors, "number", _number, data.get("number", 1))
+    doctor = check(errors, "doctor", _optional_text, data.get("doctor"))
+    kind = check(errors, "appointment_type", _optional_text, data.get("appointment_type"))
     if start is not None and end is not None and end <= start:
         errors["end"] = "end_before_start"
     if errors or email is None or lang is None or start is None or number is None:
         raise ValidationFailed(errors)
-    return ReminderRequest(email, lang, start, end, number)
+    return ReminderRequest(email, lang, start, end, number, doctor, kind)
 
 
 class Reminders:
@@ -136,7 +148,13 @@ class Reminders:
                 now_ms=now_ms,
                 job_id=job_id,
                 mail_job=self._mail_job(
-                    slug, job_id, request, cancel_token=cancel_token, profile=cached.profile
+                    slug,
+                    job_id,
+                    request,
+                    cancel_token=cancel_token,
+                    profile=cached.profile,
+                    slot=read.cancel_record.partition(":")[2],
+                    booking_id=booking_id,
                 ),
                 mail_ttl=max(1, min(REMINDER_MAIL_TTL, (start_ms - now_ms) // 1000)),
             )
@@ -159,10 +177,25 @@ class Reminders:
         *,
         cancel_token: str,
         profile: Profile,
+        slot: str,
+        booking_id: str,
     ) -> bytes:
         """The reminder's mail job: what relay/mail/compose.py needs, nothing of the
-        booking but its time."""
+        booking but its time; its move link carries the appointment sealed
+        (relay/mail/move_links.py)."""
         link = f"{self.settings.public_url}/x/{cancel_token}"
+        move_link = ""
+        if slot:
+            appointment = LinkedAppointment(
+                booking_id=booking_id,
+                slot=slot,
+                doctor=request.doctor,
+                appointment_type=request.appointment_type,
+                start=request.start.isoformat(),
+                end=request.end.isoformat() if request.end else "",
+            )
+            sealed = seal_appointment(self.cipher, slug, appointment)
+            move_link = f"{link}/move?{MOVE_PARAM}={sealed}"
         job = {
             "kind": "reminder",
             "to": request.email,
@@ -175,6 +208,7 @@ class Reminders:
             "phone": profile.details.phone or "",
             "link": link,
             "stop": link + OPT_OUT_SUFFIX,
+            "move_link": move_link,
         }
         return self.cipher.encrypt_json(job, context=mail_job_context(slug, job_id))
 
@@ -205,6 +239,10 @@ def _language(value: object) -> str:
 
 def _optional_time(value: object) -> datetime | None:
     return None if value is None else parse_aware_datetime(value)
+
+
+def _optional_text(value: object) -> str | None:
+    return clean_text(value, max_length=MAX_ENTRY_NAME_LENGTH, required=False)
 
 
 def _number(value: object) -> int:

@@ -272,6 +272,7 @@ class ConfirmationMail:
             "phone": one_line(str(job.get("phone") or "")),
             "link": str(job["link"]),
             "stop": stop,
+            "move_link": str(job.get("move_link") or ""),
         }
         subject_text = texts(lang).gettext(
             # Translators: The subject of a reminder; %(day)s is a full date.

@@ -33,7 +33,7 @@ from relay.storage.store import MailJob
 # confirm script writes the same suffix).
 HANDED_MAIL_SUFFIX = ".h"
 # The links of a format-0 job, per kind, that get the mail's language.
-_LINKS = {"answer": ("link", "book_again", "move_link"), "reminder": ("link", "stop")}
+_LINKS = {"answer": ("link", "book_again", "move_link"), "reminder": ("link", "stop", "move_link")}
 
 
 def mail_job_context(practice: str, job_id: str) -> bytes:
