@@ -243,10 +243,11 @@ async def test_nothing_of_a_booking_outlasts_its_appointment(
     relay: RunningRelay, practice: PracticeHandle, smtp_sink: SmtpSink
 ) -> None:
     """Given a booked appointment a few seconds ahead, with a reminder sent and the
-    patient opted out; then its cancel record, answer record, reminder mark and opt-out
+    patient opted out and holding another time to move to; then its cancel record, answer record, move record, reminder mark and opt-out
     exist until the appointment starts, and none of them after."""
     start = (datetime.now(BERLIN) + timedelta(seconds=6)).replace(microsecond=0)
     end = start + timedelta(minutes=20)
+    later = start + timedelta(hours=2)
     profile = reminding_profile(
         slots=[
             {
@@ -254,7 +255,13 @@ async def test_nothing_of_a_booking_outlasts_its_appointment(
                 "end": end.isoformat(),
                 "doctor": DOCTORS[0],
                 "appointment_type": "Erstgespräch",
-            }
+            },
+            {
+                "start": later.isoformat(),
+                "end": (later + timedelta(minutes=20)).isoformat(),
+                "doctor": DOCTORS[0],
+                "appointment_type": "Erstgespräch",
+            },
         ]
     )
     async with aiohttp.ClientSession() as http:
@@ -266,8 +273,13 @@ async def test_nothing_of_a_booking_outlasts_its_appointment(
         assert link is not None
         async with http.post(f"{relay.url}{link[1]}/reminders", data={}) as stopped:
             assert stopped.status == 200
-        kept = await keys_of(relay, practice.slug, "x", "a", "r", "o")
-        assert {key.split(":")[2] for key in kept} == {"x", "r", "o"}
+        # The patient holds a later time to move to, and does not confirm the move.
+        async with http.post(
+            f"{relay.url}{link[1]}/move", data={"slot": f"{later.isoformat()}|{DOCTORS[0]}"}
+        ) as held:
+            assert held.status == 200
+        kept = await keys_of(relay, practice.slug, "x", "a", "r", "o", "v")
+        assert {key.split(":")[2] for key in kept} == {"x", "r", "o", "v"}
         start_ms = int(start.timestamp() * 1000)
         assert set(kept.values()) == {start_ms}
         await wait_until_async(
@@ -276,7 +288,7 @@ async def test_nothing_of_a_booking_outlasts_its_appointment(
 
 
 async def _no_booking_keys(relay: RunningRelay, slug: str) -> bool:
-    return not await keys_of(relay, slug, "x", "a", "r", "o")
+    return not await keys_of(relay, slug, "x", "a", "r", "o", "v")
 
 
 async def _confirmed_at(

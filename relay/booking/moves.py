@@ -175,7 +175,10 @@ class Moves:
             _, free = await self.free_slots(booking.practice)
             if slot not in free:
                 return "taken"
-            until_ms = min(self._now_ms() + MOVE_HOLD_SECONDS * 1000, _ms(slot.start))
+            # Never past either appointment's start: nothing of a booking outlasts it.
+            until_ms = min(
+                self._now_ms() + MOVE_HOLD_SECONDS * 1000, _ms(slot.start), booking.read.ends_ms
+            )
             outcome = await self.store.move_hold(
                 booking.practice,
                 booking.token_hash,
