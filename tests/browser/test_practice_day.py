@@ -210,7 +210,8 @@ async def book_in_form(
     await page.get_by_label("E-Mail-Adresse").fill(booking["email"])
     await page.get_by_label("Telefonnummer").fill(booking["phone"])
     await page.get_by_label("Nachricht an die Praxis").fill(booking["note"])
-    await page.get_by_label("Ich willige ein").check()
+    # The default basis (the DSK's): the box acknowledges the privacy notice.
+    await page.get_by_label("Ich habe die Datenschutzhinweise gelesen").check()
     # The practice client publishes `sealing: either`: the browser seals, and the relay's
     # answer replaces the page in place (no navigation).
     await page.get_by_role("button", name=TEXT["submit"]).click()
