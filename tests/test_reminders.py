@@ -242,9 +242,10 @@ async def test_opting_out_and_cancelling_delete_a_queued_reminder(
 async def test_nothing_of_a_booking_outlasts_its_appointment(
     relay: RunningRelay, practice: PracticeHandle, smtp_sink: SmtpSink
 ) -> None:
-    """Given a booked appointment a few seconds ahead, with a reminder sent and the
-    patient opted out and holding another time to move to; then its cancel record, answer record, move record, reminder mark and opt-out
-    exist until the appointment starts, and none of them after."""
+    """Given a booked appointment a few seconds ahead, with a reminder sent, the patient
+    opted out and holding another time to move to; then its cancel record, move record,
+    reminder mark and opt-out exist until the appointment starts, and none of them (nor
+    an answer record) after."""
     start = (datetime.now(BERLIN) + timedelta(seconds=6)).replace(microsecond=0)
     end = start + timedelta(minutes=20)
     later = start + timedelta(hours=2)

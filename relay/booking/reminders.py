@@ -139,7 +139,8 @@ class Reminders:
             # A slot's cancel record ends when its appointment starts: another start is a
             # time the patient has moved away from (the practice's client has yet to
             # fetch the move), never one to remind of.
-            if read.cancel_record.partition(":")[2] and read.ends_ms != start_ms:
+            slot = read.cancel_record.partition(":")[2]
+            if slot and read.ends_ms != start_ms:
                 raise AnswerRefused("moved", "the appointment starts at another time now")
             step = ReminderStep(
                 read=read,
@@ -153,7 +154,7 @@ class Reminders:
                     request,
                     cancel_token=cancel_token,
                     profile=cached.profile,
-                    slot=read.cancel_record.partition(":")[2],
+                    slot=slot,
                     booking_id=booking_id,
                 ),
                 mail_ttl=max(1, min(REMINDER_MAIL_TTL, (start_ms - now_ms) // 1000)),
